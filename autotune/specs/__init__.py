@@ -1,0 +1,1 @@
+"""Typed, validated inputs: models, hardware, search spaces, workloads."""

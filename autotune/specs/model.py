@@ -1,0 +1,130 @@
+"""ModelSpec: the facts of a transformer checkpoint that memory, compute and traffic depend on.
+
+A ModelSpec is built by `autotune.specs.model_loader.load_model` from a Hugging Face
+`config.json`; every count here is exact for the checkpoint (every tensor it stores), so
+that weights in bytes are the checkpoint's size in that format.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autotune.specs.dtypes import bytes_per_element
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """One decoder-only transformer, as its config.json describes it."""
+
+    name: str
+    """Short preset name (`llama-3.1-70b`) or the path the user gave."""
+    hf_id: str | None
+    """Hugging Face id (`meta-llama/Llama-3.1-70B`) where known."""
+    model_type: str
+    num_layers: int
+    hidden_size: int
+    intermediate_size: int
+    """Dense FFN width (for MoE models: the dense layers' width, if any)."""
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    vocab_size: int
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+
+    # Parameter counts, exact (every tensor the checkpoint stores).
+    embedding_params: int
+    """Token embeddings plus learned position embeddings (held by the first pipeline stage)."""
+    final_params: int
+    """Final norm plus the LM head when it is not tied (held by the last pipeline stage)."""
+    layer_params: tuple[int, ...]
+    """Parameters of each decoder layer, all experts included (len == num_layers)."""
+    layer_active_params: tuple[int, ...]
+    """Parameters of each decoder layer that one token uses (routed top-k + shared experts)."""
+
+    # Mixture of experts (all zero for dense models).
+    num_experts: int = 0
+    experts_per_token: int = 0
+    num_shared_experts: int = 0
+    expert_params: int = 0
+    """Parameters of one routed expert (gate, up, down)."""
+
+    # Attention shape, for FLOPs and the KV cache.
+    attention_qk_head_dim: int = 0
+    """Width of one head's query-key dot product (MLA: nope + rope); 0 means head_dim."""
+    attention_v_head_dim: int = 0
+    """Width of one head's value vector; 0 means head_dim."""
+    kv_cache_elements_per_token_per_layer: int = 0
+    """Elements cached per token per layer: 2 x kv_heads x head_dim (GQA), or the MLA latent."""
+    kv_cache_shardable: bool = True
+    """False for MLA, whose compressed latent is replicated on every tensor-parallel rank."""
+    sliding_window: int | None = None
+    """Context cap of the sliding-window layers, when the model has any."""
+    sliding_layers: tuple[bool, ...] = ()
+    """Per layer: True where the layer attends only within `sliding_window` (empty: none)."""
+
+    @property
+    def total_params(self) -> int:
+        """Returns every parameter the checkpoint stores (tied embeddings once)."""
+        return self.embedding_params + sum(self.layer_params) + self.final_params
+
+    @property
+    def active_params(self) -> int:
+        """Returns the parameters one token touches (equal to total for dense models)."""
+        return self.embedding_params + sum(self.layer_active_params) + self.final_params
+
+    @property
+    def lm_head_params(self) -> int:
+        """Returns the parameters of the output projection, used for every generated token."""
+        return self.vocab_size * self.hidden_size
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def qk_head_dim(self) -> int:
+        return self.attention_qk_head_dim or self.head_dim
+
+    @property
+    def v_head_dim(self) -> int:
+        return self.attention_v_head_dim or self.head_dim
+
+    def weight_bytes(self, dtype: str) -> float:
+        """Returns the bytes of all weights stored in `dtype`."""
+        return self.total_params * bytes_per_element(dtype)
+
+    def kv_cache_bytes_per_token(self, kv_dtype: str = "bf16") -> float:
+        """Returns the KV-cache bytes one token adds over all layers (no window cap)."""
+        return self.num_layers * self.kv_cache_elements_per_token_per_layer * bytes_per_element(kv_dtype)
+
+    def attended_tokens(self, context_len: int) -> int:
+        """Returns the sum over layers of the tokens a query at position `context_len` attends to."""
+        if not self.sliding_layers or self.sliding_window is None:
+            return self.num_layers * context_len
+        capped = min(context_len, self.sliding_window)
+        return sum(capped if sliding else context_len for sliding in self.sliding_layers)
+
+    def kv_cache_bytes(self, context_len: int, kv_dtype: str = "bf16") -> float:
+        """Returns the KV-cache bytes of one sequence of `context_len` tokens, window caps applied."""
+        return (self.attended_tokens(context_len) * self.kv_cache_elements_per_token_per_layer
+                * bytes_per_element(kv_dtype))
+
+    def linear_flops_per_token(self) -> float:
+        """Returns the matmul FLOPs of one token through every layer and the LM head (2 per MAC)."""
+        return 2.0 * (sum(self.layer_active_params) + self.lm_head_params)
+
+    def attention_flops_per_token(self, context_len: int) -> float:
+        """Returns the score and value FLOPs of one token attending to `context_len` tokens."""
+        per_token = 2.0 * self.num_attention_heads * (self.qk_head_dim + self.v_head_dim)
+        return per_token * self.attended_tokens(context_len)
+
+    def prefill_flops(self, prompt_len: int) -> float:
+        """Returns the FLOPs of a prefill of `prompt_len` tokens (causal: average context len/2)."""
+        linear = self.linear_flops_per_token() * prompt_len
+        # Causal attention: token i attends to i + 1 tokens; the sum over i is about len^2 / 2.
+        attention = self.attention_flops_per_token(prompt_len) * prompt_len / 2.0
+        return linear + attention
+
+    def decode_flops_per_token(self, context_len: int) -> float:
+        """Returns the FLOPs of one decode step of one sequence at `context_len`."""
+        return self.linear_flops_per_token() + self.attention_flops_per_token(context_len)

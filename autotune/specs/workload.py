@@ -1,0 +1,56 @@
+"""Workload: what the user serves (lengths, batch, SLOs, formats)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from autotune.errors import InputError
+from autotune.specs.dtypes import USER_DTYPES
+from autotune.specs.fields import check_float, check_int
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workload:
+    """Prompt and output lengths, batch per replica, latency SLOs and number formats."""
+
+    input_len: int = 2048
+    """Prompt tokens per request."""
+    output_len: int = 512
+    """Generated tokens per request."""
+    batch: int | str = AUTO
+    """Sequences per replica in flight, or 'auto' for the solver to choose."""
+    ttft_ms: float | None = None
+    """Time-to-first-token SLO in milliseconds (None: no limit)."""
+    tpot_ms: float | None = None
+    """Time-per-output-token SLO in milliseconds (None: no limit)."""
+    dtype: str = "bf16"
+    """Weight (and activation) format."""
+    kv_dtype: str | None = None
+    """KV-cache format; None means the same as `dtype`."""
+    source: str = field(default="workload", compare=False)
+
+    def __post_init__(self) -> None:
+        src = self.source
+        check_int(self.input_len, field="input_len", source=src, minimum=1, maximum=10_000_000)
+        check_int(self.output_len, field="output_len", source=src, minimum=1, maximum=10_000_000)
+        if self.batch != AUTO:
+            check_int(self.batch, field="batch", source=src, minimum=1, maximum=1_000_000)
+        for name in ("ttft_ms", "tpot_ms"):
+            value = getattr(self, name)
+            if value is not None:
+                check_float(value, field=name, source=src, minimum=0.0, maximum=1e9)
+        for name in ("dtype", "kv_dtype"):
+            value = getattr(self, name)
+            if value is not None and value not in USER_DTYPES:
+                raise InputError(source=src, field=name, value=value, expected="one of " + ", ".join(USER_DTYPES))
+
+    @property
+    def cache_dtype(self) -> str:
+        """Returns the KV-cache format in effect."""
+        return self.kv_dtype or self.dtype
+
+    @property
+    def context_len(self) -> int:
+        """Returns the longest context a request reaches (prompt plus output)."""
+        return self.input_len + self.output_len
