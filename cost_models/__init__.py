@@ -1,0 +1,1 @@
+"""The analytical cost model: memory, time and communication for arrays of candidates."""
