@@ -6,9 +6,11 @@ that weights in bytes are the checkpoint's size in that format.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
-from autotune.specs.dtypes import bytes_per_element
+from autotune.specs.dtypes import USER_DTYPES, bytes_per_element
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +49,10 @@ class ModelSpec:
     num_shared_experts: int = 0
     expert_params: int = 0
     """Parameters of one routed expert (gate, up, down)."""
+    moe_intermediate_size: int = 0
+    """FFN width of one routed expert (0 for dense models)."""
+    moe_layers: tuple[bool, ...] = ()
+    """Per layer: True where the FFN is routed experts (empty for dense models)."""
 
     # Attention shape, for FLOPs and the KV cache.
     attention_qk_head_dim: int = 0
@@ -128,3 +134,46 @@ class ModelSpec:
     def decode_flops_per_token(self, context_len: int) -> float:
         """Returns the FLOPs of one decode step of one sequence at `context_len`."""
         return self.linear_flops_per_token() + self.attention_flops_per_token(context_len)
+
+    def to_dict(self, *, context_len: int = 2048) -> dict[str, Any]:
+        """Returns the model's facts as JSON-ready data; FLOPs are per token at `context_len`."""
+        return {
+            "name": self.name,
+            "hf_id": self.hf_id,
+            "model_type": self.model_type,
+            "total_params": self.total_params,
+            "active_params": self.active_params,
+            "num_layers": self.num_layers,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_attention_heads": self.num_attention_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "head_dim": self.head_dim,
+            "qk_head_dim": self.qk_head_dim,
+            "v_head_dim": self.v_head_dim,
+            "vocab_size": self.vocab_size,
+            "max_position_embeddings": self.max_position_embeddings,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "embedding_params": self.embedding_params,
+            "final_params": self.final_params,
+            "num_experts": self.num_experts,
+            "experts_per_token": self.experts_per_token,
+            "num_shared_experts": self.num_shared_experts,
+            "expert_params": self.expert_params,
+            "num_moe_layers": sum(self.moe_layers),
+            "kv_cache_elements_per_token_per_layer": self.kv_cache_elements_per_token_per_layer,
+            # All layers, bf16, no window cap: what one more token of context costs.
+            "kv_cache_bytes_per_token": math.ceil(self.kv_cache_bytes_per_token("bf16")),
+            "kv_cache_shardable": self.kv_cache_shardable,
+            "sliding_window": self.sliding_window,
+            "num_sliding_layers": sum(self.sliding_layers),
+            # 4-bit formats pack two values per byte; an odd count rounds up to a whole byte.
+            "weight_bytes": {dtype: math.ceil(self.weight_bytes(dtype)) for dtype in USER_DTYPES},
+            "flops_per_token": {
+                "context_len": context_len,
+                "prefill_linear": round(self.linear_flops_per_token()),
+                "prefill_attention": round(self.attention_flops_per_token(context_len) / 2.0),
+                "decode_linear": round(self.linear_flops_per_token()),
+                "decode_attention": round(self.attention_flops_per_token(context_len)),
+            },
+        }

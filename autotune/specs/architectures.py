@@ -1,0 +1,49 @@
+"""From a config.json mapping to a ModelSpec: dispatch on `model_type`.
+
+Each supported `model_type` maps to the parser of its family; an unknown one is an
+`InputError` that lists the supported types.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from autotune.errors import InputError
+from autotune.specs.arch_common import ConfigReader
+from autotune.specs.arch_deepseek import DEEPSEEK_TYPES, parse_deepseek
+from autotune.specs.arch_gpt import parse_falcon, parse_gpt_neox, parse_gptj, parse_opt
+from autotune.specs.arch_llama import LLAMA_STYLE_TYPES, parse_llama_style
+from autotune.specs.model import ModelSpec
+
+_Parser = Callable[[ConfigReader, str], ModelSpec]
+
+_PARSERS: dict[str, _Parser] = {
+    **{model_type: parse_llama_style for model_type in LLAMA_STYLE_TYPES},
+    **{model_type: parse_deepseek for model_type in DEEPSEEK_TYPES},
+    "gptj": parse_gptj,
+    "gpt_neox": parse_gpt_neox,
+    "falcon": parse_falcon,
+    "opt": parse_opt,
+}
+
+#: Old names a `model_type` field may carry for a supported family (Falcon before its
+#: transformers port was published as RefinedWeb / RefinedWebModel).
+_ALIASES: dict[str, str] = {"RefinedWeb": "falcon", "RefinedWebModel": "falcon"}
+
+SUPPORTED_MODEL_TYPES: tuple[str, ...] = tuple(sorted(_PARSERS))
+
+
+def model_spec_from_config(config: Mapping[str, Any], *, source: str) -> ModelSpec:
+    """Returns the ModelSpec a Hugging Face config.json mapping describes (named `source`)."""
+    cfg = ConfigReader(config, source)
+    model_type = config.get("model_type")
+    expected = "one of the supported model types: " + ", ".join(SUPPORTED_MODEL_TYPES)
+    if model_type is None:
+        raise InputError(source=source, field="model_type", has_value=False, expected=expected)
+    if not isinstance(model_type, str):
+        raise InputError(source=source, field="model_type", value=model_type, expected=expected)
+    model_type = _ALIASES.get(model_type, model_type)
+    parser = _PARSERS.get(model_type)
+    if parser is None:
+        raise InputError(source=source, field="model_type", value=model_type, expected=expected)
+    return parser(cfg, model_type)
