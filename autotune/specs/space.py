@@ -1,0 +1,305 @@
+"""SearchSpace: the parallelism rules of one runtime release, loaded from `search_spaces/*.yaml`.
+
+The rules are data: which TP sizes a release accepts, how TP x PP x DP relates to the
+fleet's compute units, where pipeline stages may sit, what must divide what. The checks
+that apply them to candidate rows live in `autotune.rules`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autotune.errors import InputError
+from autotune.specs.dtypes import USER_DTYPES
+from autotune.specs.fields import (check_int, get_bool, get_int, get_mapping, get_str,
+                                   reject_unknown_keys)
+from autotune.specs.presets import unknown_preset_error
+from autotune.specs.yaml_io import load_yaml_mapping
+
+SPACE_DIR = Path(__file__).resolve().parent.parent.parent / "search_spaces"
+
+RUNTIMES = ("furiosa", "gpu")
+TP_UNITS = ("pe", "device")
+WORLD_SIZE_RELATIONS = ("equal", "at_most")
+
+_TOP_KEYS = ("name", "release", "covers_releases", "runtime", "tp_unit", "description",
+             "tensor_parallel", "pipeline_parallel", "world_size", "replica", "batch_sizes",
+             "dtypes", "kv_dtypes", "defaults")
+_TP_KEYS = ("sizes", "multiples_of", "powers_of_two", "cards_per_group", "max_units", "within_node",
+            "divides_attention_heads", "kv_heads_divisible_by_cards")
+_PP_KEYS = ("max_stages", "distinct_devices", "at_most_layers")
+_REPLICA_KEYS = ("within_node", "max_devices")
+_DEFAULT_KEYS = ("tensor_parallel_size", "pipeline_parallel_size")
+_MAX_DEGREE = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchSpace:
+    """The parallelism rules of one runtime release (Furiosa LLM or a GPU engine)."""
+
+    name: str
+    """Preset name (`furiosa-2024.2`) or the file it came from."""
+    release: str | None
+    """Release the rules are taken from (`2024.2`); None for the generic GPU space."""
+    covers_releases: tuple[str, ...]
+    """Every release these same rules apply to (`2024.2`, `2025.1`)."""
+    runtime: str
+    """'furiosa' or 'gpu'."""
+    tp_unit: str
+    """What a TP degree counts: 'pe' (RNGD: TP 8 is one card) or 'device'."""
+    description: str
+
+    tp_sizes: tuple[int, ...] = ()
+    """TP sizes allowed explicitly."""
+    tp_multiples_of: int | None = None
+    """Also allowed: every positive multiple of this (2025.3: multiples of 8 PEs)."""
+    tp_powers_of_two: bool = False
+    """Also allowed: every power of two (GPU engines)."""
+    tp_cards_per_group: tuple[int, ...] = ()
+    """Also allowed: whole-device TP groups of these many devices (2026.4 kernels: 1, 2, 4, 8)."""
+    tp_max_units: int | None = None
+    """Largest TP size, in TP units; None: only the fleet bounds it."""
+    tp_within_node: bool = False
+    """A TP group must sit inside one machine."""
+    tp_divides_attention_heads: bool = False
+    """TP must divide the number of attention heads."""
+    kv_heads_divisible_by_cards: bool = False
+    """KV heads must be divisible by the devices of a TP group (2026.4 kernels)."""
+
+    pp_max_stages: int | None = None
+    pp_distinct_devices: bool = False
+    """Pipeline stages must sit on distinct devices (Furiosa: strictly increasing NPU index)."""
+    pp_at_most_layers: bool = True
+    """Every stage needs at least one decoder layer."""
+
+    world_size: str = "at_most"
+    """How TP x PP x DP relates to the fleet's compute units: 'equal' or 'at_most'."""
+    replica_within_node: bool = False
+    """One replica (its TP x PP devices) must sit inside one machine."""
+    replica_max_devices: int | None = None
+    """Most devices one replica may span (2026.3: ceil(TP/8) x PP <= 8)."""
+
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    """Batch-per-replica candidates when the workload says 'auto'."""
+    dtypes: tuple[str, ...] = USER_DTYPES
+    """Weight formats the runtime serves."""
+    kv_dtypes: tuple[str, ...] = USER_DTYPES
+    """KV-cache formats the runtime serves."""
+    default_tp: int | None = None
+    """TP the release uses when none is given (None: per model, e.g. 2026.4's kernel presets)."""
+    default_pp: int = 1
+    source: str = field(default="", compare=False)
+    """The file the rules were read from."""
+
+    def tp_allowed(self, tp: np.ndarray, units_per_device: int) -> np.ndarray:
+        """Returns, per TP size, whether the release's TP-size rule accepts it (bool array)."""
+        tp = np.asarray(tp, dtype=np.int64)
+        ok = np.isin(tp, np.array(self.tp_sizes, dtype=np.int64))
+        if self.tp_multiples_of:
+            ok |= (tp % self.tp_multiples_of == 0) & (tp > 0)
+        if self.tp_powers_of_two:
+            ok |= (tp > 0) & ((tp & (tp - 1)) == 0)
+        if self.tp_cards_per_group:
+            whole = tp % units_per_device == 0
+            ok |= whole & np.isin(tp // units_per_device, np.array(self.tp_cards_per_group, dtype=np.int64))
+        if self.tp_max_units is not None:
+            ok &= tp <= self.tp_max_units
+        return ok & (tp >= 1)
+
+    def allowed_tp_sizes(self, max_units: int, units_per_device: int) -> list[int]:
+        """Returns the TP sizes the TP-size rule accepts, from 1 to `max_units`, ascending."""
+        if max_units < 1:
+            return []
+        candidates = np.arange(1, max_units + 1, dtype=np.int64)
+        return [int(v) for v in candidates[self.tp_allowed(candidates, units_per_device)]]
+
+    def describe_tp_rule(self, units_per_device: int) -> str:
+        """Returns the TP-size rule in words, e.g. '4, 8' or '1, 2, 4 or a multiple of 8'."""
+        parts = [", ".join(str(v) for v in self.tp_sizes)] if self.tp_sizes else []
+        if self.tp_multiples_of:
+            parts.append(f"a multiple of {self.tp_multiples_of}")
+        if self.tp_powers_of_two:
+            parts.append("a power of two")
+        if self.tp_cards_per_group:
+            sizes = ", ".join(str(n * units_per_device) for n in self.tp_cards_per_group)
+            parts.append(sizes)
+        text = " or ".join(parts) if parts else "none"
+        if self.tp_max_units is not None:
+            text += f" (at most {self.tp_max_units})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the rules as a JSON-ready mapping (the same shape as the YAML file)."""
+        return {
+            "name": self.name,
+            "release": self.release,
+            "covers_releases": list(self.covers_releases),
+            "runtime": self.runtime,
+            "tp_unit": self.tp_unit,
+            "description": self.description,
+            "tensor_parallel": {
+                "sizes": list(self.tp_sizes),
+                "multiples_of": self.tp_multiples_of,
+                "powers_of_two": self.tp_powers_of_two,
+                "cards_per_group": list(self.tp_cards_per_group),
+                "max_units": self.tp_max_units,
+                "within_node": self.tp_within_node,
+                "divides_attention_heads": self.tp_divides_attention_heads,
+                "kv_heads_divisible_by_cards": self.kv_heads_divisible_by_cards,
+            },
+            "pipeline_parallel": {
+                "max_stages": self.pp_max_stages,
+                "distinct_devices": self.pp_distinct_devices,
+                "at_most_layers": self.pp_at_most_layers,
+            },
+            "world_size": self.world_size,
+            "replica": {"within_node": self.replica_within_node, "max_devices": self.replica_max_devices},
+            "batch_sizes": list(self.batch_sizes),
+            "dtypes": list(self.dtypes),
+            "kv_dtypes": list(self.kv_dtypes),
+            "defaults": {"tensor_parallel_size": self.default_tp, "pipeline_parallel_size": self.default_pp},
+            "source": self.source,
+        }
+
+
+def list_spaces() -> list[str]:
+    """Returns the names of the shipped search spaces, sorted."""
+    return sorted(p.stem for p in SPACE_DIR.glob("*.yaml"))
+
+
+def space_preset_path(name: str) -> Path | None:
+    """Returns the file of the search-space preset called `name` (case-insensitive), or None."""
+    wanted = name.strip().lower()
+    for preset in list_spaces():
+        if preset.lower() == wanted:
+            return SPACE_DIR / f"{preset}.yaml"
+    return None
+
+
+def load_space(name_or_path: str | Path) -> SearchSpace:
+    """Returns the SearchSpace of a preset name or of a YAML file path."""
+    path = _resolve(name_or_path)
+    return parse_space(load_yaml_mapping(path), source=str(path))
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    if isinstance(name_or_path, Path):
+        return name_or_path
+    text = str(name_or_path)
+    if not text.strip():
+        raise InputError(source="space", value=text, expected="a search-space preset name or a YAML file path")
+    preset = space_preset_path(text)
+    if preset is not None:
+        return preset
+    path = Path(text).expanduser()
+    if path.exists() or "/" in text or "\\" in text or path.suffix.lower() in (".yaml", ".yml"):
+        return path
+    raise unknown_preset_error("space", text, list_spaces())
+
+
+def parse_space(data: dict[str, Any], *, source: str) -> SearchSpace:
+    """Returns the SearchSpace a parsed YAML mapping describes; `source` names it in errors."""
+    reject_unknown_keys(data, _TOP_KEYS, source=source)
+    tp = _section(data, "tensor_parallel", _TP_KEYS, source=source)
+    pp = _section(data, "pipeline_parallel", _PP_KEYS, source=source)
+    replica = _section(data, "replica", _REPLICA_KEYS, source=source)
+    defaults = _section(data, "defaults", _DEFAULT_KEYS, source=source)
+    release = data.get("release")
+    if release is not None:
+        release = _release_string(release, field_name="release", source=source)
+    covers = tuple(_release_string(v, field_name="covers_releases", source=source)
+                   for v in _list(data, "covers_releases", source=source, default=[]))
+    if release is not None and release not in covers:
+        covers = (release, *covers)
+    space = SearchSpace(
+        name=get_str(data, "name", source=source),
+        release=release,
+        covers_releases=covers,
+        runtime=get_str(data, "runtime", source=source, choices=RUNTIMES),
+        tp_unit=get_str(data, "tp_unit", source=source, choices=TP_UNITS),
+        description=get_str(data, "description", source=source, default=""),
+        tp_sizes=_int_tuple(tp, "sizes", source=source, prefix="tensor_parallel."),
+        tp_multiples_of=_optional_int(tp, "multiples_of", source=source, prefix="tensor_parallel."),
+        tp_powers_of_two=get_bool(tp, "powers_of_two", source=source, default=False, prefix="tensor_parallel."),
+        tp_cards_per_group=_int_tuple(tp, "cards_per_group", source=source, prefix="tensor_parallel."),
+        tp_max_units=_optional_int(tp, "max_units", source=source, prefix="tensor_parallel."),
+        tp_within_node=get_bool(tp, "within_node", source=source, default=False, prefix="tensor_parallel."),
+        tp_divides_attention_heads=get_bool(tp, "divides_attention_heads", source=source, default=False,
+                                            prefix="tensor_parallel."),
+        kv_heads_divisible_by_cards=get_bool(tp, "kv_heads_divisible_by_cards", source=source, default=False,
+                                             prefix="tensor_parallel."),
+        pp_max_stages=_optional_int(pp, "max_stages", source=source, prefix="pipeline_parallel."),
+        pp_distinct_devices=get_bool(pp, "distinct_devices", source=source, default=False,
+                                     prefix="pipeline_parallel."),
+        pp_at_most_layers=get_bool(pp, "at_most_layers", source=source, default=True,
+                                   prefix="pipeline_parallel."),
+        world_size=get_str(data, "world_size", source=source, choices=WORLD_SIZE_RELATIONS),
+        replica_within_node=get_bool(replica, "within_node", source=source, default=False, prefix="replica."),
+        replica_max_devices=_optional_int(replica, "max_devices", source=source, prefix="replica."),
+        batch_sizes=_int_tuple(data, "batch_sizes", source=source, required=True),
+        dtypes=_dtype_tuple(data, "dtypes", source=source),
+        kv_dtypes=_dtype_tuple(data, "kv_dtypes", source=source),
+        default_tp=_optional_int(defaults, "tensor_parallel_size", source=source, prefix="defaults."),
+        default_pp=get_int(defaults, "pipeline_parallel_size", source=source, default=1, maximum=_MAX_DEGREE,
+                           prefix="defaults."),
+        source=source,
+    )
+    if not (space.tp_sizes or space.tp_multiples_of or space.tp_powers_of_two or space.tp_cards_per_group):
+        raise InputError(source=source, field="tensor_parallel", value=tp,
+                         expected="at least one of sizes, multiples_of, powers_of_two, cards_per_group")
+    return space
+
+
+def _section(data: dict[str, Any], key: str, allowed: tuple[str, ...], *, source: str) -> dict[str, Any]:
+    table = get_mapping(data, key, source=source, default={})
+    reject_unknown_keys(table, allowed, source=source, prefix=key + ".")
+    return table
+
+
+def _release_string(value: Any, *, field_name: str, source: str) -> str:
+    # A bare 2024.2 in YAML is a float; a release is a label, so insist on the quoted form.
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(source=source, field=field_name, value=value,
+                         expected='a quoted release string such as "2024.2"')
+    return value.strip()
+
+
+def _list(data: dict[str, Any], key: str, *, source: str, default: Any = None, prefix: str = "") -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        if default is None:
+            raise InputError(source=source, field=prefix + key, has_value=False, expected="a non-empty list")
+        return list(default)
+    if not isinstance(value, list):
+        raise InputError(source=source, field=prefix + key, value=value, expected="a list")
+    return value
+
+
+def _int_tuple(data: dict[str, Any], key: str, *, source: str, prefix: str = "",
+               required: bool = False) -> tuple[int, ...]:
+    values = _list(data, key, source=source, default=None if required else [], prefix=prefix)
+    if required and not values:
+        raise InputError(source=source, field=prefix + key, value=values, expected="a non-empty list of integers")
+    checked = [check_int(v, field=f"{prefix}{key}[{i}]", source=source, maximum=_MAX_DEGREE)
+               for i, v in enumerate(values)]
+    return tuple(sorted(set(checked)))
+
+
+def _optional_int(data: dict[str, Any], key: str, *, source: str, prefix: str = "") -> int | None:
+    if data.get(key) is None:
+        return None
+    return get_int(data, key, source=source, maximum=_MAX_DEGREE, prefix=prefix)
+
+
+def _dtype_tuple(data: dict[str, Any], key: str, *, source: str) -> tuple[str, ...]:
+    values = _list(data, key, source=source)
+    if not values:
+        raise InputError(source=source, field=key, value=values, expected="a non-empty list of dtypes")
+    for i, value in enumerate(values):
+        if value not in USER_DTYPES:
+            raise InputError(source=source, field=f"{key}[{i}]", value=value,
+                             expected="one of " + ", ".join(USER_DTYPES))
+    return tuple(dict.fromkeys(values))
