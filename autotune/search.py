@@ -1,0 +1,204 @@
+"""The search problem: candidate rows, their costs, and the limits that exclude rows.
+
+`build_problem` turns specs into a `Problem`: every (tp, pp, dp) the space's rules could allow
+on the fleet times every batch the workload allows, evaluated by the cost model in one call,
+with one Boolean mask per limit: each rule of the space, memory per device, and the SLOs.
+The solver, `enumerate` and the explanations all read the same masks, so they cannot disagree.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from autotune.candidates import Candidates
+from autotune.plan import ParallelPlan
+from autotune.specs.hardware import HardwareSpec
+from autotune.specs.model import ModelSpec
+from autotune.specs.workload import AUTO, Workload
+from cost_models.table import CostTable
+
+#: Limit ids that are not rules of the space.
+MEMORY = "memory"
+SLO_TTFT = "slo_ttft"
+SLO_TPOT = "slo_tpot"
+
+GB = 1e9  # Vendors' decimal gigabytes, as the hardware presets use.
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limit:
+    """One limit over all rows: which rows break it and, for a row, the message with numbers."""
+
+    limit_id: str
+    description: str
+    violated: np.ndarray
+    """Boolean, one per candidate row."""
+    message: Callable[[int], str]
+    """Row index -> one sentence with the numbers (only asked for rows that break the limit)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """Everything the formulation, enumerate and the explanations need for one request."""
+
+    candidates: Candidates
+    table: CostTable
+    limits: tuple[Limit, ...]
+    units_per_device: int = 1
+    """Compute units a TP degree counts per device (8 PEs per RNGD card, 1 per GPU)."""
+    model: ModelSpec | None = None
+    hardware: HardwareSpec | None = None
+    space: Any = None
+    workload: Workload | None = None
+
+    @cached_property
+    def feasible(self) -> np.ndarray:
+        """Returns a Boolean array: the rows that break no limit."""
+        ok = np.ones(len(self.candidates), dtype=bool)
+        for limit in self.limits:
+            ok &= ~limit.violated
+        return ok
+
+    def violations(self, row: int) -> list[str]:
+        """Returns the messages of every limit that `row` breaks, in the limits' order."""
+        return [limit.message(row) for limit in self.limits if limit.violated[row]]
+
+    def limits_by_id(self, limit_id: str) -> Callable[[int], str]:
+        """Returns the message function of the first limit with `limit_id`."""
+        return next(limit.message for limit in self.limits if limit.limit_id == limit_id)
+
+    def limit_description(self, limit_id: str) -> str:
+        """Returns the description of the first limit with `limit_id`."""
+        return next(limit.description for limit in self.limits if limit.limit_id == limit_id)
+
+    def violation_masks(self) -> dict[str, np.ndarray]:
+        """Returns limit id -> Boolean mask (limits with the same id are merged)."""
+        masks: dict[str, np.ndarray] = {}
+        for limit in self.limits:
+            masks[limit.limit_id] = masks.get(limit.limit_id, False) | limit.violated
+        return masks
+
+    def plan(self, row: int) -> ParallelPlan:
+        """Returns the layout of `row` as the runtime counts it."""
+        c = self.candidates
+        tp, pp, dp = int(c.tp[row]), int(c.pp[row]), int(c.dp[row])
+        return ParallelPlan(tensor_parallel_size=tp, pipeline_parallel_size=pp, data_parallel_size=dp,
+                            batch_size=int(c.batch[row]), cards_used=int(self.table.devices_used[row]),
+                            pes_used=tp * pp * dp)
+
+    def metrics(self, row: int) -> dict[str, Any]:
+        """Returns the keys of `autotune estimate --json` for `row` (times in ms, memory in bytes)."""
+        t = self.table
+        violations = self.violations(row)
+        return {
+            "feasible": not violations,
+            "violations": violations,
+            "memory_per_device_bytes": {
+                "weights": float(t.weights_bytes[row]),
+                "kv_cache": float(t.kv_cache_bytes[row]),
+                "activations": float(t.activations_bytes[row]),
+                "reserved": float(t.reserved_bytes[row]),
+                "total": float(t.total_bytes[row]),
+                "capacity": float(t.capacity_bytes),
+            },
+            "ttft_ms": float(t.ttft_s[row]) * 1e3,
+            "tpot_ms": float(t.tpot_s[row]) * 1e3,
+            "e2e_latency_ms": float(t.e2e_latency_s[row]) * 1e3,
+            "throughput_tokens_per_s": float(t.throughput_tokens_per_s[row]),
+            "throughput_tokens_per_s_per_device": float(t.throughput_tokens_per_s_per_device[row]),
+            "batch_size": int(self.candidates.batch[row]),
+        }
+
+
+def batch_candidates(workload: Workload, space_batches: Sequence[int]) -> tuple[int, ...]:
+    """Returns the batches per replica to consider: the workload's, or the space's list for 'auto'."""
+    if workload.batch == AUTO:
+        return tuple(sorted(set(int(b) for b in space_batches)))
+    return (int(workload.batch),)
+
+
+def expand_batches(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batches: Sequence[int],
+                   cards: int) -> Candidates:
+    """Returns every (tp, pp, dp) row crossed with every batch, degrees outer and batch inner."""
+    n = len(tp)
+    b = np.asarray(batches, dtype=np.int64)
+    return Candidates(tp=np.repeat(np.asarray(tp, dtype=np.int64), len(b)),
+                      pp=np.repeat(np.asarray(pp, dtype=np.int64), len(b)),
+                      dp=np.repeat(np.asarray(dp, dtype=np.int64), len(b)),
+                      batch=np.tile(b, n), cards=cards)
+
+
+def device_word(hardware: HardwareSpec | None) -> str:
+    """Returns what one device is called in messages: "card" for RNGD-like devices, else "device"."""
+    if hardware is not None and hardware.compute_units_per_device > 1:
+        return "card"
+    return "device"
+
+
+def memory_limit(table: CostTable, hardware: HardwareSpec | None) -> Limit:
+    """Returns the memory-per-device limit: every device's total must fit its capacity."""
+    word = device_word(hardware)
+    capacity_gb = table.capacity_bytes / GB
+
+    def message(row: int) -> str:
+        return (f"memory: {table.total_bytes[row] / GB:.1f} GB per {word} needed (weights "
+                f"{table.weights_bytes[row] / GB:.1f}, KV cache {table.kv_cache_bytes[row] / GB:.1f}, "
+                f"activations {table.activations_bytes[row] / GB:.1f}, reserved "
+                f"{table.reserved_bytes[row] / GB:.1f}) > {capacity_gb:.1f} GB capacity")
+
+    return Limit(limit_id=MEMORY, description=f"memory per {word} within its capacity",
+                 violated=~np.asarray(table.fits_memory, dtype=bool), message=message)
+
+
+def slo_limits(table: CostTable, workload: Workload) -> tuple[Limit, ...]:
+    """Returns the TTFT and TPOT SLO limits the workload sets (none when it sets none)."""
+    limits = []
+    if workload.ttft_ms is not None:
+        ttft_ms = np.asarray(table.ttft_s, dtype=float) * 1e3
+        bound = workload.ttft_ms
+        limits.append(Limit(limit_id=SLO_TTFT, description=f"TTFT <= {bound:g} ms",
+                            violated=~(ttft_ms <= bound),
+                            message=lambda r: f"TTFT {ttft_ms[r]:.1f} ms > SLO {bound:g} ms"))
+    if workload.tpot_ms is not None:
+        tpot_ms = np.asarray(table.tpot_s, dtype=float) * 1e3
+        bound_tpot = workload.tpot_ms
+        limits.append(Limit(limit_id=SLO_TPOT, description=f"TPOT <= {bound_tpot:g} ms",
+                            violated=~(tpot_ms <= bound_tpot),
+                            message=lambda r: f"TPOT {tpot_ms[r]:.2f} ms > SLO {bound_tpot:g} ms"))
+    return tuple(limits)
+
+
+def rule_limits(rule_results: Sequence[Any]) -> tuple[Limit, ...]:
+    """Returns one Limit per rule result of `autotune.rules.check_rules`."""
+    limits = []
+    for result in rule_results:
+        messages = result.messages
+        message = messages if callable(messages) else (lambda r, m=messages: str(m[r]))
+        limits.append(Limit(limit_id=str(result.rule_id), description=str(result.description),
+                            violated=np.asarray(result.violated, dtype=bool), message=message))
+    return tuple(limits)
+
+
+def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: Any, workload: Workload, cards: int,
+                  params: Any = None) -> Problem:
+    """Returns the problem for `cards` devices: candidates, their cost table and every limit."""
+    from autotune import rules
+    import cost_models
+
+    tp, pp, dp = rules.degree_superset(space, hardware, model, cards)
+    candidates = expand_batches(tp, pp, dp, batch_candidates(workload, space_batch_sizes(space)), cards)
+    table = cost_models.evaluate(model, hardware, workload, candidates, params=params)
+    results = rules.check_rules(space, hardware, model, cards, candidates.tp, candidates.pp, candidates.dp)
+    limits = rule_limits(results) + (memory_limit(table, hardware),) + slo_limits(table, workload)
+    return Problem(candidates=candidates, table=table, limits=limits,
+                   units_per_device=hardware.compute_units_per_device,
+                   model=model, hardware=hardware, space=space, workload=workload)
+
+
+def space_batch_sizes(space: Any) -> tuple[int, ...]:
+    """Returns the batch candidates the search space lists."""
+    return tuple(space.batch_sizes)
