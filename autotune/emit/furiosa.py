@@ -1,0 +1,340 @@
+"""Furiosa LLM settings for a plan: the build command, the builder's Python call, serve and load.
+
+Names per release come from `furiosa_releases.RELEASES` (sources there). TP is counted in PEs.
+
+Buckets (releases with explicit buckets, 2024.2 to 2026.1): one prefill bucket (1, P) with P the
+prompt length rounded up to 128 tokens, and one decode bucket (B, C) with B the plan's batch per
+replica and C the prompt plus output rounded up to 128 tokens; `max_seq_len_to_capture` = C so the
+decode bucket is inside the captured length. Bucket tuples are (batch_size, context_length) as the
+reference documents (section 3.2: `-pb 1,128 -db 4,2048`). The 2025.1 docs tune the same shape:
+prefill [(1, 512), (1, 1024)], decode [(B, 2048) for B in 1..128] (reference section 5, [S-15]).
+Releases 2026.2 and later validate buckets strictly (max prefill attention == max decode attention,
+max_model_len == the buckets' executable length) and choose per-model presets when no bucket is
+given: for them we pass only `max_model_len`, the prompt plus output rounded up to a power of two
+from 1024 (the presets' decode contexts), capped at the model's max_position_embeddings.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from autotune.emit.devices import MachineMesh, cards_needed, machine_meshes
+from autotune.emit.furiosa_releases import (BUCKET_GRANULARITY_TOKENS, PES_PER_CARD, PRESET_MIN_CONTEXT_TOKENS,
+                                            FuriosaRelease, tp_allowed, tp_rule_text)
+from autotune.emit.render import PyCall, ShellCommand
+from autotune.errors import InputError
+from autotune.plan import ParallelPlan
+from autotune.specs.model import ModelSpec
+from autotune.specs.workload import Workload
+
+
+@dataclass(frozen=True, kw_only=True)
+class Buckets:
+    """The shapes an artifact is compiled for."""
+
+    prefill: tuple[tuple[int, int], ...]
+    """(batch_size, context_length) prefill buckets; empty when the release picks presets."""
+    decode: tuple[tuple[int, int], ...]
+    """(batch_size, context_length) decode buckets; empty when the release picks presets."""
+    max_seq_len_to_capture: int | None
+    max_model_len: int | None
+    paged_attention_num_blocks: int | None
+    """KV blocks of one token (block size 1, 2024.2): batch x decode context of one replica."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FuriosaSettings:
+    """Everything a user pastes to build and serve a plan with one Furiosa LLM release."""
+
+    release: FuriosaRelease
+    model_id: str
+    artifact_path: str
+    buckets: Buckets
+    build: ShellCommand
+    builder_imports: tuple[str, ...]
+    builder_calls: tuple[PyCall, ...]
+    """ArtifactBuilder(...) then builder.build(...), or build_fxb(...)."""
+    serve: tuple[ShellCommand, ...]
+    """One `furiosa-llm serve` per machine."""
+    load_imports: tuple[str, ...]
+    load_calls: tuple[PyCall, ...]
+    """One LLM load call per machine."""
+    notes: tuple[str, ...]
+
+    def builder_source(self) -> str:
+        """Returns the Python that builds the artifact."""
+        return "\n".join(self.builder_imports) + "\n\n" + "\n".join(c.render() for c in self.builder_calls)
+
+    def load_source(self) -> str:
+        """Returns the Python that loads the artifact (machine 0 first)."""
+        return "\n".join(self.load_imports) + "\n\n" + "\n".join(c.render() for c in self.load_calls)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "release": self.release.release,
+            "wheel": self.release.wheel,
+            "model_id": self.model_id,
+            "artifact_path": self.artifact_path,
+            "buckets": {
+                "prefill": [list(b) for b in self.buckets.prefill],
+                "decode": [list(b) for b in self.buckets.decode],
+                "max_seq_len_to_capture": self.buckets.max_seq_len_to_capture,
+                "max_model_len": self.buckets.max_model_len,
+                "paged_attention_num_blocks": self.buckets.paged_attention_num_blocks,
+            },
+            "build_argv": self.build.argv(),
+            "builder_calls": [c.to_dict() for c in self.builder_calls],
+            "serve_argv": [s.argv() for s in self.serve],
+            "load_calls": [c.to_dict() for c in self.load_calls],
+            "notes": list(self.notes),
+        }
+
+
+def round_up(value: int, step: int) -> int:
+    """Returns `value` rounded up to a multiple of `step`."""
+    return -(-value // step) * step
+
+
+def preset_max_model_len(context_len: int, max_position_embeddings: int) -> int:
+    """Returns the max_model_len (tokens) for preset buckets: a power of two >= 1024, capped by the model."""
+    length = PRESET_MIN_CONTEXT_TOKENS
+    while length < context_len:
+        length *= 2
+    return min(length, max_position_embeddings)
+
+
+def plan_buckets(release: FuriosaRelease, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> Buckets:
+    """Returns the buckets (or max_model_len) the release's artifact is built with for this workload."""
+    if release.buckets == "preset":
+        return Buckets(prefill=(), decode=(), max_seq_len_to_capture=None,
+                       max_model_len=preset_max_model_len(workload.context_len, model.max_position_embeddings),
+                       paged_attention_num_blocks=None)
+    prompt = min(round_up(workload.input_len, BUCKET_GRANULARITY_TOKENS), model.max_position_embeddings)
+    context = min(round_up(workload.context_len, BUCKET_GRANULARITY_TOKENS), model.max_position_embeddings)
+    blocks = plan.batch_size * context if release.paged_attention_blocks else None
+    return Buckets(prefill=((1, prompt),), decode=((plan.batch_size, context),), max_seq_len_to_capture=context,
+                   max_model_len=None, paged_attention_num_blocks=blocks)
+
+
+def check_expressible(release: FuriosaRelease, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> None:
+    """Raises InputError when this release cannot build or serve the plan."""
+    source = f"furiosa-llm {release.release}"
+    tp, pp = plan.tensor_parallel_size, plan.pipeline_parallel_size
+    if not tp_allowed(release, tp):
+        raise InputError(source=source, field="tensor_parallel_size", value=tp, expected=tp_rule_text(release))
+    if release.tp_sizes == "chips":
+        chips = tp // PES_PER_CARD
+        if model.num_key_value_heads % chips != 0:
+            raise InputError(source=source, field="tensor_parallel_size", value=tp,
+                             expected=f"chips ({chips}) dividing num_key_value_heads ({model.num_key_value_heads}) "
+                                      f"of {model.name} (furiosa-kernels 2026.4)")
+    if pp > model.num_layers:
+        raise InputError(source=source, field="pipeline_parallel_size", value=pp,
+                         expected=f"at most num_layers ({model.num_layers}): each stage needs a layer")
+    if plan.batch_size < 1:
+        raise InputError(source="plan", field="batch_size", value=plan.batch_size, expected="an integer >= 1")
+    if workload.context_len > model.max_position_embeddings:
+        raise InputError(source="workload", field="input_len + output_len", value=workload.context_len,
+                         expected=f"at most max_position_embeddings ({model.max_position_embeddings}) of "
+                                  f"{model.name}")
+
+
+def artifact_path(model: ModelSpec, plan: ParallelPlan, *, fxb: bool) -> str:
+    """Returns the output path we name the artifact (`./llama-3.1-70b-tp32-pp1`, `.fxb` for FXB)."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", model.name.rsplit("/", 1)[-1].lower()).strip("-") or "model"
+    path = f"./{slug}-tp{plan.tensor_parallel_size}-pp{plan.pipeline_parallel_size}"
+    return path + ".fxb" if fxb else path
+
+
+def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: ModelSpec,
+                     workload: Workload) -> FuriosaSettings:
+    """Returns the build, builder, serve and load settings of `plan` for one release."""
+    check_expressible(release, plan, model, workload)
+    meshes = machine_meshes(plan)
+    model_id = model.hf_id or model.name
+    uses_fxb = release.build_cli == "fxb" or (
+        bool(release.furiosa_build_model_types) and model.model_type not in release.furiosa_build_model_types)
+    out = artifact_path(model, plan, fxb=uses_fxb)
+    buckets = plan_buckets(release, plan, model, workload)
+    notes = _notes(release, plan, workload, meshes, uses_fxb)
+    if uses_fxb:
+        build = _fxb_build(model_id, out, plan, buckets)
+        builder_imports, builder_calls = _build_fxb_call(model_id, out, plan, buckets)
+    else:
+        build = _furiosa_build(release, model_id, out, plan, buckets, meshes[0])
+        builder_imports, builder_calls = _artifact_builder_calls(release, model_id, out, plan, buckets, meshes[0])
+    serve = tuple(_serve(release, model_id, out, plan, mesh, uses_fxb) for mesh in meshes)
+    load_imports = ("from furiosa_llm import LLM",)
+    load_calls = tuple(_load(release, model_id, out, plan, mesh, uses_fxb) for mesh in meshes)
+    return FuriosaSettings(release=release, model_id=model_id, artifact_path=out, buckets=buckets, build=build,
+                           builder_imports=builder_imports, builder_calls=builder_calls, serve=serve,
+                           load_imports=load_imports, load_calls=load_calls, notes=notes)
+
+
+def _notes(release: FuriosaRelease, plan: ParallelPlan, workload: Workload, meshes: list[MachineMesh],
+           uses_fxb: bool) -> tuple[str, ...]:
+    notes = []
+    cards = cards_needed(plan)
+    if plan.cards_used and plan.cards_used != cards:
+        notes.append(f"note: this placement uses {cards} cards; the plan counted {plan.cards_used}")
+    if len(meshes) > 1:
+        notes.append(f"{len(meshes)} machines of 8 cards: build once, serve one command per machine")
+    if workload.dtype != "bf16":
+        notes.append(f"weights {workload.dtype}: pass a checkpoint already quantized to {workload.dtype} as MODEL "
+                     f"(furiosa-model-compressor output or a published pre-quantized model)")
+    if release.serve_device_mesh and any(m.data_parallel_size > 1 for m in meshes):
+        notes.append("2025.3 rejects a device mesh with DP > 1, so serve takes -pp, -dp and --devices")
+    if uses_fxb and release.furiosa_build_model_types:
+        notes.append(f"model type not in {', '.join(release.furiosa_build_model_types)}: "
+                     f"{release.release} builds it with `fxb build`")
+    return tuple(notes)
+
+
+def _furiosa_build(release: FuriosaRelease, model_id: str, out: str, plan: ParallelPlan, buckets: Buckets,
+                   mesh: MachineMesh) -> ShellCommand:
+    tp, pp = plan.tensor_parallel_size, plan.pipeline_parallel_size
+    options: list[tuple[str, str | None]] = []
+    if release.build_cli == "model-id":
+        words = ("furiosa-llm", "build", out)
+        options += [("--model-id", model_id), ("--devices", ",".join(mesh.device_strings()))]
+    else:
+        words = ("furiosa-llm", "build", model_id, out)
+    options += [("-tp", str(tp)), ("-pp", str(pp))]
+    if release.builder_devices:  # 2024.2: the CLI build takes -dp beside --devices
+        options.append(("-dp", str(mesh.data_parallel_size)))
+    options += [("-pb", f"{b},{c}") for b, c in buckets.prefill]
+    options += [("-db", f"{b},{c}") for b, c in buckets.decode]
+    if buckets.max_seq_len_to_capture is not None:
+        options.append(("--max-seq-len-to-capture", str(buckets.max_seq_len_to_capture)))
+    if buckets.max_model_len is not None:
+        options.append(("--max-model-len", str(buckets.max_model_len)))
+    if buckets.paged_attention_num_blocks is not None:
+        options.append(("--paged-attention-num-blocks", str(buckets.paged_attention_num_blocks)))
+    return ShellCommand(words=words, options=tuple(options))
+
+
+def _fxb_build(model_id: str, out: str, plan: ParallelPlan, buckets: Buckets) -> ShellCommand:
+    options = [("-tp", str(plan.tensor_parallel_size)), ("-pp", str(plan.pipeline_parallel_size))]
+    if buckets.max_model_len is not None:
+        options.append(("--max-model-len", str(buckets.max_model_len)))
+    return ShellCommand(words=("fxb", "build", model_id, out), options=tuple(options))
+
+
+def _artifact_builder_calls(release: FuriosaRelease, model_id: str, out: str, plan: ParallelPlan,
+                            buckets: Buckets, mesh: MachineMesh) -> tuple[tuple[str, ...], tuple[PyCall, ...]]:
+    tp, pp = plan.tensor_parallel_size, plan.pipeline_parallel_size
+    kwargs: list[tuple[str, object]] = []
+    if release.builder_api == "flat":
+        imports = ("from furiosa_llm.artifact.builder import ArtifactBuilder",)
+        if release.builder_devices:
+            kwargs.append(("devices", ",".join(mesh.device_strings())))
+        kwargs += [("tensor_parallel_size", tp), ("pipeline_parallel_size", pp)]
+        if release.builder_dp:
+            kwargs.append(("data_parallel_size", mesh.data_parallel_size))
+        kwargs += [("prefill_buckets", list(buckets.prefill)), ("decode_buckets", list(buckets.decode)),
+                   ("max_seq_len_to_capture", buckets.max_seq_len_to_capture)]
+        if buckets.paged_attention_num_blocks is not None:
+            kwargs.append(("paged_attention_num_blocks", buckets.paged_attention_num_blocks))
+    else:
+        parallel = PyCall(callee="ParallelConfig",
+                          kwargs=(("tensor_parallel_size", tp), ("pipeline_parallel_size", pp)))
+        if release.buckets == "explicit":
+            imports = ("from furiosa_llm.artifact import ArtifactBuilder, BucketConfig, ParallelConfig",)
+            bucket = PyCall(callee="BucketConfig", kwargs=(
+                ("prefill_buckets", list(buckets.prefill)), ("decode_buckets", list(buckets.decode)),
+                ("max_seq_len_to_capture", buckets.max_seq_len_to_capture)))
+            kwargs += [("parallel_config", parallel), ("bucket_config", bucket)]
+        else:
+            # No bucket config: the release picks its per-model preset, filtered by max_model_len.
+            imports = ("from furiosa_llm.artifact import ArtifactBuilder, ModelConfig, ParallelConfig",)
+            model_config = PyCall(callee="ModelConfig", kwargs=(("max_model_len", buckets.max_model_len),))
+            kwargs += [("model_config", model_config), ("parallel_config", parallel)]
+    builder = PyCall(callee="ArtifactBuilder", args=(model_id,), kwargs=tuple(kwargs), assign_to="builder")
+    build = PyCall(callee="builder.build", args=(out,))
+    return imports, (builder, build)
+
+
+def _build_fxb_call(model_id: str, out: str, plan: ParallelPlan,
+                    buckets: Buckets) -> tuple[tuple[str, ...], tuple[PyCall, ...]]:
+    kwargs: list[tuple[str, object]] = [
+        ("model_path", model_id), ("output_path", out),
+        ("tensor_parallel_size", plan.tensor_parallel_size),
+        ("pipeline_parallel_size", plan.pipeline_parallel_size)]
+    if buckets.max_model_len is not None:
+        kwargs.append(("max_model_len", buckets.max_model_len))
+    return ("from furiosa.llm_native.build import build_fxb",), (PyCall(callee="build_fxb", kwargs=tuple(kwargs)),)
+
+
+def _serve(release: FuriosaRelease, model_id: str, out: str, plan: ParallelPlan, mesh: MachineMesh,
+           uses_fxb: bool) -> ShellCommand:
+    pp = plan.pipeline_parallel_size
+    options: list[tuple[str, str | None]] = []
+    if uses_fxb:
+        words = ("furiosa-llm", "serve", model_id)
+        options.append(("--fxb", out))
+    elif release.serve_model_flag:
+        words = ("furiosa-llm", "serve")
+        options.append(("--model", out))
+    else:
+        words = ("furiosa-llm", "serve", out)
+    if release.serve_tp:
+        options.append(("-tp", str(plan.tensor_parallel_size)))
+    if release.serve_device_mesh and mesh.data_parallel_size == 1:
+        options.append(("--device-mesh", mesh.device_mesh()))
+    else:
+        options += [("-pp", str(pp)), ("-dp", str(mesh.data_parallel_size)),
+                    ("--devices", ",".join(mesh.device_strings()))]
+    return ShellCommand(words=words, options=tuple(options))
+
+
+def _load(release: FuriosaRelease, model_id: str, out: str, plan: ParallelPlan, mesh: MachineMesh,
+          uses_fxb: bool) -> PyCall:
+    # The Python loaders take the flat device list (2025.3's device_mesh keyword has no documented
+    # Python type), with PP and DP that the runtime's mesh algorithm turns into the same mesh.
+    kwargs: list[tuple[str, object]] = []
+    if uses_fxb:
+        args: tuple[object, ...] = (model_id,)
+        kwargs.append(("fxb", out))
+    else:
+        args = (out,)
+    kwargs += [("devices", ",".join(mesh.device_strings())),
+               ("data_parallel_size", mesh.data_parallel_size),
+               ("pipeline_parallel_size", plan.pipeline_parallel_size)]
+    callee = {"from_artifacts": "LLM.from_artifacts", "load_artifact": "LLM.load_artifact", "LLM": "LLM"}
+    return PyCall(callee=callee[release.load_api], args=args, kwargs=tuple(kwargs), assign_to="llm")
+
+
+def render_furiosa(settings: FuriosaSettings, *, plan: ParallelPlan, workload: Workload,
+                   release_note: str | None = None) -> str:
+    """Returns the settings as text: comments, then (a) build, (b) Python builder, (c) serve and load."""
+    rel = settings.release
+    b = settings.buckets
+    lines = [f"# Furiosa LLM {rel.release} (furiosa-llm {rel.wheel}): {settings.model_id}"]
+    if release_note:
+        lines.append(f"# {release_note}")
+    lines.append(f"# plan: TP {plan.tensor_parallel_size} PEs x PP {plan.pipeline_parallel_size} x DP "
+                 f"{plan.data_parallel_size}, batch {plan.batch_size} per replica, "
+                 f"{cards_needed(plan)} RNGD cards ({PES_PER_CARD} PEs each)")
+    if b.prefill:
+        lines.append(f"# buckets (batch, context): prefill {_tuples(b.prefill)} = prompt {workload.input_len} "
+                     f"rounded up to {BUCKET_GRANULARITY_TOKENS}; decode {_tuples(b.decode)} = batch x "
+                     f"(prompt + output {workload.context_len}) rounded up")
+    else:
+        lines.append(f"# buckets: the release's preset for this model, filtered by max_model_len {b.max_model_len} "
+                     f"(prompt + output {workload.context_len} rounded up to a power of two)")
+    lines += [f"# {note}" for note in settings.notes]
+    lines += ["", "# (a) build", settings.build.render(), "",
+              "# (b) build from Python", settings.builder_source(), "",
+              "# (c) serve"]
+    multi = len(settings.serve) > 1
+    for index, command in enumerate(settings.serve):
+        if multi:
+            lines.append(f"# machine {index}")
+        lines.append(command.render())
+    lines += ["", "# (c) or load from Python" + (" (machine 0; the others alike)" if multi else ""),
+              "\n".join(settings.load_imports), "", settings.load_calls[0].render()]
+    return "\n".join(lines) + "\n"
+
+
+def _tuples(buckets: tuple[tuple[int, int], ...]) -> str:
+    return ", ".join(f"({b}, {c})" for b, c in buckets)

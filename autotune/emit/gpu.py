@@ -1,0 +1,166 @@
+"""GPU serving commands for a plan: vLLM, SGLang and TensorRT-LLM (`trtllm-serve`).
+
+Flag names checked in the engines' documentation (search of their published docs):
+- vLLM: `vllm serve MODEL --tensor-parallel-size --pipeline-parallel-size --data-parallel-size
+  --max-num-seqs --max-model-len --dtype {bfloat16,float16} --quantization fp8 --kv-cache-dtype fp8`
+  (docs.vllm.ai engine arguments; serving/data_parallel_deployment: `--data-parallel-size 4
+  --tensor-parallel-size 2` uses 8 GPUs, each DP rank its own engine, so `--max-num-seqs` is per replica).
+- SGLang: `python -m sglang.launch_server --model-path --tp-size --pp-size --dp-size
+  --max-running-requests --context-length --dtype --quantization fp8 --kv-cache-dtype fp8_e4m3`
+  (docs.sglang.io advanced_features/server_arguments). `--max-running-requests` counts the whole
+  server: mlcommons/inference gpt-oss run_server.sh passes `dp x 512` beside `--data-parallel-size dp`.
+- TensorRT-LLM: `trtllm-serve MODEL --backend pytorch --tp_size --pp_size --max_batch_size
+  --max_num_tokens --max_seq_len` and `--extra_llm_api_options FILE` with `kv_cache_config: {dtype: fp8}`
+  (nvidia.github.io/TensorRT-LLM commands/trtllm-serve, 0.18.2 to 1.1; run-benchmark-with-trtllm-serve 1.0.0;
+  newer releases also call that file `--config`). trtllm-serve has no data-parallel flag: DP replicas are
+  separate servers on disjoint GPUs (`CUDA_VISIBLE_DEVICES`) and ports.
+"""
+from __future__ import annotations
+
+from autotune.emit.render import ShellCommand
+from autotune.errors import InputError
+from autotune.plan import ParallelPlan
+from autotune.specs.model import ModelSpec
+from autotune.specs.workload import Workload
+
+#: trtllm-serve's documented default max_num_tokens (8192 in the PyTorch-backend docs); we raise it to
+#: the prompt length when a prompt is longer, so that one whole prompt fits one step.
+TRTLLM_DEFAULT_MAX_NUM_TOKENS = 8192
+#: trtllm-serve's default port (docs: `--port` default 8000); replica r listens on 8000 + r.
+TRTLLM_DEFAULT_PORT = 8000
+#: The extra options file the trtllm commands write when they need one.
+TRTLLM_OPTIONS_FILE = "extra-llm-api-options.yml"
+
+#: Weight formats an engine applies to a bf16/fp16 checkpoint by a flag; other formats need a checkpoint
+#: already quantized (the engines read the format from its config).
+_VLLM_DTYPE = {"bf16": ("--dtype", "bfloat16"), "fp16": ("--dtype", "float16"), "fp8": ("--quantization", "fp8")}
+_SGLANG_DTYPE = _VLLM_DTYPE
+_VLLM_KV = {"fp8": "fp8"}
+_SGLANG_KV = {"fp8": "fp8_e4m3"}
+_TRTLLM_KV = {"fp8": "fp8"}
+
+
+def _model_id(model: ModelSpec) -> str:
+    return model.hf_id or model.name
+
+
+def _check_context(model: ModelSpec, workload: Workload) -> int:
+    if workload.context_len > model.max_position_embeddings:
+        raise InputError(source="workload", field="input_len + output_len", value=workload.context_len,
+                         expected=f"at most max_position_embeddings ({model.max_position_embeddings}) of "
+                                  f"{model.name}")
+    return workload.context_len
+
+
+def _kv_flag(engine: str, table: dict[str, str], workload: Workload) -> str | None:
+    """Returns the engine's KV-cache format value, or None when its default (the model's 16-bit format) fits."""
+    kv = workload.cache_dtype
+    if kv in table:
+        return table[kv]
+    if kv in ("bf16", "fp16"):
+        return None  # the engines cache in the model's 16-bit format by default
+    raise InputError(source=f"--emit {engine}", field="kv_dtype", value=kv,
+                     expected="a KV-cache format the engine takes: bf16, fp16 or "
+                              + ", ".join(sorted(table)) + " (set the KV format explicitly)")
+
+
+def _dtype_notes(workload: Workload, table: dict[str, tuple[str, str]]) -> list[str]:
+    if workload.dtype in table:
+        return []
+    return [f"# weights {workload.dtype}: pass a checkpoint already quantized to {workload.dtype} as MODEL "
+            f"(the engine reads its format from the checkpoint's config)"]
+
+
+def vllm_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> ShellCommand:
+    """Returns the `vllm serve` command of the plan."""
+    context = _check_context(model, workload)
+    options: list[tuple[str, str | None]] = [
+        ("--tensor-parallel-size", str(plan.tensor_parallel_size)),
+        ("--pipeline-parallel-size", str(plan.pipeline_parallel_size)),
+        ("--data-parallel-size", str(plan.data_parallel_size)),
+        ("--max-num-seqs", str(plan.batch_size)),
+        ("--max-model-len", str(context)),
+    ]
+    if workload.dtype in _VLLM_DTYPE:
+        options.append(_VLLM_DTYPE[workload.dtype])
+    kv = _kv_flag("vllm", _VLLM_KV, workload)
+    if kv is not None:
+        options.append(("--kv-cache-dtype", kv))
+    return ShellCommand(words=("vllm", "serve", _model_id(model)), options=tuple(options))
+
+
+def sglang_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> ShellCommand:
+    """Returns the `python -m sglang.launch_server` command of the plan."""
+    context = _check_context(model, workload)
+    options: list[tuple[str, str | None]] = [
+        ("--model-path", _model_id(model)),
+        ("--tp-size", str(plan.tensor_parallel_size)),
+        ("--pp-size", str(plan.pipeline_parallel_size)),
+        ("--dp-size", str(plan.data_parallel_size)),
+        ("--max-running-requests", str(plan.batch_size * plan.data_parallel_size)),
+        ("--context-length", str(context)),
+    ]
+    if workload.dtype in _SGLANG_DTYPE:
+        options.append(_SGLANG_DTYPE[workload.dtype])
+    kv = _kv_flag("sglang", _SGLANG_KV, workload)
+    if kv is not None:
+        options.append(("--kv-cache-dtype", kv))
+    return ShellCommand(words=("python", "-m", "sglang.launch_server"), options=tuple(options))
+
+
+def trtllm_commands(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> tuple[ShellCommand, ...]:
+    """Returns one `trtllm-serve` command per data-parallel replica (disjoint GPUs, own port)."""
+    context = _check_context(model, workload)
+    kv = _kv_flag("trtllm", _TRTLLM_KV, workload)
+    gpus_per_replica = plan.tensor_parallel_size * plan.pipeline_parallel_size
+    commands = []
+    for replica in range(plan.data_parallel_size):
+        options: list[tuple[str, str | None]] = [
+            ("--backend", "pytorch"),
+            ("--tp_size", str(plan.tensor_parallel_size)),
+            ("--pp_size", str(plan.pipeline_parallel_size)),
+            ("--max_batch_size", str(plan.batch_size)),
+            ("--max_num_tokens", str(max(TRTLLM_DEFAULT_MAX_NUM_TOKENS, workload.input_len))),
+            ("--max_seq_len", str(context)),
+        ]
+        if kv is not None:
+            options.append(("--extra_llm_api_options", TRTLLM_OPTIONS_FILE))
+        env: tuple[tuple[str, str], ...] = ()
+        if plan.data_parallel_size > 1:
+            first = replica * gpus_per_replica
+            env = (("CUDA_VISIBLE_DEVICES", ",".join(str(g) for g in range(first, first + gpus_per_replica))),)
+            options.append(("--port", str(TRTLLM_DEFAULT_PORT + replica)))
+        commands.append(ShellCommand(words=("trtllm-serve", _model_id(model)), options=tuple(options), env=env))
+    return tuple(commands)
+
+
+def render_gpu(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Workload,
+               devices_per_node: int | None = None) -> str:
+    """Returns the engine's serving command(s) as text, with comment lines for what the flags cannot say."""
+    gpus = plan.tensor_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size
+    lines = [f"# {fmt}: {_model_id(model)}, TP {plan.tensor_parallel_size} x PP {plan.pipeline_parallel_size} "
+             f"x DP {plan.data_parallel_size} = {gpus} GPUs, batch {plan.batch_size} per replica, "
+             f"context {workload.context_len} (prompt {workload.input_len} + output {workload.output_len})"]
+    if devices_per_node and gpus > devices_per_node:
+        lines.append(f"# {gpus} GPUs span {-(-gpus // devices_per_node)} nodes of {devices_per_node}: "
+                     f"start the engine's multi-node mode (Ray or its node-rank flags) across them")
+    if fmt == "vllm":
+        lines += _dtype_notes(workload, _VLLM_DTYPE)
+        lines.append(vllm_command(plan=plan, model=model, workload=workload).render())
+    elif fmt == "sglang":
+        lines += _dtype_notes(workload, _SGLANG_DTYPE)
+        lines.append(sglang_command(plan=plan, model=model, workload=workload).render())
+    elif fmt == "trtllm":
+        if workload.dtype not in ("bf16", "fp16"):
+            lines.append(f"# weights {workload.dtype}: trtllm-serve reads the format from the checkpoint: "
+                         f"pass one quantized to {workload.dtype} (TensorRT Model Optimizer)")
+        commands = trtllm_commands(plan=plan, model=model, workload=workload)
+        if any(flag == "--extra_llm_api_options" for c in commands for flag in c.flags()):
+            lines += [f"cat > {TRTLLM_OPTIONS_FILE} <<'EOF'", "kv_cache_config:",
+                      f"  dtype: {_TRTLLM_KV[workload.cache_dtype]}", "EOF"]
+        if len(commands) > 1:
+            lines.append(f"# {len(commands)} replicas: one server each; put a load balancer in front")
+        lines += [c.render() + (" &" if len(commands) > 1 else "") for c in commands]
+    else:
+        raise ValueError(f"not a GPU format: {fmt!r}")  # emit() checks user input before
+    return "\n".join(lines) + "\n"
