@@ -1,0 +1,81 @@
+"""The cost model's entry points: `evaluate` (a CostTable for arrays of candidates) and `max_batch`.
+
+Regime: serving with continuous batching. `batch` sequences per replica are in flight;
+every decode step also carries the prefill work of the requests that replace finished
+ones (input_len / output_len prompt tokens per generated token), so TPOT is a mixed step,
+TTFT is one prompt's prefill alongside the other batch - 1 sequences' decode tokens,
+throughput is dp x batch / TPOT. The static regimes (measurements) are in `regimes.py`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autotune.candidates import Candidates
+from autotune.specs.hardware import HardwareSpec
+from autotune.specs.model import ModelSpec
+from autotune.specs.workload import Workload
+from cost_models import memory, timing
+from cost_models.inputs import RowInputs, build_inputs
+from cost_models.params import CostParams, load_params
+from cost_models.table import CostTable
+
+
+def candidate_inputs(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,
+                     params: CostParams) -> RowInputs:
+    """Returns the formula inputs for every candidate row."""
+    return build_inputs(model, hardware, input_len=workload.input_len, output_len=workload.output_len,
+                        dtype=workload.dtype, kv_dtype=workload.cache_dtype,
+                        tp=candidates.tp, pp=candidates.pp, dp=candidates.dp,
+                        batch=np.maximum(np.asarray(candidates.batch, dtype=np.float64), 1.0), params=params)
+
+
+def devices_used(hardware: HardwareSpec, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray) -> np.ndarray:
+    """Returns the devices (cards or GPUs) a layout occupies.
+
+    Every PP stage has its own devices; inside a stage, TP groups smaller than a device
+    pack onto it (RNGD: 8 / tp replicas per card), larger ones take ceil(tp / units) devices each.
+    """
+    units = hardware.compute_units_per_device
+    tp = np.asarray(tp, dtype=np.int64)
+    small = tp < units
+    per_device = np.maximum(units // np.maximum(tp, 1), 1)
+    per_stage = np.where(small, -(-np.asarray(dp) // per_device), np.asarray(dp) * -(-tp // units))
+    return (np.asarray(pp, dtype=np.int64) * per_stage).astype(np.int64)
+
+
+def serving_metrics(rows: RowInputs, params: CostParams) -> dict[str, np.ndarray]:
+    """Returns TTFT, TPOT, end-to-end latency (seconds) and output tokens/s over all replicas."""
+    batch = rows.batch
+    tpot = timing.decode_cycle_s(rows, params, batch, rows.input_len / rows.output_len)
+    ttft = timing.prefill_time_s(rows, params, np.ones(len(rows)), batch - 1.0)
+    e2e = ttft + (rows.output_len - 1.0) * tpot
+    return {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "throughput_tokens_per_s": rows.dp * batch / tpot}
+
+
+def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,
+             params: CostParams | None = None) -> CostTable:
+    """Returns memory (bytes per device), times (seconds) and throughput (tokens/s) for every candidate."""
+    params = load_params() if params is None else params
+    rows = candidate_inputs(model, hardware, workload, candidates, params)
+    weights = memory.weights_bytes(rows)
+    kv = memory.kv_cache_bytes(rows)
+    activations = memory.activation_bytes(rows, params)
+    reserved = memory.reserved_bytes(rows)
+    total = weights + kv + activations + reserved
+    metrics = serving_metrics(rows, params)
+    return CostTable(
+        weights_bytes=weights, kv_cache_bytes=kv, activations_bytes=activations, reserved_bytes=reserved,
+        total_bytes=total, capacity_bytes=float(hardware.memory_capacity_bytes),
+        ttft_s=metrics["ttft_s"], tpot_s=metrics["tpot_s"], e2e_latency_s=metrics["e2e_latency_s"],
+        throughput_tokens_per_s=metrics["throughput_tokens_per_s"],
+        devices_used=devices_used(hardware, candidates.tp, candidates.pp, candidates.dp),
+        max_batch=memory.max_batch(rows, params),
+        fits_memory=total <= hardware.memory_capacity_bytes,
+    )
+
+
+def max_batch(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,
+              params: CostParams | None = None) -> np.ndarray:
+    """Returns the largest batch per replica that fits memory for each candidate (0: none), engine cap applied."""
+    params = load_params() if params is None else params
+    return memory.max_batch(candidate_inputs(model, hardware, workload, candidates, params), params)

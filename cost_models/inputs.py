@@ -1,0 +1,190 @@
+"""RowInputs: every fact the formulas need, one numpy entry per candidate row.
+
+Building the rows once (from specs) and evaluating them many times (with different
+parameters) is what lets the calibration refit hundreds of measurements in seconds, and
+lets one call cost 100,000 candidates: the formulas in `cost_models.core` see only arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from autotune.specs.dtypes import bytes_per_element
+from autotune.specs.hardware import HardwareSpec
+from autotune.specs.model import ModelSpec
+from cost_models.params import CostParams
+
+#: Formats whose matmuls run on the narrow (8-bit or less) datapath when the device lists a peak for them.
+NARROW_DTYPES = frozenset({"fp8", "int8", "int4", "fp4"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowInputs:
+    """Parallel float64 arrays (booleans for flags), one entry per row."""
+
+    # The configuration.
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    batch: np.ndarray
+    input_len: np.ndarray
+    output_len: np.ndarray
+    # The model.
+    num_layers: np.ndarray
+    hidden_size: np.ndarray
+    kv_heads: np.ndarray
+    kv_shardable: np.ndarray
+    layer_params: np.ndarray
+    """Sum over layers of every stored parameter (all experts)."""
+    kv_proj_params: np.ndarray
+    """Sum over layers of the K and V projection weights (replicated when KV heads < TP)."""
+    dense_active_params: np.ndarray
+    """Sum over layers of the parameters every token uses: attention, norms, router, shared experts."""
+    expert_params: np.ndarray
+    num_experts: np.ndarray
+    experts_per_token: np.ndarray
+    moe_layers: np.ndarray
+    embedding_params: np.ndarray
+    final_params: np.ndarray
+    tied_head_params: np.ndarray
+    """LM-head copy the last stage needs when embeddings are tied and PP > 1 (0 otherwise)."""
+    lm_head_params: np.ndarray
+    attention_decode_flops: np.ndarray
+    """Score and value FLOPs of one decode token at the average context, all layers."""
+    attention_prefill_flops: np.ndarray
+    """Score and value FLOPs of one sequence's causal prefill, all layers."""
+    kv_sequence_bytes: np.ndarray
+    """KV bytes one sequence holds at its longest context (input + output), all layers."""
+    kv_read_bytes: np.ndarray
+    """KV bytes one decode step reads for one sequence at the average context, all layers."""
+    activation_width_replicated: np.ndarray
+    """Activation elements per token not split by TP (residual stream copies)."""
+    activation_width_sharded: np.ndarray
+    """Activation elements per token split by TP (QKV, FFN intermediates)."""
+    vocab_size: np.ndarray
+    weight_bytes_per_param: np.ndarray
+    # The hardware.
+    units_per_device: np.ndarray
+    devices_per_node: np.ndarray
+    peak_flops: np.ndarray
+    """Dense peak FLOP/s of one device for the compute format."""
+    narrow_compute: np.ndarray
+    """True where matmuls run on the 8-bit (or narrower) datapath."""
+    memory_bandwidth_bytes_per_s: np.ndarray
+    memory_capacity_bytes: np.ndarray
+    intra_link_bytes_per_s: np.ndarray
+    intra_link_latency_s: np.ndarray
+    inter_link_bytes_per_s: np.ndarray
+    inter_link_latency_s: np.ndarray
+    node_link_bytes_per_s: np.ndarray
+    node_link_latency_s: np.ndarray
+    runtime_reserve_bytes: np.ndarray
+    comm_buffer_bytes: np.ndarray
+    memory_headroom_fraction: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+
+def compute_dtype(hardware: HardwareSpec, dtype: str) -> str:
+    """Returns the format matmuls run in: `dtype` when the device has a peak for it, else 16-bit.
+
+    A device without a datapath for the weight format (A100 and fp8, most GPUs and int4)
+    runs weight-only quantized kernels that dequantize to 16-bit.
+    """
+    if dtype in hardware.peak_tflops:
+        return dtype
+    for fallback in ("bf16", "fp16"):
+        if fallback in hardware.peak_tflops:
+            return fallback
+    return next(iter(sorted(hardware.peak_tflops)))
+
+
+def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: str) -> dict[str, float]:
+    moe_layers = sum(1 for total, active in zip(model.layer_params, model.layer_active_params) if total > active)
+    routed_active = moe_layers * model.experts_per_token * model.expert_params
+    kv_proj = 0.0
+    if model.kv_cache_shardable:
+        kv_proj = model.num_layers * 2.0 * model.hidden_size * model.num_key_value_heads * model.head_dim
+    decode_context = input_len + output_len / 2.0
+    q_width = model.num_attention_heads * model.qk_head_dim
+    kv_width = model.num_key_value_heads * (model.qk_head_dim + model.v_head_dim)
+    return {
+        "num_layers": model.num_layers,
+        "hidden_size": model.hidden_size,
+        "kv_heads": model.num_key_value_heads,
+        "kv_shardable": bool(model.kv_cache_shardable),
+        "layer_params": float(sum(model.layer_params)),
+        "kv_proj_params": kv_proj,
+        "dense_active_params": float(sum(model.layer_active_params)) - routed_active,
+        "expert_params": float(model.expert_params),
+        "num_experts": float(model.num_experts),
+        "experts_per_token": float(model.experts_per_token),
+        "moe_layers": float(moe_layers),
+        "embedding_params": float(model.embedding_params),
+        "final_params": float(model.final_params),
+        "tied_head_params": float(model.lm_head_params if model.tie_word_embeddings else 0),
+        "lm_head_params": float(model.lm_head_params),
+        # Attention FLOPs are linear in the attended tokens; the mean over a decode of
+        # output_len tokens is the value at the mean context (window caps aside).
+        "attention_decode_flops": model.attention_flops_per_token(int(round(decode_context))),
+        "attention_prefill_flops": model.attention_flops_per_token(input_len) * input_len / 2.0,
+        "kv_sequence_bytes": model.kv_cache_bytes(input_len + output_len, kv_dtype),
+        "kv_read_bytes": model.kv_cache_bytes(int(round(decode_context)), kv_dtype),
+        "activation_width_replicated": 2.0 * model.hidden_size,
+        "activation_width_sharded": 3.0 * model.intermediate_size + q_width + kv_width,
+        "vocab_size": float(model.vocab_size),
+    }
+
+
+def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> dict[str, float]:
+    math_dtype = compute_dtype(hardware, dtype)
+    intra = hardware.intra_device_link or hardware.inter_device_link
+    name = hardware.name
+    return {
+        "units_per_device": hardware.compute_units_per_device,
+        "devices_per_node": hardware.devices_per_node,
+        "peak_flops": hardware.peak_tflops[math_dtype] * 1e12,
+        "narrow_compute": math_dtype in NARROW_DTYPES,
+        "memory_bandwidth_bytes_per_s": hardware.memory_bandwidth_bytes_per_s,
+        "memory_capacity_bytes": hardware.memory_capacity_bytes,
+        "intra_link_bytes_per_s": intra.bandwidth_bytes_per_s,
+        "intra_link_latency_s": intra.latency_s,
+        "inter_link_bytes_per_s": hardware.inter_device_link.bandwidth_bytes_per_s,
+        "inter_link_latency_s": hardware.inter_device_link.latency_s,
+        "node_link_bytes_per_s": hardware.inter_node_link.bandwidth_bytes_per_s,
+        "node_link_latency_s": hardware.inter_node_link.latency_s,
+        "runtime_reserve_bytes": params.per_hardware("runtime_reserve_bytes", name),
+        "comm_buffer_bytes": params.per_hardware("comm_buffer_bytes", name),
+        "memory_headroom_fraction": params.per_hardware("memory_headroom_fraction", name),
+    }
+
+
+def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, output_len: int, dtype: str,
+                 kv_dtype: str, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batch: np.ndarray,
+                 params: CostParams) -> RowInputs:
+    """Returns the rows for one model, device and workload over arrays of (tp, pp, dp, batch)."""
+    n = len(tp)
+    facts = _model_facts(model, input_len, output_len, kv_dtype)
+    facts.update(_hardware_facts(hardware, dtype, params))
+    facts["input_len"] = float(input_len)
+    facts["output_len"] = float(output_len)
+    facts["weight_bytes_per_param"] = bytes_per_element(dtype)
+    columns: dict[str, np.ndarray] = {}
+    for name, value in facts.items():
+        kind = bool if isinstance(value, bool) else np.float64
+        columns[name] = np.full(n, value, dtype=kind)
+    for name, array in (("tp", tp), ("pp", pp), ("dp", dp), ("batch", batch)):
+        columns[name] = np.asarray(array, dtype=np.float64)
+    return RowInputs(**columns)
+
+
+def concat_inputs(parts: list[RowInputs]) -> RowInputs:
+    """Returns the rows of `parts` one after another."""
+    return RowInputs(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(RowInputs)})
+
+
+def take_inputs(rows: RowInputs, index: np.ndarray) -> RowInputs:
+    """Returns the rows selected by `index` (an integer or boolean array)."""
+    return RowInputs(**{f.name: getattr(rows, f.name)[index] for f in fields(RowInputs)})

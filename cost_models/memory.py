@@ -1,0 +1,112 @@
+"""Memory per device, term by term, for arrays of rows (see docs/cost-model.md, section 1).
+
+A "unit" is what a TP degree counts: a GPU, or one RNGD PE. A "device" is a GPU or an
+RNGD card of 8 PEs that share its memory. Figures are for the most loaded device: the
+pipeline stage with the most layers plus the larger of the embedding and the LM head.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cost_models.inputs import RowInputs
+from cost_models.params import CostParams
+
+#: Bytes of one logit: engines keep logits in fp32 for sampling.
+LOGIT_BYTES = 4.0
+
+
+def layers_per_stage(rows: RowInputs) -> np.ndarray:
+    """Returns the decoder layers of the most loaded pipeline stage (layers split as evenly as possible)."""
+    return np.ceil(rows.num_layers / rows.pp)
+
+
+def stage_fraction(rows: RowInputs) -> np.ndarray:
+    """Returns the most loaded stage's share of the decoder layers (1 without PP)."""
+    return layers_per_stage(rows) / rows.num_layers
+
+
+def kv_split(rows: RowInputs) -> np.ndarray:
+    """Returns how many ways the KV heads split: TP, but never below one head per unit; 1 for MLA."""
+    return np.where(rows.kv_shardable, np.minimum(rows.tp, rows.kv_heads), 1.0)
+
+
+def units_on_device(rows: RowInputs) -> np.ndarray:
+    """Returns the units of one TP group that sit on one device (1 per GPU; up to 8 PEs per RNGD card)."""
+    return np.minimum(rows.tp, rows.units_per_device)
+
+
+def replicas_per_device(rows: RowInputs) -> np.ndarray:
+    """Returns the DP replicas that share one device (RNGD: TP groups smaller than a card pack onto it)."""
+    per_device = np.floor(rows.units_per_device / rows.tp)
+    return np.where(rows.tp < rows.units_per_device, np.maximum(np.minimum(rows.dp, per_device), 1.0), 1.0)
+
+
+def weight_params_per_unit(rows: RowInputs) -> np.ndarray:
+    """Returns the parameters one TP unit of the most loaded stage stores.
+
+    Layer weights split by TP, except K/V projections, which split only down to one KV
+    head per unit (replicated beyond). The first stage holds the embedding, the last the
+    final norm and LM head (and a copy of tied embeddings for the head when PP > 1).
+    """
+    frac = stage_fraction(rows)
+    layers = (rows.layer_params - rows.kv_proj_params) * frac / rows.tp + rows.kv_proj_params * frac / kv_split(rows)
+    single = (rows.embedding_params + rows.final_params) / rows.tp
+    boundary = np.maximum(rows.embedding_params, rows.final_params + rows.tied_head_params) / rows.tp
+    return layers + np.where(rows.pp > 1, boundary, single)
+
+
+def weights_bytes(rows: RowInputs) -> np.ndarray:
+    """Returns the weight bytes on the most loaded device.
+
+    DP replicas on the same RNGD card share one copy of the weights (shared HBM, Furiosa
+    2024.2 Model Parallelism docs), so a card holds one copy of its TP group's shards.
+    """
+    return weight_params_per_unit(rows) * rows.weight_bytes_per_param * units_on_device(rows)
+
+
+def kv_bytes_per_sequence(rows: RowInputs) -> np.ndarray:
+    """Returns the KV-cache bytes one sequence at full context adds to the most loaded device."""
+    per_unit = rows.kv_sequence_bytes * stage_fraction(rows) / kv_split(rows)
+    return per_unit * units_on_device(rows) * replicas_per_device(rows)
+
+
+def kv_cache_bytes(rows: RowInputs) -> np.ndarray:
+    """Returns the KV-cache bytes on the most loaded device for `rows.batch` sequences per replica."""
+    return rows.batch * kv_bytes_per_sequence(rows)
+
+
+def _activation_bytes(rows: RowInputs, params: CostParams, tokens: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    width = rows.activation_width_replicated + rows.activation_width_sharded / rows.tp
+    per_unit = tokens * width * params.activation_bytes_per_element + batch * rows.vocab_size / rows.tp * LOGIT_BYTES
+    return per_unit * units_on_device(rows) * replicas_per_device(rows)
+
+
+def activation_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
+    """Returns the workspace bytes for the largest prefill chunk plus the batch's fp32 logits.
+
+    The chunk is the batch's prompts, capped at the engine's activation workspace
+    (`params.activation_tokens`): live tensors of one layer (residual copies, QKV, FFN
+    intermediates) per token.
+    """
+    tokens = np.minimum(rows.batch * rows.input_len, params.activation_tokens)
+    return _activation_bytes(rows, params, tokens, rows.batch)
+
+
+def reserved_bytes(rows: RowInputs) -> np.ndarray:
+    """Returns the runtime reserve, communication buffers (TP > 1) and the engine's unused headroom."""
+    comm = np.where(rows.tp > 1, rows.comm_buffer_bytes, 0.0)
+    return rows.runtime_reserve_bytes + comm + rows.memory_headroom_fraction * rows.memory_capacity_bytes
+
+
+def max_batch(rows: RowInputs, params: CostParams) -> np.ndarray:
+    """Returns the largest batch per replica that fits every device (0: not one sequence), engine cap applied.
+
+    Solved with the activation workspace at its full size, so any batch up to the answer fits.
+    """
+    fixed = weights_bytes(rows) + reserved_bytes(rows)
+    workspace = _activation_bytes(rows, params, np.full(len(rows), float(params.activation_tokens)), 0.0)
+    logits_per_sequence = _activation_bytes(rows, params, np.zeros(len(rows)), 1.0)
+    free = rows.memory_capacity_bytes - fixed - workspace
+    per_sequence = kv_bytes_per_sequence(rows) + logits_per_sequence
+    fitted = np.floor(np.maximum(free, 0.0) / np.maximum(per_sequence, 1e-9))
+    return np.minimum(fitted, float(params.max_batch_per_replica)).astype(np.int64)

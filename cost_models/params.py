@@ -1,0 +1,149 @@
+"""CostParams: the cost model's efficiency and overhead constants, read from a YAML data file.
+
+No efficiency or overhead figure lives in a formula: each is a field here, loaded from
+`cost_models/params/default.yaml` (or a file the user names), with its source beside it.
+Fitted fields come from `autotune calibrate`; the others are cited defaults of the runtimes.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autotune.errors import InputError
+from autotune.specs.fields import check_float, load_yaml_mapping, reject_unknown_keys
+
+DEFAULT_PARAMS_PATH = Path(__file__).resolve().parent / "params" / "default.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostParams:
+    """Shared (not per-device) constants of the analytical cost model; units in the names."""
+
+    compute_efficiency_16bit: float
+    """Achieved fraction of the datasheet dense peak for 16-bit matmuls (fitted)."""
+    compute_efficiency_8bit: float
+    """Achieved fraction of the dense peak for 8-bit and narrower matmuls (fitted)."""
+    bandwidth_efficiency: float
+    """Achieved fraction of the datasheet memory bandwidth when streaming weights and KV (fitted)."""
+    roofline_sharpness: float
+    """p of the smooth roofline (t_c^p + t_m^p)^(1/p): 1 = no overlap, large = perfect overlap (fitted)."""
+    layer_overhead_s: float
+    """Fixed time per decoder layer per forward pass: kernel launches, norms, small ops (fitted)."""
+    step_overhead_s: float
+    """Fixed time per engine iteration: scheduling, sampling, host work (fitted)."""
+    comm_bandwidth_efficiency: float
+    """Achieved fraction of a link's datasheet bandwidth in all-reduce and send/recv (fitted)."""
+    activation_bytes_per_element: float
+    """Bytes of one activation element on the wire and in workspaces (16-bit activations)."""
+    activation_tokens: int
+    """Tokens the engine's activation workspace is sized for (largest prefill chunk)."""
+    max_batch_per_replica: int
+    """Engine ceiling on sequences in flight per replica."""
+    runtime_reserve_bytes: Mapping[str, float]
+    """Per device, by hardware preset name ('default' for the rest): runtime and framework memory."""
+    comm_buffer_bytes: Mapping[str, float]
+    """Per device when TP > 1, by hardware name: communication library buffers."""
+    memory_headroom_fraction: Mapping[str, float]
+    """Fraction of device memory the engine leaves unused (memory-utilization setting), by hardware name."""
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Field name -> where its value comes from."""
+    provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """How the file was produced (command, data, fit quality)."""
+
+    def per_hardware(self, name: str, hardware_name: str) -> float:
+        """Returns the value of the per-hardware mapping field `name` for `hardware_name`."""
+        table = getattr(self, name)
+        return float(table.get(hardware_name, table["default"]))
+
+    def with_values(self, **values: float) -> "CostParams":
+        """Returns a copy with some scalar fields replaced (used by the fit)."""
+        return replace(self, **values)
+
+
+#: Fields `autotune calibrate` fits, with their physical bounds (lower, upper).
+FITTED_BOUNDS: dict[str, tuple[float, float]] = {
+    "compute_efficiency_16bit": (0.05, 1.0),
+    "compute_efficiency_8bit": (0.05, 1.0),
+    "bandwidth_efficiency": (0.2, 1.0),
+    "roofline_sharpness": (1.0, 12.0),
+    "layer_overhead_s": (0.0, 500e-6),
+    "step_overhead_s": (0.0, 50e-3),
+    "comm_bandwidth_efficiency": (0.05, 1.0),
+}
+
+_SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "bandwidth_efficiency",
+                  "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
+                  "activation_bytes_per_element")
+_SCALAR_INTS = ("activation_tokens", "max_batch_per_replica")
+_MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction")
+_UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s": 10.0,
+          "activation_bytes_per_element": 8.0}
+
+
+def load_params(path: str | Path | None = None) -> CostParams:
+    """Returns the CostParams in `path` (None: the shipped, fitted `params/default.yaml`)."""
+    file = DEFAULT_PARAMS_PATH if path is None else Path(path)
+    source = str(file)
+    data = load_yaml_mapping(file)
+    reject_unknown_keys(data, ("parameters", "provenance"), source=source)
+    params = data.get("parameters")
+    if not isinstance(params, dict):
+        raise InputError(source=source, field="parameters", value=params, expected="a mapping of parameter entries")
+    names = [f.name for f in fields(CostParams) if f.name not in ("sources", "provenance")]
+    reject_unknown_keys(params, names, source=source, prefix="parameters.")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in names:
+        where = f"parameters.{name}"
+        entry = params.get(name)
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise InputError(source=source, field=where, value=entry, expected="a mapping with 'value' and 'source'")
+        reject_unknown_keys(entry, ("value", "source"), source=source, prefix=where + ".")
+        src = entry.get("source")
+        if not isinstance(src, str) or not src.strip():
+            raise InputError(source=source, field=where + ".source", value=src,
+                             expected="a non-empty string naming where the value comes from")
+        sources[name] = src
+        values[name] = _check_value(name, entry["value"], source=source, where=where + ".value")
+    provenance = data.get("provenance") or {}
+    if not isinstance(provenance, dict):
+        raise InputError(source=source, field="provenance", value=provenance, expected="a mapping")
+    return CostParams(**values, sources=sources, provenance=provenance)
+
+
+def _check_value(name: str, value: Any, *, source: str, where: str) -> Any:
+    if name in _SCALAR_FLOATS:
+        upper = _UPPER.get(name, 1.0)
+        inclusive_zero = name.endswith("_overhead_s")
+        return check_float(value, field=where, source=source, minimum=0.0, maximum=upper,
+                           exclusive_minimum=not inclusive_zero)
+    if name in _SCALAR_INTS:
+        return int(check_float(value, field=where, source=source, minimum=1.0, maximum=1e7, exclusive_minimum=False))
+    if not isinstance(value, dict) or "default" not in value:
+        raise InputError(source=source, field=where, value=value,
+                         expected="a mapping of hardware name -> number with a 'default' entry")
+    upper = 1.0 if name == "memory_headroom_fraction" else 1e13
+    return {str(k): check_float(v, field=f"{where}.{k}", source=source, minimum=0.0, maximum=upper,
+                                exclusive_minimum=False) for k, v in sorted(value.items())}
+
+
+def dump_params(params: CostParams, path: str | Path, *, header: str = "") -> None:
+    """Writes `params` as YAML to `path` (sorted keys, every value with its source)."""
+    entries: dict[str, Any] = {}
+    for f in fields(CostParams):
+        if f.name in ("sources", "provenance"):
+            continue
+        value = getattr(params, f.name)
+        if isinstance(value, Mapping):
+            value = {str(k): float(v) for k, v in sorted(value.items())}
+        elif isinstance(value, float):
+            value = float(f"{value:.6g}")
+        entries[f.name] = {"value": value, "source": params.sources.get(f.name, "unknown")}
+    document = {"provenance": dict(params.provenance), "parameters": entries}
+    text = yaml.safe_dump(document, sort_keys=True, width=110, default_flow_style=False)
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    Path(path).write_text(comment + text, encoding="utf-8")
