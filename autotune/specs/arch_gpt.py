@@ -75,7 +75,9 @@ def parse_falcon(cfg: ConfigReader, model_type: str) -> ModelSpec:
     hidden = cfg.integer("hidden_size")
     heads = cfg.integer("num_attention_heads", "n_head")
     vocab = cfg.integer("vocab_size")
-    new_architecture = cfg.flag("new_decoder_architecture", default=False)
+    # The pre-transformers "RefinedWeb" code (Falcon-40B) always used the new architecture;
+    # "RefinedWebModel" (Falcon-7B) the old one.
+    new_architecture = cfg.flag("new_decoder_architecture", default=cfg.data.get("model_type") == "RefinedWeb")
     multi_query = cfg.flag("multi_query", default=True)
     parallel_attn = cfg.flag("parallel_attn", default=True)
     bias = cfg.flag("bias", default=False)
