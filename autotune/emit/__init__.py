@@ -72,7 +72,9 @@ def _document(*, plan: ParallelPlan, model: ModelSpec, workload: Workload, space
               runtime: str | None) -> dict[str, object]:
     release_name = None
     devices = None
-    if runtime == "furiosa" or release is not None:
+    if runtime is None and release is not None:
+        runtime = "furiosa"  # a Furiosa release was named
+    if runtime == "furiosa":
         chosen, _ = release_for(space=space, release=release)
         release_name = chosen.release
         devices = [mesh.device_strings() for mesh in machine_meshes(plan)]
