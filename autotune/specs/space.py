@@ -182,7 +182,9 @@ def space_preset_path(name: str) -> Path | None:
 def load_space(name_or_path: str | Path) -> SearchSpace:
     """Returns the SearchSpace of a preset name or of a YAML file path."""
     path = _resolve(name_or_path)
-    return parse_space(load_yaml_mapping(path), source=str(path))
+    # A preset is named by its place in the package, so output does not depend on the install path.
+    label = f"search_spaces/{path.name}" if path.parent == SPACE_DIR else str(path)
+    return parse_space(load_yaml_mapping(path), source=label)
 
 
 def _resolve(name_or_path: str | Path) -> Path:
