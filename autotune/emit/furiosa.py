@@ -16,6 +16,7 @@ from 1024 (the presets' decode contexts), capped at the model's max_position_emb
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 
 from autotune.emit.devices import MachineMesh, cards_needed, machine_meshes
@@ -182,6 +183,9 @@ def _notes(release: FuriosaRelease, plan: ParallelPlan, workload: Workload, mesh
     if workload.dtype != "bf16":
         notes.append(f"weights {workload.dtype}: pass a checkpoint already quantized to {workload.dtype} as MODEL "
                      f"(furiosa-model-compressor output or a published pre-quantized model)")
+    if workload.cache_dtype != workload.dtype:
+        notes.append(f"KV cache {workload.cache_dtype}: no builder or serve flag sets it; the artifact's "
+                     f"checkpoint decides the KV-cache format")
     if release.serve_device_mesh and any(m.data_parallel_size > 1 for m in meshes):
         notes.append("2025.3 rejects a device mesh with DP > 1, so serve takes -pp, -dp and --devices")
     if uses_fxb and release.furiosa_build_model_types:
@@ -323,6 +327,7 @@ def render_furiosa(settings: FuriosaSettings, *, plan: ParallelPlan, workload: W
         lines.append(f"# buckets: the release's preset for this model, filtered by max_model_len {b.max_model_len} "
                      f"(prompt + output {workload.context_len} rounded up to a power of two)")
     lines += [f"# {note}" for note in settings.notes]
+    lines = [wrapped for line in lines for wrapped in wrap_comment(line)]
     lines += ["", "# (a) build", settings.build.render(), "",
               "# (b) build from Python", settings.builder_source(), "",
               "# (c) serve"]
@@ -334,6 +339,14 @@ def render_furiosa(settings: FuriosaSettings, *, plan: ParallelPlan, workload: W
     lines += ["", "# (c) or load from Python" + (" (machine 0; the others alike)" if multi else ""),
               "\n".join(settings.load_imports), "", settings.load_calls[0].render()]
     return "\n".join(lines) + "\n"
+
+
+def wrap_comment(line: str, width: int = 100) -> list[str]:
+    """Returns a `# ...` comment line broken into lines of at most `width` columns."""
+    if not line.startswith("# ") or len(line) <= width:
+        return [line]
+    return textwrap.wrap(line[2:], width=width, initial_indent="# ", subsequent_indent="#   ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def _tuples(buckets: tuple[tuple[int, int], ...]) -> str:

@@ -17,6 +17,7 @@ Flag names checked in the engines' documentation (search of their published docs
 """
 from __future__ import annotations
 
+from autotune.emit.furiosa import wrap_comment
 from autotune.emit.render import ShellCommand
 from autotune.errors import InputError
 from autotune.plan import ParallelPlan
@@ -163,4 +164,5 @@ def render_gpu(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Work
         lines += [c.render() + (" &" if len(commands) > 1 else "") for c in commands]
     else:
         raise ValueError(f"not a GPU format: {fmt!r}")  # emit() checks user input before
+    lines = [wrapped for line in lines for wrapped in wrap_comment(line)]
     return "\n".join(lines) + "\n"
