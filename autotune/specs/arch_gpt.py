@@ -91,7 +91,11 @@ def parse_falcon(cfg: ConfigReader, model_type: str) -> ModelSpec:
     head_dim = attention_shape(cfg, hidden=hidden, heads=heads, kv_heads=kv_heads, head_dim_keys=())
     intermediate = cfg.integer("intermediate_size", "ffn_hidden_size", default=4 * hidden)
     max_positions = cfg.integer("max_position_embeddings", default=2048)
-    tied = cfg.flag("tie_word_embeddings", default=True)
+    # FalconConfig ties the LM head by default, but the published TII checkpoints (7B, 40B,
+    # 180B) store lm_head.weight as a tensor of its own: the Hub counts 179.523B parameters
+    # for tiiuae/falcon-180B, the untied total. So the head is counted unless the config
+    # says explicitly that it is tied (then a re-saved checkpoint holds one copy).
+    tied = cfg.flag("tie_word_embeddings", default=False)
 
     # FalconDecoderLayer: the new architecture has ln_attn and ln_mlp (num_ln_in_parallel_attn
     # defaults to 2 there); otherwise input_layernorm, plus post_attention_layernorm when
