@@ -45,6 +45,37 @@ def _closest_row(problem: Problem, limit_id: str) -> int | None:
     return int(rows[np.argmin(problem.table.total_bytes[rows])])
 
 
+REQUESTED_PREFIX = "requested_"
+
+
+def reasons(problem: Problem, limit_ids: Sequence[str]) -> tuple[str, ...]:
+    """Returns the sentences for `limit_ids`; pinned degrees are explained by what the pinned layout breaks."""
+    if any(limit.limit_id.startswith(REQUESTED_PREFIX) for limit in problem.limits):
+        # The user fixed the degrees: what that layout breaks is the whole answer.
+        return pinned_layout_reasons(problem)
+    return tuple(dict.fromkeys(reason(problem, i) for i in limit_ids))
+
+
+def pinned_layout_reasons(problem: Problem) -> tuple[str, ...]:
+    """Returns what the layout the user pinned (--tp/--pp/--dp) breaks, at its smallest batch."""
+    masks = problem.violation_masks()
+    pinned = np.zeros(len(problem.candidates), dtype=bool)
+    for limit_id, mask in masks.items():
+        if limit_id.startswith(REQUESTED_PREFIX):
+            pinned |= mask
+    rows = np.flatnonzero(~pinned)
+    if len(rows) == 0:
+        return ("no candidate has the requested degrees (the fleet has too few units for them)",)
+    others = [limit for limit in problem.limits if not limit.limit_id.startswith(REQUESTED_PREFIX)]
+    broken_count = np.sum([limit.violated[rows] for limit in others], axis=0) if others else np.zeros(len(rows))
+    # The pinned row that breaks the fewest limits, at its smallest batch, reads best.
+    row = int(rows[np.lexsort((problem.candidates.batch[rows], broken_count))][0])
+    p = problem.plan(row)
+    head = (f"the requested layout TP {p.tensor_parallel_size}, PP {p.pipeline_parallel_size}, "
+            f"DP {p.data_parallel_size} (batch {p.batch_size}) breaks: ")
+    return tuple(head + limit.message(row) for limit in others if limit.violated[row])
+
+
 def reason(problem: Problem, limit_id: str) -> str:
     """Returns one sentence saying how `limit_id` binds, with numbers."""
     row = _closest_row(problem, limit_id)
@@ -58,12 +89,15 @@ def reason(problem: Problem, limit_id: str) -> str:
             name = problem.hardware.name if problem.hardware is not None else "device"
             word = device_word(problem.hardware)
             if weights > fleet:
-                return (f"weights need {weights / GB:.1f} GB in {workload.dtype}; {cards} {name} "
-                        f"{word}{'s' if cards != 1 else ''} hold {fleet / GB:.1f} GB")
+                held = f"{cards} {name} {word} holds" if cards == 1 else f"{cards} {name} {word}s hold"
+                return f"weights need {weights / GB:.1f} GB in {workload.dtype}; {held} {fleet / GB:.1f} GB"
+        message = problem.limits_by_id(MEMORY)
         if row is None:
-            best = int(np.argmin(table.total_bytes))
-            return "no layout fits in memory; the smallest footprint: " + problem.limits_by_id(MEMORY)(best)
-        return "no layout within the other limits fits in memory; the smallest: " + problem.limits_by_id(MEMORY)(row)
+            # Every row that breaks memory also breaks another limit: show the smallest of them.
+            over = np.flatnonzero(problem.violation_masks()[MEMORY])
+            smallest = int(over[np.argmin(table.total_bytes[over])])
+            return "even the smallest layout that breaks memory needs too much: " + message(smallest)
+        return "no layout within the other limits fits in memory; the smallest: " + message(row)
     if limit_id in (SLO_TTFT, SLO_TPOT):
         ttft = limit_id == SLO_TTFT
         values_ms = np.asarray(table.ttft_s if ttft else table.tpot_s, dtype=float) * 1e3

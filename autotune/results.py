@@ -45,6 +45,10 @@ class Assumptions:
     batch: int | str
     ttft_ms: float | None
     tpot_ms: float | None
+    device_name: str = "device"
+    """What one device is called ("card" on RNGD, "GPU")."""
+    unit_name: str = "device"
+    """What a TP degree counts ("PE" on RNGD, "GPU")."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

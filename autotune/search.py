@@ -7,7 +7,7 @@ The solver, `enumerate` and the explanations all read the same masks, so they ca
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -133,10 +133,8 @@ def expand_batches(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batches: Sequ
 
 
 def device_word(hardware: HardwareSpec | None) -> str:
-    """Returns what one device is called in messages: "card" for RNGD-like devices, else "device"."""
-    if hardware is not None and hardware.compute_units_per_device > 1:
-        return "card"
-    return "device"
+    """Returns what one device is called in messages: the hardware's `device_name` ("card", "GPU")."""
+    return "device" if hardware is None else hardware.device_name
 
 
 def memory_limit(table: CostTable, hardware: HardwareSpec | None) -> Limit:
@@ -174,29 +172,63 @@ def slo_limits(table: CostTable, workload: Workload) -> tuple[Limit, ...]:
 
 def rule_limits(rule_results: Sequence[Any]) -> tuple[Limit, ...]:
     """Returns one Limit per rule result of `autotune.rules.check_rules`."""
-    limits = []
-    for result in rule_results:
-        messages = result.messages
-        message = messages if callable(messages) else (lambda r, m=messages: str(m[r]))
-        limits.append(Limit(limit_id=str(result.rule_id), description=str(result.description),
-                            violated=np.asarray(result.violated, dtype=bool), message=message))
-    return tuple(limits)
+    return tuple(Limit(limit_id=result.rule_id, description=result.description,
+                       violated=np.asarray(result.violated, dtype=bool), message=result.message)
+                 for result in rule_results)
 
 
 def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: Any, workload: Workload, cards: int,
-                  params: Any = None) -> Problem:
-    """Returns the problem for `cards` devices: candidates, their cost table and every limit."""
+                  params: Any = None, pins: Mapping[str, int | None] | None = None) -> Problem:
+    """Returns the problem for `cards` devices: candidates, their cost table and every limit.
+
+    `pins` ({'tp': 4, 'pp': None, ...}) fixes degrees: rows with another degree are excluded by
+    a `requested_*` limit, and pinned layouts outside the usual superset (PP 5 on 4 cards) are
+    added, so that the rules can say why they are rejected.
+    """
     from autotune import rules
     import cost_models
 
     tp, pp, dp = rules.degree_superset(space, hardware, model, cards)
+    pins = {k: v for k, v in (pins or {}).items() if v is not None}
+    if pins:
+        tp, pp, dp = with_pinned_layouts(tp, pp, dp, pins)
     candidates = expand_batches(tp, pp, dp, batch_candidates(workload, space_batch_sizes(space)), cards)
     table = cost_models.evaluate(model, hardware, workload, candidates, params=params)
     results = rules.check_rules(space, hardware, model, cards, candidates.tp, candidates.pp, candidates.dp)
     limits = rule_limits(results) + (memory_limit(table, hardware),) + slo_limits(table, workload)
+    limits += pin_limits(candidates, pins)
     return Problem(candidates=candidates, table=table, limits=limits,
                    units_per_device=hardware.compute_units_per_device,
                    model=model, hardware=hardware, space=space, workload=workload)
+
+
+def with_pinned_layouts(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray,
+                        pins: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns the superset plus every row with the pinned degrees put in, deduplicated, sorted by (tp, pp, dp)."""
+    columns = {"tp": tp, "pp": pp, "dp": dp}
+    pinned = {name: np.full(len(tp), pins[name], dtype=np.int64) if name in pins else col
+              for name, col in columns.items()}
+    stacked = np.concatenate([np.stack([tp, pp, dp], axis=1),
+                              np.stack([pinned["tp"], pinned["pp"], pinned["dp"]], axis=1)])
+    if len(stacked) == 0:
+        stacked = np.array([[pins.get("tp", 1), pins.get("pp", 1), pins.get("dp", 1)]], dtype=np.int64)
+    unique = np.unique(stacked, axis=0)  # sorted lexicographically by (tp, pp, dp), as the superset is
+    return unique[:, 0].copy(), unique[:, 1].copy(), unique[:, 2].copy()
+
+
+def pin_limits(candidates: Candidates, pins: Mapping[str, int]) -> tuple[Limit, ...]:
+    """Returns one limit per pinned degree: rows with another value are excluded."""
+    limits = []
+    flags = {"tp": "--tp", "pp": "--pp", "dp": "--dp"}
+    for name in ("tp", "pp", "dp"):
+        if name not in pins:
+            continue
+        column, value, label = getattr(candidates, name), pins[name], name.upper()
+        limits.append(Limit(limit_id=f"requested_{name}", description=f"{label} {value} as requested ({flags[name]})",
+                            violated=column != value,
+                            message=lambda r, col=column, v=value, lb=label: f"{lb} {int(col[r])} is not the "
+                                                                             f"requested {lb} {v}"))
+    return tuple(limits)
 
 
 def space_batch_sizes(space: Any) -> tuple[int, ...]:

@@ -1,0 +1,352 @@
+"""The public Python API: load specs, estimate one layout, recommend, Pareto fronts, sweeps, enumerate.
+
+Every function takes specs or names (a preset name or a file path), so that
+
+    from autotune import recommend
+    result = recommend("llama-3.1-70b", "rngd", cards=4, objective="throughput")
+    print(result.to_dict())
+
+works as the command line does. Results are typed (`autotune.results`) with `.to_dict()`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from autotune.errors import InputError
+from autotune.formulation import INFEASIBLE, OBJECTIVES, integer_tables, objective_levels, rank_order
+from autotune.results import (Assumptions, EnumerateResult, ParetoResult, Recommendation, RecommendResult,
+                              SweepPoint, SweepResult)
+from autotune.search import Problem, build_problem
+from autotune.solve import SolverSettings, best_rows
+from autotune.specs.hardware import HardwareSpec
+from autotune.specs.model import ModelSpec
+from autotune.specs.workload import Workload
+
+__all__ = ["Workload", "enumerate_candidates", "estimate", "load_hardware", "load_model", "load_space",
+           "pareto", "recommend", "sweep"]
+
+#: Largest fleet an alternative ("use N cards") may propose.
+MAX_ALTERNATIVE_CARDS = 256
+
+
+def load_model(name_or_path: str) -> ModelSpec:
+    """Returns the ModelSpec of a preset name, a Hugging Face id, or a config.json path."""
+    from autotune.specs.model_loader import load_model as _load
+    return _load(name_or_path)
+
+
+def load_hardware(name_or_path: str) -> HardwareSpec:
+    """Returns the HardwareSpec of a preset name or a YAML path."""
+    from autotune.specs.hardware_loader import load_hardware as _load
+    return _load(name_or_path)
+
+
+def load_space(name_or_path: str):
+    """Returns the SearchSpace of a preset name or a YAML path."""
+    from autotune.specs.space import load_space as _load
+    return _load(name_or_path)
+
+
+def estimate(*args: Any, **kwargs: Any):
+    """Returns the estimate of one layout (see `autotune.estimate.estimate`)."""
+    from autotune.estimate import estimate as _estimate
+    return _estimate(*args, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Request:
+    """Resolved inputs of one request: specs, fleet, pinned degrees."""
+
+    model: ModelSpec
+    hardware: HardwareSpec
+    space: Any
+    workload: Workload
+    cards: int
+    tp: int | None = None
+    pp: int | None = None
+    dp: int | None = None
+    params: Any = None
+
+    def problem(self, workload: Workload | None = None, cards: int | None = None) -> Problem:
+        """Returns the search problem, optionally with another workload or fleet."""
+        return build_problem(model=self.model, hardware=self.hardware, space=self.space,
+                             workload=workload or self.workload, cards=cards or self.cards, params=self.params,
+                             pins={"tp": self.tp, "pp": self.pp, "dp": self.dp})
+
+    def assumptions(self) -> Assumptions:
+        w = self.workload
+        return Assumptions(model=self.model.name, hardware=self.hardware.name, space=self.space.name,
+                           cards=self.cards, dtype=w.dtype, kv_dtype=w.cache_dtype, input_len=w.input_len,
+                           output_len=w.output_len, batch=w.batch, ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms,
+                           device_name=self.hardware.device_name, unit_name=self.hardware.unit_name)
+
+
+def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+            cards: int | None = None, space: Any = None, tp: int | None = None, pp: int | None = None,
+            dp: int | None = None, params: Any = None) -> Request:
+    """Returns the resolved request: specs loaded, default fleet (one machine) and space (the hardware's)."""
+    from autotune.rules import check_space_hardware
+
+    model = load_model(model) if isinstance(model, str) else model
+    hardware = load_hardware(hardware) if isinstance(hardware, str) else hardware
+    space = load_space(hardware.default_space if space is None else space) if not _is_space(space) else space
+    check_space_hardware(space, hardware)
+    workload = workload or Workload()
+    if cards is None:
+        cards = hardware.devices_per_node
+    if isinstance(cards, bool) or not isinstance(cards, (int, np.integer)) or cards < 1:
+        raise InputError(source="--cards", value=cards, expected="an integer >= 1")
+    for name, value in (("--tp", tp), ("--pp", pp), ("--dp", dp)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InputError(source=name, value=value, expected="an integer >= 1")
+    for label, dtype, allowed in (("--dtype", workload.dtype, space.dtypes),
+                                  ("--kv-dtype", workload.cache_dtype, space.kv_dtypes)):
+        if dtype not in allowed:
+            raise InputError(source=label, value=dtype,
+                             expected=f"a format {space.name} serves: " + ", ".join(allowed))
+    return Request(model=model, hardware=hardware, space=space, workload=workload, cards=int(cards),
+                   tp=tp, pp=pp, dp=dp, params=params)
+
+
+def _is_space(value: Any) -> bool:
+    return value is not None and not isinstance(value, str) and hasattr(value, "batch_sizes")
+
+
+def _recommendation(problem: Problem, row: int, *, binding: bool = False) -> Recommendation:
+    return Recommendation(plan=problem.plan(row), metrics=problem.metrics(row),
+                          binding=binding_for_larger_batch(problem, row) if binding else ())
+
+
+def binding_for_larger_batch(problem: Problem, row: int) -> tuple[str, ...]:
+    """Returns the limits the same layout breaks at the next larger batch (why the batch stops there)."""
+    c = problem.candidates
+    same = (c.tp == c.tp[row]) & (c.pp == c.pp[row]) & (c.dp == c.dp[row]) & (c.batch > c.batch[row])
+    larger = np.flatnonzero(same)
+    if len(larger) == 0:
+        return ()
+    nxt = int(larger[np.argmin(c.batch[larger])])
+    return tuple(dict.fromkeys(limit.limit_id for limit in problem.limits if limit.violated[nxt]))
+
+
+def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+              cards: int | None = None, space: Any = None, objective: str = "throughput", top: int = 1,
+              tp: int | None = None, pp: int | None = None, dp: int | None = None,
+              time_limit_s: float | None = None, explain: bool = True, alternatives: bool = True,
+              params: Any = None) -> RecommendResult:
+    """Returns the `top` best configurations for `objective` (best first), or why none fits.
+
+    With batch 'auto' the batch per replica is a decision too: throughput favours the largest
+    batch that fits, while latency (TPOT), ttft and e2e favour batch 1.
+    """
+    _check_objective(objective)
+    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
+    settings = SolverSettings(time_limit_s=time_limit_s)
+    problem = request.problem()
+    return _recommend_problem(request, problem, objective=objective, top=top, settings=settings, explain=explain,
+                              alternatives=alternatives)
+
+
+def _recommend_problem(request: Request, problem: Problem, *, objective: str, top: int, settings: SolverSettings,
+                       explain: bool, alternatives: bool = True) -> RecommendResult:
+    status, rows = best_rows(problem, objective, top=top, settings=settings)
+    counts = {"candidates_total": len(problem.candidates), "candidates_feasible": int(problem.feasible.sum())}
+    if rows:
+        recs = tuple(_recommendation(problem, r, binding=True) for r in rows)
+        return RecommendResult(status=status, objective=objective, recommendations=recs,
+                               assumptions=request.assumptions(), **counts)
+    reasons: tuple[str, ...] = ()
+    limit_ids: tuple[str, ...] = ()
+    found_alternatives = ()
+    if explain and status == INFEASIBLE:
+        from autotune import explain as why
+        limit_ids = why.binding_limits(problem, settings=settings)
+        reasons = why.reasons(problem, limit_ids)
+        if alternatives:
+            found_alternatives = why.alternatives(
+                problem, lambda w, c: request.problem(w, c), objective, dtypes=request.space.dtypes,
+                settings=settings, max_cards=max(MAX_ALTERNATIVE_CARDS, request.cards))
+    return RecommendResult(status=status, objective=objective, recommendations=(),
+                           assumptions=request.assumptions(), reasons=reasons, binding_limit_ids=limit_ids,
+                           alternatives=found_alternatives, **counts)
+
+
+def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+           cards: int | None = None, space: Any = None, axes: str = "tpot-throughput",
+           tp: int | None = None, pp: int | None = None, dp: int | None = None,
+           time_limit_s: float | None = None, params: Any = None) -> ParetoResult:
+    """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first."""
+    from autotune import explain as why
+    from autotune.pareto import AXES, pareto_rows
+
+    if axes not in AXES:
+        raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
+    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
+    settings = SolverSettings(time_limit_s=time_limit_s)
+    problem = request.problem()
+    status, rows = pareto_rows(problem, axes, settings=settings)
+    reasons: tuple[str, ...] = ()
+    if not rows and status == INFEASIBLE:
+        reasons = why.reasons(problem, why.binding_limits(problem, settings=settings))
+    return ParetoResult(status=status, axes=AXES[axes], points=tuple(_recommendation(problem, r) for r in rows),
+                        assumptions=request.assumptions(), reasons=reasons)
+
+
+def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+                         cards: int | None = None, space: Any = None, objective: str = "throughput",
+                         tp: int | None = None, pp: int | None = None, dp: int | None = None,
+                         params: Any = None) -> EnumerateResult:
+    """Returns every candidate with metrics and violations: feasible rows first, each group in the
+    objective's order (the solver's tie-breaks), so the first row is what `recommend` returns."""
+    _check_objective(objective)
+    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
+    problem = request.problem()
+    levels = objective_levels(objective, integer_tables(problem.table))
+    feasible = np.flatnonzero(problem.feasible)
+    infeasible = np.flatnonzero(~problem.feasible)
+    order = np.concatenate([rank_order(levels, feasible), rank_order(levels, infeasible)])
+    return EnumerateResult(objective=objective, candidates=tuple(_recommendation(problem, int(r)) for r in order),
+                           assumptions=request.assumptions(), feasible_count=len(feasible))
+
+
+def only_feasible(result: EnumerateResult) -> EnumerateResult:
+    """Returns `result` keeping the feasible candidates only."""
+    return dataclasses.replace(result, candidates=result.candidates[:result.feasible_count])
+
+
+def first_candidates(result: EnumerateResult, count: int) -> EnumerateResult:
+    """Returns `result` keeping its first `count` candidates (the order is unchanged)."""
+    return dataclasses.replace(result, candidates=result.candidates[:count])
+
+
+def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
+    """Returns the card counts of '1..64', '1,2,4,8' or a mix ('1..4,8,16'), in the order given, deduplicated."""
+    counts: list[int] = []
+    expected = "card counts such as 8, 1..64 or 1,2,4,8 (integers >= 1)"
+    for part in str(text).split(","):
+        part = part.strip()
+        if ".." in part:
+            low_text, _, high_text = part.partition("..")
+            low, high = _positive(low_text, source, expected), _positive(high_text, source, expected)
+            if high < low:
+                raise InputError(source=source, value=text, expected=expected + "; a range goes upward")
+            if high - low > 100_000:
+                raise InputError(source=source, value=text, expected=expected + "; at most 100000 points")
+            counts.extend(range(low, high + 1))
+        else:
+            counts.append(_positive(part, source, expected))
+    return tuple(dict.fromkeys(counts))
+
+
+def _positive(text: str, source: str, expected: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InputError(source=source, value=text, expected=expected) from None
+    if value < 1:
+        raise InputError(source=source, value=text, expected=expected)
+    return value
+
+
+def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: HardwareSpec | str,
+          workload: Workload | None = None, *, cards: Sequence[int] | str, dtypes: Sequence[str] | None = None,
+          input_lens: Sequence[int] | None = None, space: Any = None, objective: str = "throughput",
+          time_limit_s: float | None = None, jobs: int = 1,
+          progress: Callable[[int, int], None] | None = None, params: Any = None) -> SweepResult:
+    """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
+
+    `jobs` > 1 solves points in that many processes; `progress(done, total)` is called as points finish.
+    """
+    _check_objective(objective)
+    workload = workload or Workload()
+    card_counts = parse_cards(cards) if isinstance(cards, str) else tuple(int(c) for c in cards)
+    model_list = [models] if isinstance(models, (str, ModelSpec)) else list(models)
+    model_specs = [load_model(m) if isinstance(m, str) else m for m in model_list]
+    hardware_spec = load_hardware(hardware) if isinstance(hardware, str) else hardware
+    space_spec = (load_space(hardware_spec.default_space if space is None else space)
+                  if not _is_space(space) else space)
+    dtype_list = list(dtypes) if dtypes else [workload.dtype]
+    length_list = list(input_lens) if input_lens else [workload.input_len]
+    tasks = []
+    for model_spec in model_specs:
+        for dtype in dtype_list:
+            kv = workload.kv_dtype if dtypes is None else None
+            for length in length_list:
+                point_workload = dataclasses.replace(workload, dtype=dtype, kv_dtype=kv, input_len=length)
+                for count in card_counts:
+                    tasks.append(_SweepTask(model=model_spec, hardware=hardware_spec, space=space_spec,
+                                            workload=point_workload, cards=count, objective=objective,
+                                            time_limit_s=time_limit_s, params=params))
+    checked = set()
+    for task in tasks:  # Input errors (a dtype the space does not serve, ...) before any solving.
+        key = (id(task.model), task.workload)
+        if key not in checked:
+            resolve(task.model, hardware_spec, task.workload, cards=1, space=space_spec)
+            checked.add(key)
+    points: list[SweepPoint | None] = [None] * len(tasks)
+    if jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_solve_point, task): i for i, task in enumerate(tasks)}
+            done = 0
+            from concurrent.futures import as_completed
+            for future in as_completed(futures):
+                points[futures[future]] = future.result()
+                done += 1
+                if progress:
+                    progress(done, len(tasks))
+    else:
+        for i, task in enumerate(tasks):
+            points[i] = _solve_point(task)
+            if progress:
+                progress(i + 1, len(tasks))
+    return SweepResult(objective=objective, points=tuple(p for p in points if p is not None))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _SweepTask:
+    model: ModelSpec
+    hardware: HardwareSpec
+    space: Any
+    workload: Workload
+    cards: int
+    objective: str
+    time_limit_s: float | None
+    params: Any
+
+
+def _solve_point(task: _SweepTask) -> SweepPoint:
+    request = resolve(task.model, task.hardware, task.workload, cards=task.cards, space=task.space,
+                      params=task.params)
+    result = _recommend_problem(request, request.problem(), objective=task.objective, top=1,
+                                settings=SolverSettings(time_limit_s=task.time_limit_s), explain=True,
+                                alternatives=False)
+    best = result.recommendations[0] if result.recommendations else None
+    return SweepPoint(cards=task.cards, model=task.model.name, dtype=task.workload.dtype,
+                      input_len=task.workload.input_len, status=result.status, recommendation=best,
+                      reasons=result.reasons)
+
+
+def _check_objective(objective: str) -> None:
+    if objective not in OBJECTIVES:
+        raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(OBJECTIVES))
+
+
+def stderr_progress(label: str) -> Callable[[int, int], None] | None:
+    """Returns a progress-bar callback drawing on stderr, or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def draw(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\r" + " " * (len(label) + width + 20) + "\r")
+        sys.stderr.flush()
+
+    return draw

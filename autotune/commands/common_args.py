@@ -1,0 +1,154 @@
+"""Input flags shared by estimate, recommend, pareto, sweep and enumerate, and their validation.
+
+Numbers are taken as text and checked here (not by argparse `type=`), so that a bad value is
+one `InputError` line naming the flag, the value and what was expected, like every other error.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from autotune.errors import InputError
+from autotune.specs.dtypes import USER_DTYPES
+from autotune.specs.workload import AUTO, Workload
+
+DEFAULT_HARDWARE = "rngd"
+OBJECTIVE_CHOICES = ("throughput", "latency", "ttft", "e2e")
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, *, batch_words: tuple[str, ...] = (AUTO,),
+                        cards_help: str | None = None) -> None:
+    """Adds --model, --hardware, --cards/--devices, --space, lengths, --batch, dtypes and SLO flags."""
+    words = "|".join(batch_words)
+    parser.add_argument("--model", required=True, metavar="NAME|PATH",
+                        help="model preset (short name or Hugging Face id) or a config.json path")
+    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, metavar="NAME|PATH",
+                        help="hardware preset or YAML file")
+    parser.add_argument("--cards", "--devices", dest="cards", default=None, metavar="N",
+                        help=cards_help or "devices in the fleet: RNGD cards (--devices is the synonym for GPUs); "
+                                           "default: one machine of the hardware (its devices_per_node)")
+    parser.add_argument("--space", default=None, metavar="NAME|PATH",
+                        help="search space (runtime release rules); default: the hardware's default space")
+    parser.add_argument("--input-len", default="2048", metavar="N", help="prompt tokens per request")
+    parser.add_argument("--output-len", default="512", metavar="N", help="generated tokens per request")
+    parser.add_argument("--batch", default=batch_words[0], metavar=f"N|{words}",
+                        help=f"sequences per replica; '{AUTO}' lets the solver choose among the space's batch sizes")
+    parser.add_argument("--dtype", default="bf16", metavar="|".join(USER_DTYPES), help="weight format")
+    parser.add_argument("--kv-dtype", default=None, metavar="|".join(USER_DTYPES),
+                        help="KV-cache format (default: same as --dtype)")
+    parser.add_argument("--ttft-ms", default=None, metavar="MS", help="time-to-first-token SLO (default: none)")
+    parser.add_argument("--tpot-ms", default=None, metavar="MS", help="time-per-output-token SLO (default: none)")
+
+
+def add_solver_arguments(parser: argparse.ArgumentParser, *, top: bool = True, objective: bool = True) -> None:
+    """Adds --objective, --top, --time-limit and --json."""
+    if objective:
+        parser.add_argument("--objective", default="throughput", metavar="|".join(OBJECTIVE_CHOICES),
+                            help="throughput: max output tokens/s over all replicas (ties: fewer cards, lower "
+                                 "TPOT); latency: min TPOT; ttft: min time to first token; e2e: min request latency")
+    if top:
+        parser.add_argument("--top", default="1", metavar="K", help="how many best distinct configurations")
+    parser.add_argument("--time-limit", default=None, metavar="S",
+                        help="CP-SAT wall-time budget in seconds (default: none; solve to proven optimum)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+
+
+def add_degree_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds optional --tp, --pp, --dp that pin degrees (the rest is searched)."""
+    parser.add_argument("--tp", default=None, metavar="N",
+                        help="pin the tensor-parallel size (PEs on RNGD: 8 = one card); default: searched")
+    parser.add_argument("--pp", default=None, metavar="N", help="pin the pipeline-parallel size; default: searched")
+    parser.add_argument("--dp", default=None, metavar="N", help="pin the data-parallel size; default: searched")
+
+
+def parse_int(value: Any, flag: str, *, minimum: int = 1, maximum: int = 10_000_000) -> int:
+    """Returns `value` (flag text) as an int in [minimum, maximum], or raises InputError naming `flag`."""
+    expected = f"an integer in [{minimum}, {maximum}]"
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InputError(source=flag, value=value, expected=expected) from None
+    if not minimum <= number <= maximum:
+        raise InputError(source=flag, value=value, expected=expected)
+    return number
+
+
+def parse_optional_int(value: Any, flag: str, **bounds: int) -> int | None:
+    """Returns None for None, else `parse_int`."""
+    return None if value is None else parse_int(value, flag, **bounds)
+
+
+def parse_positive_float(value: Any, flag: str) -> float | None:
+    """Returns `value` as a finite float > 0 (None stays None), or raises InputError naming `flag`."""
+    if value is None:
+        return None
+    expected = "a finite number > 0"
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise InputError(source=flag, value=value, expected=expected) from None
+    if not math.isfinite(number) or number <= 0:
+        raise InputError(source=flag, value=value, expected=expected)
+    return number
+
+
+def parse_batch(value: Any, *, words: tuple[str, ...] = (AUTO,)) -> int | str:
+    """Returns the batch flag as an int, or one of `words` ('auto')."""
+    text = str(value).strip().lower()
+    if text in words:
+        return text
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1 or number > 1_000_000:
+        raise InputError(source="--batch", value=value,
+                         expected="an integer in [1, 1000000] or " + " or ".join(repr(w) for w in words))
+    return number
+
+
+def parse_dtype(value: Any, flag: str) -> str | None:
+    """Returns the dtype flag, checked against the formats the tool knows."""
+    if value is None:
+        return None
+    if value not in USER_DTYPES:
+        raise InputError(source=flag, value=value, expected="one of " + ", ".join(USER_DTYPES))
+    return value
+
+
+def parse_choice(value: Any, flag: str, choices: tuple[str, ...]) -> str:
+    """Returns `value` if it is one of `choices`, else raises InputError naming `flag`."""
+    if value not in choices:
+        raise InputError(source=flag, value=value, expected="one of " + ", ".join(choices))
+    return value
+
+
+def workload_from_args(args: argparse.Namespace, *, batch_words: tuple[str, ...] = (AUTO,)) -> Workload:
+    """Returns the Workload the input flags describe."""
+    return Workload(
+        input_len=parse_int(args.input_len, "--input-len"),
+        output_len=parse_int(args.output_len, "--output-len"),
+        batch=parse_batch(args.batch, words=batch_words),
+        ttft_ms=parse_positive_float(args.ttft_ms, "--ttft-ms"),
+        tpot_ms=parse_positive_float(args.tpot_ms, "--tpot-ms"),
+        dtype=parse_dtype(args.dtype, "--dtype"),
+        kv_dtype=parse_dtype(args.kv_dtype, "--kv-dtype"),
+        source="flags",
+    )
+
+
+def cards_from_args(args: argparse.Namespace) -> int | None:
+    """Returns --cards/--devices as an int, or None when not given (the API picks one machine)."""
+    return parse_optional_int(args.cards, "--cards", maximum=100_000)
+
+
+def degrees_from_args(args: argparse.Namespace) -> dict[str, int | None]:
+    """Returns the pinned degrees {'tp', 'pp', 'dp'} (None where not given)."""
+    return {name: parse_optional_int(getattr(args, name, None), f"--{name}", maximum=1_000_000)
+            for name in ("tp", "pp", "dp")}
+
+
+def time_limit_from_args(args: argparse.Namespace) -> float | None:
+    """Returns --time-limit in seconds, or None."""
+    return parse_positive_float(args.time_limit, "--time-limit")

@@ -1,0 +1,36 @@
+"""`autotune enumerate`: every candidate, feasible or not, with its metrics and violations."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from autotune.commands import common_args as ca
+from autotune.errors import EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    ca.add_input_arguments(parser)
+    ca.add_degree_arguments(parser)
+    parser.add_argument("--objective", default="throughput", metavar="|".join(ca.OBJECTIVE_CHOICES),
+                        help="the order of the rows (the solver's, ties included): feasible rows first")
+    parser.add_argument("--feasible-only", action="store_true", help="list only the rows that break no limit")
+    parser.add_argument("--limit", default="0", metavar="N", help="show the first N rows (0: all)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    from autotune import api, report
+
+    limit = ca.parse_int(args.limit, "--limit", minimum=0, maximum=10**9)
+    result = api.enumerate_candidates(
+        args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args), space=args.space,
+        objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES), **ca.degrees_from_args(args))
+    if args.feasible_only:
+        result = api.only_feasible(result)
+    if limit:
+        result = api.first_candidates(result, limit)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(report.enumerate_report(result))
+    return EXIT_OK

@@ -1,0 +1,186 @@
+"""Human-readable tables for recommend, pareto, sweep and enumerate (aligned, at most 100 columns).
+
+Each report states the solver status, the assumptions (model, hardware, fleet, space, dtypes,
+lengths, batch, SLOs) and, where it helps, the limit that binds.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from autotune.results import (Assumptions, EnumerateResult, ParetoResult, Recommendation, RecommendResult,
+                              SweepResult)
+
+WIDTH = 100
+GB = 1e9
+
+_STATUS_WORDS = {
+    "OPTIMAL": "proven optimal",
+    "FEASIBLE": "best found within the time limit, not proven optimal",
+    "INFEASIBLE": "no configuration satisfies every limit",
+    "UNKNOWN": "the time limit ran out before any configuration was found",
+}
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 0) -> list[str]:
+    """Returns aligned lines: the first `left` columns left-aligned, the others right-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(parts).rstrip()[:WIDTH]
+
+    return [line(headers)] + [line(r) for r in rows]
+
+
+def _num(value: float, digits: int = 1) -> str:
+    if value >= 1e5:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def assumptions_line(a: Assumptions) -> str:
+    """Returns the one-line statement of what the numbers assume."""
+    slo = lambda v: "none" if v is None else f"{v:g} ms"  # noqa: E731
+    return (f"assumptions: {a.model} on {a.cards} {a.hardware} {a.device_name}{'s' if a.cards != 1 else ''}, "
+            f"space {a.space}; weights {a.dtype}, KV {a.kv_dtype}; {a.input_len} in + {a.output_len} out "
+            f"tokens; batch {a.batch}; TTFT SLO {slo(a.ttft_ms)}, TPOT SLO {slo(a.tpot_ms)}")
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    words = text.split()
+    lines, current = [], indent
+    for word in words:
+        if len(current) + len(word) + 1 > WIDTH and current.strip():
+            lines.append(current.rstrip())
+            current = indent + "  "
+        current += word + " "
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines
+
+
+def _config_headers(a: Assumptions) -> list[str]:
+    unit = "PEs" if a.unit_name == "PE" else f"{a.unit_name}s"
+    dev = a.device_name
+    return ["TP", "PP", "DP", "batch", f"{dev}s", unit, f"GB/{dev}", "TTFT ms", "TPOT ms", "e2e s", "tok/s",
+            f"tok/s/{dev}"]
+
+
+def _config_cells(r: Recommendation) -> list[str]:
+    p, m = r.plan, r.metrics
+    return [str(p.tensor_parallel_size), str(p.pipeline_parallel_size), str(p.data_parallel_size),
+            str(p.batch_size), str(p.cards_used), str(p.pes_used),
+            f"{m['memory_per_device_bytes']['total'] / GB:.1f}", _num(m["ttft_ms"]), _num(m["tpot_ms"], 2),
+            _num(m["e2e_latency_ms"] / 1e3, 2), _num(m["throughput_tokens_per_s"]),
+            _num(m["throughput_tokens_per_s_per_device"])]
+
+
+def short_config(r: Recommendation) -> str:
+    """Returns 'TP 8, PP 4, DP 1, batch 16 on 4 devices: 78.9 tok/s, TPOT 202.74 ms'."""
+    p, m = r.plan, r.metrics
+    return (f"TP {p.tensor_parallel_size}, PP {p.pipeline_parallel_size}, DP {p.data_parallel_size}, "
+            f"batch {p.batch_size} on {p.cards_used}: {_num(m['throughput_tokens_per_s'])} tok/s, "
+            f"TPOT {_num(m['tpot_ms'], 2)} ms, TTFT {_num(m['ttft_ms'])} ms")
+
+
+def recommend_report(result: RecommendResult) -> str:
+    """Returns the recommend report: status, assumptions, the table, binding limits or reasons."""
+    a = result.assumptions
+    lines = [f"objective: {result.objective}    status: {result.status} "
+             f"({_STATUS_WORDS.get(result.status, result.status)}; {result.candidates_feasible} of "
+             f"{result.candidates_total} candidates feasible)"]
+    lines += _wrap(assumptions_line(a), indent="")
+    lines.append("")
+    if result.recommendations:
+        rows = [[str(i + 1)] + _config_cells(r) for i, r in enumerate(result.recommendations)]
+        lines += _table(["#"] + _config_headers(a), rows)
+        binding = [f"#{i + 1}: {', '.join(r.binding)}" for i, r in enumerate(result.recommendations) if r.binding]
+        if binding:
+            lines.append("")
+            lines += _wrap("binding limit (what stops a larger batch on the same layout): " + "; ".join(binding),
+                           indent="")
+        return "\n".join(lines)
+    lines += why_lines(result.reasons)
+    if result.alternatives:
+        lines.append("nearest alternatives (each solved):")
+        for alt in result.alternatives:
+            lines += _wrap(f"- {alt.change}: {short_config(alt.recommendation)}")
+    else:
+        lines.append("no nearby alternative fits either")
+    return "\n".join(lines)
+
+
+def why_lines(reasons: Sequence[str]) -> list[str]:
+    """Returns the 'why nothing fits' block."""
+    lines = ["why nothing fits (limits that together exclude every candidate):"]
+    for text in reasons:
+        lines += _wrap(f"- {text}")
+    return lines
+
+
+def pareto_report(result: ParetoResult) -> str:
+    """Returns the Pareto front table, lowest TPOT first."""
+    a = result.assumptions
+    lines = [f"pareto front: {result.axes[0]} vs {result.axes[1]}    status: {result.status} "
+             f"({_STATUS_WORDS.get(result.status, result.status)}); {len(result.points)} points"]
+    lines += _wrap(assumptions_line(a), indent="")
+    lines.append("")
+    if not result.points:
+        lines += why_lines(result.reasons)
+        return "\n".join(lines)
+    rows = [[str(i + 1)] + _config_cells(p) + [_num(1e3 / p.metrics["tpot_ms"])]
+            for i, p in enumerate(result.points)]
+    lines += _table(["#"] + _config_headers(a) + ["tok/s/user"], rows)
+    return "\n".join(lines)
+
+
+def sweep_report(result: SweepResult) -> str:
+    """Returns one line per sweep point: coordinates, status and best configuration or first reason."""
+    lines = [f"sweep: objective {result.objective}; {len(result.points)} points", ""]
+    rows: list[list[str]] = []
+    for p in result.points:
+        head = [p.model, p.dtype, str(p.input_len), str(p.cards), p.status]
+        if p.recommendation is not None:
+            r = p.recommendation
+            cells = _config_cells(r)
+            rows.append(head + cells[:6] + [cells[8], cells[10], cells[11]])
+        else:
+            reason = p.reasons[0] if p.reasons else "-"
+            rows.append(head + [reason])
+    headers = ["model", "dtype", "input", "cards", "status", "TP", "PP", "DP", "batch", "used", "units",
+               "TPOT ms", "tok/s", "tok/s/dev"]
+    # Infeasible rows hold one long reason: align the feasible columns, then append reasons as is.
+    fixed = [r if len(r) == len(headers) else r + [""] * (len(headers) - len(r)) for r in rows]
+    table = _table(headers, fixed, left=3)
+    for i, r in enumerate(rows):
+        if len(r) != len(headers):
+            prefix = table[i + 1]
+            table[i + 1] = (prefix + "  " + r[-1])[:WIDTH]
+    lines += table
+    return "\n".join(lines)
+
+
+def enumerate_report(result: EnumerateResult, *, limit: int | None = None) -> str:
+    """Returns every candidate (or the first `limit`): feasible first, then the first violation of the others."""
+    a = result.assumptions
+    shown = result.candidates if not limit else result.candidates[:limit]
+    lines = [f"enumerate: {len(result.candidates)} candidates, {result.feasible_count} feasible; order: "
+             f"objective {result.objective}" + (f"; showing {len(shown)}" if len(shown) < len(result.candidates)
+                                                else "")]
+    lines += _wrap(assumptions_line(a), indent="")
+    lines.append("")
+    rows = []
+    for i, c in enumerate(shown):
+        cells = _config_cells(c)
+        first = "ok" if c.metrics["feasible"] else c.metrics["violations"][0]
+        rows.append([str(i + 1)] + cells[:7] + [cells[8], cells[10], first])
+    headers = ["#"] + _config_headers(a)[:7] + ["TPOT ms", "tok/s", "violation"]
+    lines += _table(headers, rows)
+    return "\n".join(lines)
+
+
+def one_line_reason(reasons: Sequence[str], fallback: str) -> str:
+    """Returns the first reason, or `fallback`, as one line for stderr."""
+    return (reasons[0] if reasons else fallback).replace("\n", " ")
