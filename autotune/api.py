@@ -211,7 +211,8 @@ def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, w
     infeasible = np.flatnonzero(~problem.feasible)
     order = np.concatenate([rank_order(levels, feasible), rank_order(levels, infeasible)])
     return EnumerateResult(objective=objective, candidates=tuple(_recommendation(problem, int(r)) for r in order),
-                           assumptions=request.assumptions(), feasible_count=len(feasible))
+                           assumptions=request.assumptions(), feasible_count=len(feasible),
+                           total_count=len(order))
 
 
 def only_feasible(result: EnumerateResult) -> EnumerateResult:

@@ -166,9 +166,9 @@ def enumerate_report(result: EnumerateResult, *, limit: int | None = None) -> st
     """Returns every candidate (or the first `limit`): feasible first, then the first violation of the others."""
     a = result.assumptions
     shown = result.candidates if not limit else result.candidates[:limit]
-    lines = [f"enumerate: {len(result.candidates)} candidates, {result.feasible_count} feasible; order: "
-             f"objective {result.objective}" + (f"; showing {len(shown)}" if len(shown) < len(result.candidates)
-                                                else "")]
+    total = max(result.total_count, len(result.candidates))
+    lines = [f"enumerate: {total} candidates, {result.feasible_count} feasible; order: "
+             f"objective {result.objective}" + (f"; showing {len(shown)}" if len(shown) < total else "")]
     lines += _wrap(assumptions_line(a), indent="")
     lines.append("")
     rows = []

@@ -173,11 +173,14 @@ class EnumerateResult:
     candidates: tuple[Recommendation, ...]
     assumptions: Assumptions
     feasible_count: int = 0
+    total_count: int = 0
+    """Candidates before any --limit or --feasible-only cut."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "objective": self.objective,
             "assumptions": self.assumptions.to_dict(),
+            "total_count": self.total_count,
             "feasible_count": self.feasible_count,
             "candidates": [c.to_dict() for c in self.candidates],
         }
