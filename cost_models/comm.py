@@ -29,7 +29,7 @@ def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: Cost
 
     Inside a device (RNGD PEs) a ring over the device's units; across devices a ring over
     the devices, on the machine's device link, or the inter-machine link when the TP group
-    spans machines. On RNGD all PEs of a card share the card's one PCIe link, so the
+    spans machines; plus the fixed cost of one collective call. On RNGD all PEs of a card share the card's one PCIe link, so the
     cross-card ring moves the whole message per card.
     """
     inside = np.minimum(rows.tp, rows.units_per_device)
@@ -40,7 +40,7 @@ def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: Cost
     eff = params.comm_bandwidth_efficiency
     intra = ring_allreduce_time_s(message_bytes, np.where(rows.units_per_device > 1, inside, 1.0),
                                   rows.intra_link_bytes_per_s, rows.intra_link_latency_s, eff)
-    return intra + ring_allreduce_time_s(message_bytes, across, bw, lat, eff)
+    return intra + ring_allreduce_time_s(message_bytes, across, bw, lat, eff) + params.comm_call_overhead_s
 
 
 def pp_transfer_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostParams) -> np.ndarray:
@@ -53,4 +53,4 @@ def pp_transfer_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostP
     within_node = devices_per_replica <= rows.devices_per_node
     bw = np.where(within_node, rows.inter_link_bytes_per_s, rows.node_link_bytes_per_s)
     lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
-    return message_bytes / (bw * params.comm_bandwidth_efficiency) + lat
+    return message_bytes / (bw * params.comm_bandwidth_efficiency) + lat + params.comm_call_overhead_s

@@ -60,7 +60,7 @@ def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candi
     weights = memory.weights_bytes(rows)
     kv = memory.kv_cache_bytes(rows)
     activations = memory.activation_bytes(rows, params)
-    reserved = memory.reserved_bytes(rows)
+    reserved = memory.reserved_bytes(rows, params)
     total = weights + kv + activations + reserved
     metrics = serving_metrics(rows, params)
     return CostTable(

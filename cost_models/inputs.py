@@ -15,6 +15,10 @@ from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from cost_models.params import CostParams
 
+#: Model types whose attention and MLP read the same input in parallel (GPT-J, Falcon,
+#: GPT-NeoX): their TP partial sums are added once, one all-reduce per layer.
+PARALLEL_BLOCK_TYPES = frozenset({"gptj", "falcon", "gpt_neox"})
+
 #: Formats whose matmuls run on the narrow (8-bit or less) datapath when the device lists a peak for them.
 NARROW_DTYPES = frozenset({"fp8", "int8", "int4", "fp4"})
 
@@ -50,6 +54,8 @@ class RowInputs:
     tied_head_params: np.ndarray
     """LM-head copy the last stage needs when embeddings are tied and PP > 1 (0 otherwise)."""
     lm_head_params: np.ndarray
+    allreduces_per_layer: np.ndarray
+    """TP all-reduces per layer: 2 (after attention, after the MLP), 1 for parallel attention+MLP blocks."""
     attention_decode_flops: np.ndarray
     """Score and value FLOPs of one decode token at the average context, all layers."""
     attention_prefill_flops: np.ndarray
@@ -101,13 +107,23 @@ def compute_dtype(hardware: HardwareSpec, dtype: str) -> str:
     return next(iter(sorted(hardware.peak_tflops)))
 
 
-def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: str) -> dict[str, float]:
+def _attended(model: ModelSpec, context_len: float, windowed: bool) -> float:
+    """Returns the tokens attended over all layers at `context_len` (window caps only if the engine uses them)."""
+    if windowed:
+        return float(model.attended_tokens(int(round(context_len))))
+    return float(model.num_layers * context_len)
+
+
+def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: str,
+                 windowed: bool) -> dict[str, float]:
     moe_layers = sum(1 for total, active in zip(model.layer_params, model.layer_active_params) if total > active)
     routed_active = moe_layers * model.experts_per_token * model.expert_params
     kv_proj = 0.0
     if model.kv_cache_shardable:
         kv_proj = model.num_layers * 2.0 * model.hidden_size * model.num_key_value_heads * model.head_dim
     decode_context = input_len + output_len / 2.0
+    attention_per_token = 2.0 * model.num_attention_heads * (model.qk_head_dim + model.v_head_dim)
+    kv_per_token = model.kv_cache_elements_per_token_per_layer * bytes_per_element(kv_dtype)
     q_width = model.num_attention_heads * model.qk_head_dim
     kv_width = model.num_key_value_heads * (model.qk_head_dim + model.v_head_dim)
     return {
@@ -126,12 +142,13 @@ def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: st
         "final_params": float(model.final_params),
         "tied_head_params": float(model.lm_head_params if model.tie_word_embeddings else 0),
         "lm_head_params": float(model.lm_head_params),
+        "allreduces_per_layer": 1.0 if model.model_type in PARALLEL_BLOCK_TYPES else 2.0,
         # Attention FLOPs are linear in the attended tokens; the mean over a decode of
         # output_len tokens is the value at the mean context (window caps aside).
-        "attention_decode_flops": model.attention_flops_per_token(int(round(decode_context))),
-        "attention_prefill_flops": model.attention_flops_per_token(input_len) * input_len / 2.0,
-        "kv_sequence_bytes": model.kv_cache_bytes(input_len + output_len, kv_dtype),
-        "kv_read_bytes": model.kv_cache_bytes(int(round(decode_context)), kv_dtype),
+        "attention_decode_flops": attention_per_token * _attended(model, decode_context, windowed),
+        "attention_prefill_flops": attention_per_token * _attended(model, input_len, windowed) * input_len / 2.0,
+        "kv_sequence_bytes": kv_per_token * _attended(model, input_len + output_len, windowed),
+        "kv_read_bytes": kv_per_token * _attended(model, decode_context, windowed),
         "activation_width_replicated": 2.0 * model.hidden_size,
         "activation_width_sharded": 3.0 * model.intermediate_size + q_width + kv_width,
         "vocab_size": float(model.vocab_size),
@@ -166,7 +183,8 @@ def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, ou
                  params: CostParams) -> RowInputs:
     """Returns the rows for one model, device and workload over arrays of (tp, pp, dp, batch)."""
     n = len(tp)
-    facts = _model_facts(model, input_len, output_len, kv_dtype)
+    windowed = params.per_hardware("sliding_window_kv", hardware.name) > 0
+    facts = _model_facts(model, input_len, output_len, kv_dtype, windowed)
     facts.update(_hardware_facts(hardware, dtype, params))
     facts["input_len"] = float(input_len)
     facts["output_len"] = float(output_len)

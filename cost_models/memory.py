@@ -92,10 +92,26 @@ def activation_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
     return _activation_bytes(rows, params, tokens, rows.batch)
 
 
-def reserved_bytes(rows: RowInputs) -> np.ndarray:
-    """Returns the runtime reserve, communication buffers (TP > 1) and the engine's unused headroom."""
-    comm = np.where(rows.tp > 1, rows.comm_buffer_bytes, 0.0)
-    return rows.runtime_reserve_bytes + comm + rows.memory_headroom_fraction * rows.memory_capacity_bytes
+def _engine_bytes(rows: RowInputs) -> np.ndarray:
+    """Returns the runtime reserve plus communication buffers (TP > 1) on one device."""
+    return rows.runtime_reserve_bytes + np.where(rows.tp > 1, rows.comm_buffer_bytes, 0.0)
+
+
+def reserved_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
+    """Returns the runtime reserve, communication buffers (TP > 1) and the engine's unused headroom.
+
+    The headroom is `memory_headroom_fraction` of the memory left after weights, activations
+    and the runtime: engines hand only the rest to the KV cache (TensorRT-LLM
+    free_gpu_memory_fraction 0.9 of free memory).
+    """
+    engine = _engine_bytes(rows)
+    free = rows.memory_capacity_bytes - weights_bytes(rows) - _workspace_bytes(rows, params) - engine
+    return engine + rows.memory_headroom_fraction * np.maximum(free, 0.0)
+
+
+def _workspace_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
+    """Returns the activation workspace at its full engine size (no logits)."""
+    return _activation_bytes(rows, params, np.full(len(rows), float(params.activation_tokens)), 0.0)
 
 
 def max_batch(rows: RowInputs, params: CostParams) -> np.ndarray:
@@ -103,10 +119,9 @@ def max_batch(rows: RowInputs, params: CostParams) -> np.ndarray:
 
     Solved with the activation workspace at its full size, so any batch up to the answer fits.
     """
-    fixed = weights_bytes(rows) + reserved_bytes(rows)
-    workspace = _activation_bytes(rows, params, np.full(len(rows), float(params.activation_tokens)), 0.0)
+    fixed = weights_bytes(rows) + _workspace_bytes(rows, params) + reserved_bytes(rows, params)
     logits_per_sequence = _activation_bytes(rows, params, np.zeros(len(rows)), 1.0)
-    free = rows.memory_capacity_bytes - fixed - workspace
+    free = rows.memory_capacity_bytes - fixed
     per_sequence = kv_bytes_per_sequence(rows) + logits_per_sequence
     fitted = np.floor(np.maximum(free, 0.0) / np.maximum(per_sequence, 1e-9))
     return np.minimum(fitted, float(params.max_batch_per_replica)).astype(np.int64)

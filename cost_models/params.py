@@ -29,6 +29,8 @@ class CostParams:
     """Achieved fraction of the dense peak for 8-bit and narrower matmuls (fitted)."""
     bandwidth_efficiency: float
     """Achieved fraction of the datasheet memory bandwidth when streaming weights and KV (fitted)."""
+    attention_bandwidth_efficiency: float
+    """Achieved fraction of the memory bandwidth when decode attention reads the KV cache (fitted)."""
     roofline_sharpness: float
     """p of the smooth roofline (t_c^p + t_m^p)^(1/p): 1 = no overlap, large = perfect overlap (fitted)."""
     layer_overhead_s: float
@@ -37,6 +39,8 @@ class CostParams:
     """Fixed time per engine iteration: scheduling, sampling, host work (fitted)."""
     comm_bandwidth_efficiency: float
     """Achieved fraction of a link's datasheet bandwidth in all-reduce and send/recv (fitted)."""
+    comm_call_overhead_s: float
+    """Fixed time per collective or send/recv call: launch and synchronization (fitted)."""
     activation_bytes_per_element: float
     """Bytes of one activation element on the wire and in workspaces (16-bit activations)."""
     activation_tokens: int
@@ -49,6 +53,8 @@ class CostParams:
     """Per device when TP > 1, by hardware name: communication library buffers."""
     memory_headroom_fraction: Mapping[str, float]
     """Fraction of device memory the engine leaves unused (memory-utilization setting), by hardware name."""
+    sliding_window_kv: Mapping[str, float]
+    """1 where the runtime caps sliding-window layers' KV cache and attention at the window, by hardware name."""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Field name -> where its value comes from."""
     provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -69,18 +75,22 @@ FITTED_BOUNDS: dict[str, tuple[float, float]] = {
     "compute_efficiency_16bit": (0.05, 1.0),
     "compute_efficiency_8bit": (0.05, 1.0),
     "bandwidth_efficiency": (0.2, 1.0),
+    "attention_bandwidth_efficiency": (0.05, 1.0),
     "roofline_sharpness": (1.0, 12.0),
     "layer_overhead_s": (0.0, 500e-6),
     "step_overhead_s": (0.0, 50e-3),
     "comm_bandwidth_efficiency": (0.05, 1.0),
+    "comm_call_overhead_s": (0.0, 200e-6),
 }
 
 _SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "bandwidth_efficiency",
+                  "attention_bandwidth_efficiency",
                   "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
+                  "comm_call_overhead_s",
                   "activation_bytes_per_element")
 _SCALAR_INTS = ("activation_tokens", "max_batch_per_replica")
-_MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction")
-_UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s": 10.0,
+_MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction", "sliding_window_kv")
+_UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s": 10.0, "comm_call_overhead_s": 1.0,
           "activation_bytes_per_element": 8.0}
 
 
@@ -126,7 +136,7 @@ def _check_value(name: str, value: Any, *, source: str, where: str) -> Any:
     if not isinstance(value, dict) or "default" not in value:
         raise InputError(source=source, field=where, value=value,
                          expected="a mapping of hardware name -> number with a 'default' entry")
-    upper = 1.0 if name == "memory_headroom_fraction" else 1e13
+    upper = 1.0 if name in ("memory_headroom_fraction", "sliding_window_kv") else 1e13
     return {str(k): check_float(v, field=f"{where}.{k}", source=source, minimum=0.0, maximum=upper,
                                 exclusive_minimum=False) for k, v in sorted(value.items())}
 

@@ -53,8 +53,8 @@ def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     return layers * stage_fraction(rows) + head
 
 
-def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> np.ndarray:
-    """Returns the bytes one TP unit reads from memory in one stage pass: weights it uses, then KV.
+def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the bytes one TP unit reads in one stage pass: (weights it uses, KV cache).
 
     Dense weights are read once per pass whatever the token count; a MoE layer reads only
     the experts its tokens touch; the LM head is read whole; the embedding only by rows.
@@ -65,7 +65,7 @@ def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> np.ndarray
     experts = rows.moe_layers * expected_experts_touched(rows, tokens) * rows.expert_params / rows.tp
     weights = ((dense + experts) * frac + rows.lm_head_params / rows.tp) * rows.weight_bytes_per_param
     kv = work.decode_tokens * rows.kv_read_bytes * frac / kv_split(rows)
-    return weights + kv
+    return weights, kv
 
 
 def smooth_roofline_s(compute_s: np.ndarray, memory_s: np.ndarray, sharpness: float) -> np.ndarray:
@@ -79,13 +79,16 @@ def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.nda
     efficiency = np.where(rows.narrow_compute, params.compute_efficiency_8bit, params.compute_efficiency_16bit)
     unit_flops_per_s = rows.peak_flops / rows.units_per_device * efficiency
     compute_s = stage_flops(rows, work) / (rows.tp * unit_flops_per_s)
-    unit_bytes_per_s = rows.memory_bandwidth_bytes_per_s / rows.units_per_device * params.bandwidth_efficiency
-    memory_s = stage_traffic_bytes_per_unit(rows, work) / unit_bytes_per_s
+    unit_bytes_per_s = rows.memory_bandwidth_bytes_per_s / rows.units_per_device
+    weights, kv = stage_traffic_bytes_per_unit(rows, work)
+    memory_s = weights / (unit_bytes_per_s * params.bandwidth_efficiency) \
+        + kv / (unit_bytes_per_s * params.attention_bandwidth_efficiency)
     layers = layers_per_stage(rows)
     tokens = work.decode_tokens + work.prefill_tokens
     message = tokens * rows.hidden_size * params.activation_bytes_per_element
-    # Two all-reduces per layer (after attention, after the MLP), as in Megatron-style TP.
-    comm_s = np.where(rows.tp > 1, 2.0 * layers * tp_allreduce_time_s(rows, message, params), 0.0)
+    # Megatron-style TP: an all-reduce after attention and after the MLP (one for parallel blocks).
+    allreduces = rows.allreduces_per_layer * layers
+    comm_s = np.where(rows.tp > 1, allreduces * tp_allreduce_time_s(rows, message, params), 0.0)
     return smooth_roofline_s(compute_s, memory_s, params.roofline_sharpness) + comm_s \
         + layers * params.layer_overhead_s
 

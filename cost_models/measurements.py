@@ -1,0 +1,178 @@
+"""Reading measurement CSVs (the calibration file's columns) into resolved rows the model can predict.
+
+`model_id` resolves as a preset (short name or Hugging Face id) or as a path to a
+config.json relative to the CSV's folder; `hardware_id` as a hardware preset. Rows the
+model cannot use are kept aside with the reason (variable lengths, unknown model, ...).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from autotune.errors import InputError
+from autotune.specs.dtypes import USER_DTYPES
+from autotune.specs.fields import read_text
+from autotune.specs.hardware import HardwareSpec
+from autotune.specs.hardware_loader import load_hardware
+from autotune.specs.model import ModelSpec
+from autotune.specs.model_loader import load_model
+
+REQUIRED_COLUMNS = ("row_id", "model_id", "hardware_id", "dtype", "tensor_parallel", "pipeline_parallel",
+                    "data_parallel", "input_len", "output_len", "batch_or_concurrency", "load_type",
+                    "throughput_output_tok_s_total", "ttft_ms", "tpot_or_itl_ms", "e2e_latency_s")
+
+#: load_type -> regime the model predicts (issue #3, part 4).
+LOAD_TYPES = ("offline_max_throughput", "static_batch", "online_fixed_concurrency",
+              "batch1_first_token_latency", "static_batch_e2e_latency")
+
+#: vLLM's engine ceiling on sequences in flight when a row states none (vLLM EngineArgs max_num_seqs default 256).
+VLLM_DEFAULT_MAX_NUM_SEQS = 256
+
+_MAX_SEQS = re.compile(r"max[ _-]?num[ _-]?seqs[ =:]*(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasuredRow:
+    """One usable measurement, its specs resolved, its figures in seconds and tokens/s."""
+
+    row_id: str
+    model_key: str
+    hardware_key: str
+    model: ModelSpec
+    hardware: HardwareSpec
+    dtype: str
+    kv_dtype: str
+    tp: int
+    pp: int
+    dp: int
+    input_len: int
+    output_len: int
+    load_type: str
+    batch: int | None
+    """Sequences in flight over all replicas (None: the engine chooses, offline rows)."""
+    engine_max_batch: int | None
+    """The engine's ceiling on sequences in flight per replica when the row or framework states one."""
+    throughput_tokens_per_s: float | None
+    ttft_s: float | None
+    tpot_s: float | None
+    e2e_latency_s: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkippedRow:
+    row_id: str
+    reason: str
+
+
+def read_measurements(path: str | Path) -> tuple[list[MeasuredRow], list[SkippedRow]]:
+    """Returns the usable rows of the CSV at `path` and the skipped ones with their reasons."""
+    file = Path(path)
+    text = read_text(file)
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(source=str(file), field=missing[0], has_value=False,
+                         expected="the calibration file's columns: " + ", ".join(REQUIRED_COLUMNS))
+    used: list[MeasuredRow] = []
+    skipped: list[SkippedRow] = []
+    models: dict[str, ModelSpec | str] = {}
+    hardware: dict[str, HardwareSpec | str] = {}
+    for number, raw in enumerate(reader, start=2):
+        row_id = (raw.get("row_id") or "").strip() or f"line {number}"
+        result = _resolve(raw, row_id, file.parent, models, hardware)
+        (used if isinstance(result, MeasuredRow) else skipped).append(result)
+    return used, skipped
+
+
+def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardware: dict
+             ) -> MeasuredRow | SkippedRow:
+    load_type = (raw.get("load_type") or "").strip()
+    if load_type not in LOAD_TYPES:
+        return SkippedRow(row_id=row_id, reason=f"unknown load_type {load_type!r}")
+    lengths = [_int(raw.get("input_len")), _int(raw.get("output_len"))]
+    if None in lengths:
+        return SkippedRow(row_id=row_id, reason="variable or missing input/output lengths")
+    degrees = [_int(raw.get(k) or "1") for k in ("tensor_parallel", "pipeline_parallel", "data_parallel")]
+    if None in degrees:
+        return SkippedRow(row_id=row_id, reason="non-integer parallel degrees")
+    dtype = (raw.get("dtype") or "").strip().lower()
+    if dtype not in USER_DTYPES:
+        return SkippedRow(row_id=row_id, reason=f"unknown dtype {dtype!r}")
+    model = _cached(models, (raw.get("model_id") or "").strip(), lambda key: _load_model(key, folder))
+    if isinstance(model, str):
+        return SkippedRow(row_id=row_id, reason=f"unknown model: {model}")
+    device = _cached(hardware, (raw.get("hardware_id") or "").strip(), load_hardware)
+    if isinstance(device, str):
+        return SkippedRow(row_id=row_id, reason=f"unknown hardware: {device}")
+    throughput = _float(raw.get("throughput_output_tok_s_total"))
+    ttft_ms = _float(raw.get("ttft_ms"))
+    tpot_ms = _float(raw.get("tpot_or_itl_ms"))
+    e2e = _float(raw.get("e2e_latency_s"))
+    batch_text = (raw.get("batch_or_concurrency") or "").strip()
+    batch = _int(batch_text)
+    if load_type == "batch1_first_token_latency":
+        batch = 1
+    if load_type != "offline_max_throughput" and batch is None:
+        return SkippedRow(row_id=row_id, reason=f"{load_type} row without an integer batch")
+    has_figure = {
+        "offline_max_throughput": throughput is not None,
+        "static_batch": throughput is not None,
+        "online_fixed_concurrency": throughput is not None or tpot_ms is not None,
+        "batch1_first_token_latency": ttft_ms is not None,
+        "static_batch_e2e_latency": tpot_ms is not None or e2e is not None or throughput is not None,
+    }[load_type]
+    if not has_figure:
+        return SkippedRow(row_id=row_id, reason=f"no measured figure for {load_type}")
+    tp, pp, dp = degrees
+    return MeasuredRow(
+        row_id=row_id, model_key=(raw.get("model_id") or "").strip(),
+        hardware_key=(raw.get("hardware_id") or "").strip(), model=model, hardware=device,
+        dtype=dtype, kv_dtype=dtype, tp=tp, pp=pp, dp=dp, input_len=lengths[0], output_len=lengths[1],
+        load_type=load_type, batch=batch, engine_max_batch=_engine_cap(batch_text, raw.get("framework") or ""),
+        throughput_tokens_per_s=throughput, ttft_s=None if ttft_ms is None else ttft_ms / 1e3,
+        tpot_s=None if tpot_ms is None else tpot_ms / 1e3, e2e_latency_s=e2e)
+
+
+def _load_model(key: str, folder: Path) -> ModelSpec:
+    local = folder / key
+    if key and local.exists():
+        return load_model(str(local))
+    return load_model(key)
+
+
+def _cached(cache: dict, key: str, loader):
+    if key not in cache:
+        try:
+            cache[key] = loader(key)
+        except InputError as exc:
+            cache[key] = f"{key!r} ({str(exc).split(';')[0]})"
+    return cache[key]
+
+
+def _engine_cap(batch_text: str, framework: str) -> int | None:
+    match = _MAX_SEQS.search(batch_text)
+    if match:
+        return int(match.group(1))
+    if framework.strip().lower().startswith("vllm"):
+        return VLLM_DEFAULT_MAX_NUM_SEQS
+    return None
+
+
+def _int(text: str | None) -> int | None:
+    value = _float(text)
+    if value is None or value != int(value) or value < 1:
+        return None
+    return int(value)
+
+
+def _float(text: str | None) -> float | None:
+    if text is None or not str(text).strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None

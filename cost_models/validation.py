@@ -1,0 +1,99 @@
+"""Accuracy of predictions against measurements: absolute % errors, percentiles, rank correlation."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from cost_models.measurements import MeasuredRow, SkippedRow
+from cost_models.params import CostParams
+from cost_models.regimes import PreparedRows, aligned, prepare
+
+METRICS = ("throughput", "ttft", "tpot")
+
+
+def abs_pct_errors(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """Returns |predicted - measured| / measured x 100 where both exist (NaN elsewhere)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(predicted - measured) / measured * 100.0
+
+
+def metric_summary(errors: np.ndarray) -> dict[str, Any]:
+    """Returns n, median and p90 of the finite absolute % errors (None when there are none)."""
+    finite = errors[np.isfinite(errors)]
+    if finite.size == 0:
+        return {"n": 0, "median_abs_pct_error": None, "p90_abs_pct_error": None}
+    return {"n": int(finite.size), "median_abs_pct_error": round(float(np.median(finite)), 2),
+            "p90_abs_pct_error": round(float(np.percentile(finite, 90)), 2)}
+
+
+def group_key(row: MeasuredRow) -> tuple:
+    """Returns the group a row's throughput is ranked in: model, hardware, dtype, lengths, regime."""
+    return (row.model_key, row.hardware_key, row.dtype, row.input_len, row.output_len, row.load_type)
+
+
+def spearman_within_groups(rows: list[MeasuredRow], predicted: np.ndarray, measured: np.ndarray
+                           ) -> dict[str, Any]:
+    """Returns the mean Spearman correlation of predicted vs measured throughput over groups.
+
+    A group holds the configurations (tp, pp, dp, batch) of one model, device, dtype, lengths
+    and regime; rows repeating a configuration (several published runs) are averaged first.
+    Groups of fewer than 2 configurations, or whose values are all equal, carry no ranking.
+    """
+    groups: dict[tuple, dict[tuple, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for i, row in enumerate(rows):
+        if np.isfinite(predicted[i]) and np.isfinite(measured[i]):
+            groups[group_key(row)][(row.tp, row.pp, row.dp, row.batch or 0)].append(i)
+    values = []
+    for configs in groups.values():
+        if len(configs) < 2:
+            continue
+        p = np.array([np.mean(predicted[m]) for m in configs.values()])
+        m = np.array([np.mean(measured[m]) for m in configs.values()])
+        if np.ptp(p) == 0 or np.ptp(m) == 0:
+            continue
+        values.append(float(spearmanr(p, m).statistic))
+    return {"groups": len(values), "mean": round(float(np.mean(values)), 4) if values else None}
+
+
+def summarize(prepared: PreparedRows, params: CostParams) -> dict[str, Any]:
+    """Returns per-metric accuracy and the within-group Spearman, overall and by hardware."""
+    pairs = aligned(prepared, params)
+    errors = {m: abs_pct_errors(*pairs[m]) for m in METRICS}
+    report: dict[str, Any] = {m: metric_summary(errors[m]) for m in METRICS}
+    spearman = spearman_within_groups(prepared.rows, *pairs["throughput"])
+    report["spearman_within_groups"] = spearman["mean"]
+    report["spearman_groups"] = spearman["groups"]
+    by_hw: dict[str, Any] = {}
+    names = np.array([r.hardware_key for r in prepared.rows])
+    for name in sorted(set(names)):
+        mask = names == name
+        entry = {m: metric_summary(errors[m][mask]) for m in METRICS}
+        idx = np.flatnonzero(mask)
+        spearman = spearman_within_groups(
+            [prepared.rows[i] for i in idx], pairs["throughput"][0][idx], pairs["throughput"][1][idx])
+        entry["spearman_within_groups"] = spearman["mean"]
+        entry["spearman_groups"] = spearman["groups"]
+        entry["rows"] = int(mask.sum())
+        by_hw[name] = entry
+    report["by_hardware"] = by_hw
+    return report
+
+
+def validate(rows: list[MeasuredRow], skipped: list[SkippedRow], params: CostParams) -> dict[str, Any]:
+    """Returns the validation report: rows used/skipped (with reasons), accuracy per metric and hardware."""
+    reasons: dict[str, int] = defaultdict(int)
+    for s in skipped:
+        reasons[s.reason] += 1
+    report: dict[str, Any] = {"rows_used": len(rows), "rows_skipped": len(skipped),
+                              "skipped_reasons": dict(sorted(reasons.items()))}
+    if rows:
+        report.update(summarize(prepare(rows, params), params))
+    else:
+        report.update({m: metric_summary(np.array([])) for m in METRICS})
+        report["spearman_within_groups"] = None
+        report["spearman_groups"] = 0
+        report["by_hardware"] = {}
+    return report
