@@ -197,3 +197,59 @@ OTHER_CHECKPOINTS = [
 def test_other_public_checkpoints(hf_id: str, config: dict, total: int, source: str) -> None:
     spec = model_spec_from_config(config, source=hf_id)
     assert spec.total_params == total, source
+
+
+# Published rounded figures (model cards); tolerance is half the last digit shown.
+ROUNDED_CHECKPOINTS = [
+    # Qwen3-0.6B card: "Number of Parameters: 0.6B; Non-Embedding: 0.44B".
+    ("Qwen/Qwen3-0.6B", _llama_like("qwen3", 151936, 1024, 3072, 28, 16, 8, True, head_dim=128),
+     0.6e9, 0.05e9, 0.44e9, 0.005e9),
+    # Qwen3-8B card: "8.2B; Non-Embedding: 6.95B".
+    ("Qwen/Qwen3-8B", _llama_like("qwen3", 151936, 4096, 12288, 36, 32, 8, False, head_dim=128),
+     8.2e9, 0.05e9, 6.95e9, 0.005e9),
+    # Phi-3-medium-4k-instruct card: "14B parameters".
+    ("microsoft/Phi-3-medium-4k-instruct", _llama_like("phi3", 32064, 5120, 17920, 40, 40, 10, False),
+     14e9, 0.5e9, None, None),
+    # Gemma 2 report / card: "27B" (Hub 27.2B).
+    ("google/gemma-2-27b", _llama_like("gemma2", 256000, 4608, 36864, 46, 32, 16, True, head_dim=128),
+     27e9, 0.5e9, None, None),
+    # Mistral NeMo announcement: "12B parameters" (head_dim 128 with hidden 5120, 32 heads).
+    ("mistralai/Mistral-Nemo-Base-2407", _llama_like("mistral", 131072, 5120, 14336, 40, 32, 8, False,
+                                                     head_dim=128), 12e9, 0.5e9, None, None),
+]
+
+
+def _non_embedding(spec) -> int:
+    head = 0 if spec.tie_word_embeddings else spec.vocab_size * spec.hidden_size
+    return spec.total_params - spec.embedding_params - head
+
+
+@pytest.mark.parametrize(("hf_id", "config", "total", "total_tol", "non_emb", "non_emb_tol"),
+                         ROUNDED_CHECKPOINTS, ids=[row[0] for row in ROUNDED_CHECKPOINTS])
+def test_rounded_public_checkpoints(hf_id: str, config: dict, total: float, total_tol: float,
+                                    non_emb: float | None, non_emb_tol: float | None) -> None:
+    spec = model_spec_from_config(config, source=hf_id)
+    assert abs(spec.total_params - total) <= total_tol
+    if non_emb is not None:
+        assert abs(_non_embedding(spec) - non_emb) <= non_emb_tol
+
+
+def test_qwen3_235b_a22b_moe() -> None:
+    # Qwen3-235B-A22B card: "235B in total and 22B activated"; 128 experts, 8 activated.
+    config = _llama_like("qwen3_moe", 151936, 4096, 12288, 94, 64, 4, False, head_dim=128, num_experts=128,
+                         num_experts_per_tok=8, moe_intermediate_size=1536)
+    spec = model_spec_from_config(config, source="Qwen/Qwen3-235B-A22B")
+    assert abs(spec.total_params - 235e9) <= 0.5e9
+    assert abs(spec.active_params - 22e9) <= 0.5e9
+
+
+def test_deepseek_v2_moe() -> None:
+    # DeepSeek-V2 card / paper: "236B total parameters, of which 21B are activated for each token".
+    config = dict(model_type="deepseek_v2", vocab_size=102400, hidden_size=5120, intermediate_size=12288,
+                  num_hidden_layers=60, num_attention_heads=128, q_lora_rank=1536, kv_lora_rank=512,
+                  qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128, n_routed_experts=160,
+                  num_experts_per_tok=6, moe_intermediate_size=1536, n_shared_experts=2, first_k_dense_replace=1,
+                  topk_method="group_limited_greedy", tie_word_embeddings=False)
+    spec = model_spec_from_config(config, source="deepseek-ai/DeepSeek-V2")
+    assert abs(spec.total_params - 236e9) <= 0.5e9
+    assert abs(spec.active_params - 21e9) <= 0.5e9
