@@ -76,7 +76,7 @@ def facts_text(spec: HardwareSpec) -> str:
         ("power", "not published" if spec.power_w is None else f"{spec.power_w:g} W", "power_w"),
         ("default space", spec.default_space, "default_space"),
     ]
-    lines = [f"{spec.name}: {spec.description}"]
+    lines = textwrap.wrap(f"{spec.name}: {spec.description}", WIDTH, subsequent_indent="  ")
     label_width = max(len(label) for label, _, _ in entries)
     indent = " " * (label_width + 2)
     for label, value, key in entries:

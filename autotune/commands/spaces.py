@@ -90,7 +90,7 @@ def rules_text(space: SearchSpace) -> str:
         ("default PP", str(space.default_pp)),
         ("rules from", space.source + " (its comments cite each rule's source)"),
     ]
-    lines = [f"{space.name}: {space.description}"]
+    lines = textwrap.wrap(f"{space.name}: {space.description}", WIDTH, subsequent_indent="  ")
     width = max(len(label) for label, _ in entries)
     for label, value in entries:
         lines.extend(textwrap.wrap(f"{label.ljust(width)}  {value}", WIDTH, subsequent_indent=" " * (width + 2)))
