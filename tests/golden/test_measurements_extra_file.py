@@ -168,6 +168,16 @@ def test_static_batch_throughput_agrees_with_end_to_end_latency() -> None:
             assert float(r["throughput_output_tok_s_total"]) == pytest.approx(implied, rel=0.03), r["row_id"]
 
 
+def test_latency_columns_agree_with_each_other() -> None:
+    # First token plus (output_len - 1) decode steps is the request latency; a transcription slip in
+    # any of the three columns breaks this (queueing at high concurrency would too, hence the 3%).
+    for r in ROWS:
+        if r["ttft_ms"] and r["tpot_or_itl_ms"] and r["e2e_latency_s"]:
+            steps = int(r["output_len"]) - 1
+            implied_s = (float(r["ttft_ms"]) + float(r["tpot_or_itl_ms"]) * steps) / 1000.0
+            assert implied_s == pytest.approx(float(r["e2e_latency_s"]), rel=0.03), r["row_id"]
+
+
 def test_no_row_repeats_another() -> None:
     keys = [
         (r["model_id"], r["hardware_id"], r["dtype"], r["tensor_parallel"], r["pipeline_parallel"],
