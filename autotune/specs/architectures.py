@@ -12,6 +12,7 @@ from autotune.errors import InputError
 from autotune.specs.arch_common import ConfigReader
 from autotune.specs.arch_deepseek import DEEPSEEK_TYPES, parse_deepseek
 from autotune.specs.arch_gpt import parse_falcon, parse_gpt_neox, parse_gptj, parse_opt
+from autotune.specs.arch_gpt_oss import parse_gpt_oss
 from autotune.specs.arch_llama import LLAMA_STYLE_TYPES, parse_llama_style
 from autotune.specs.model import ModelSpec
 
@@ -24,6 +25,7 @@ _PARSERS: dict[str, _Parser] = {
     "gpt_neox": parse_gpt_neox,
     "falcon": parse_falcon,
     "opt": parse_opt,
+    "gpt_oss": parse_gpt_oss,
 }
 
 #: Old names a `model_type` field may carry for a supported family (Falcon before its

@@ -253,3 +253,16 @@ def test_deepseek_v2_moe() -> None:
     spec = model_spec_from_config(config, source="deepseek-ai/DeepSeek-V2")
     assert abs(spec.total_params - 236e9) <= 0.5e9
     assert abs(spec.active_params - 21e9) <= 0.5e9
+
+
+@pytest.mark.parametrize(("preset", "total", "active"), [
+    ("gpt-oss-120b", 116.83e9, 5.13e9),
+    ("gpt-oss-20b", 20.91e9, 3.61e9),
+])
+def test_gpt_oss_matches_model_card(preset: str, total: float, active: float) -> None:
+    # OpenAI gpt-oss-120b & gpt-oss-20b model card (2025), Table 1: total and active
+    # parameters; "active" there leaves out the input embedding (a lookup).
+    spec = load_model(preset)
+    assert abs(spec.total_params - total) <= 0.005e9
+    assert abs(spec.active_params - spec.embedding_params - active) <= 0.005e9
+    assert spec.sliding_window == 128 and sum(spec.sliding_layers) == spec.num_layers // 2
