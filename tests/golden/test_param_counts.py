@@ -55,6 +55,9 @@ PRESET_ROUNDED = [
     ("qwen1.5-moe-a2.7b", 14.3e9, 0.05e9),
     # OPT paper (Zhang et al. 2022), Table 1: "6.7B".
     ("opt-6.7b", 6.7e9, 0.05e9),
+    # Qwen3-8B and Qwen3-4B model cards: "Number of Parameters: 8.2B" / "4.0B".
+    ("qwen3-8b", 8.2e9, 0.05e9),
+    ("qwen3-4b", 4.0e9, 0.05e9),
 ]
 
 
