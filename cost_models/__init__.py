@@ -2,8 +2,8 @@
 
 Public entry points: `evaluate`, `max_batch`, `load_params`, `CostParams`, `CostTable`.
 """
-from cost_models.evaluate import devices_used, evaluate, max_batch
+from cost_models.evaluate import evaluate, max_batch
 from cost_models.params import CostParams, load_params
 from cost_models.table import CostTable
 
-__all__ = ["CostParams", "CostTable", "devices_used", "evaluate", "load_params", "max_batch"]
+__all__ = ["CostParams", "CostTable", "evaluate", "load_params", "max_batch"]

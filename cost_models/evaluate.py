@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from autotune.candidates import Candidates
+from autotune.rules import devices_used
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
@@ -27,20 +28,6 @@ def candidate_inputs(model: ModelSpec, hardware: HardwareSpec, workload: Workloa
                         dtype=workload.dtype, kv_dtype=workload.cache_dtype,
                         tp=candidates.tp, pp=candidates.pp, dp=candidates.dp,
                         batch=np.maximum(np.asarray(candidates.batch, dtype=np.float64), 1.0), params=params)
-
-
-def devices_used(hardware: HardwareSpec, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray) -> np.ndarray:
-    """Returns the devices (cards or GPUs) a layout occupies.
-
-    Every PP stage has its own devices; inside a stage, TP groups smaller than a device
-    pack onto it (RNGD: 8 / tp replicas per card), larger ones take ceil(tp / units) devices each.
-    """
-    units = hardware.compute_units_per_device
-    tp = np.asarray(tp, dtype=np.int64)
-    small = tp < units
-    per_device = np.maximum(units // np.maximum(tp, 1), 1)
-    per_stage = np.where(small, -(-np.asarray(dp) // per_device), np.asarray(dp) * -(-tp // units))
-    return (np.asarray(pp, dtype=np.int64) * per_stage).astype(np.int64)
 
 
 def serving_metrics(rows: RowInputs, params: CostParams) -> dict[str, np.ndarray]:

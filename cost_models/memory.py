@@ -35,10 +35,29 @@ def units_on_device(rows: RowInputs) -> np.ndarray:
     return np.minimum(rows.tp, rows.units_per_device)
 
 
-def replicas_per_device(rows: RowInputs) -> np.ndarray:
-    """Returns the DP replicas that share one device (RNGD: TP groups smaller than a card pack onto it)."""
-    per_device = np.floor(rows.units_per_device / rows.tp)
-    return np.where(rows.tp < rows.units_per_device, np.maximum(np.minimum(rows.dp, per_device), 1.0), 1.0)
+def devices_used(rows: RowInputs) -> np.ndarray:
+    """Returns the devices a layout occupies, counted as `autotune.rules.devices_used` counts them.
+
+    TP groups of at least a device take ceil(tp / units) devices each: dp x pp x that. Smaller
+    groups (RNGD TP 1, 2, 4) pack units // tp to a card, a replica's stages on distinct
+    cards: max(pp, ceil(dp x pp / groups per card)).
+    """
+    whole = rows.dp * rows.pp * np.ceil(rows.tp / rows.units_per_device)
+    per_device = np.maximum(np.floor(rows.units_per_device / rows.tp), 1.0)
+    packed = np.maximum(rows.pp, np.ceil(rows.dp * rows.pp / per_device))
+    return np.where(rows.tp >= rows.units_per_device, whole, packed)
+
+
+def groups_per_device(rows: RowInputs) -> np.ndarray:
+    """Returns the TP groups (stage shards of replicas) on the most loaded device: 1 unless TP < units."""
+    per_device = np.maximum(np.floor(rows.units_per_device / rows.tp), 1.0)
+    packed = np.minimum(per_device, np.ceil(rows.dp * rows.pp / devices_used(rows)))
+    return np.where(rows.tp < rows.units_per_device, packed, 1.0)
+
+
+def stages_per_device(rows: RowInputs) -> np.ndarray:
+    """Returns the distinct pipeline stages whose weights one device holds (packing may mix stages)."""
+    return np.where(rows.pp > 1, np.minimum(rows.pp, groups_per_device(rows)), 1.0)
 
 
 def weight_params_per_unit(rows: RowInputs) -> np.ndarray:
@@ -59,15 +78,16 @@ def weights_bytes(rows: RowInputs) -> np.ndarray:
     """Returns the weight bytes on the most loaded device.
 
     DP replicas on the same RNGD card share one copy of the weights (shared HBM, Furiosa
-    2024.2 Model Parallelism docs), so a card holds one copy of its TP group's shards.
+    2024.2 Model Parallelism docs), so a card holds one copy of each stage it serves.
     """
-    return weight_params_per_unit(rows) * rows.weight_bytes_per_param * units_on_device(rows)
+    return weight_params_per_unit(rows) * rows.weight_bytes_per_param * units_on_device(rows) \
+        * stages_per_device(rows)
 
 
 def kv_bytes_per_sequence(rows: RowInputs) -> np.ndarray:
     """Returns the KV-cache bytes one sequence at full context adds to the most loaded device."""
     per_unit = rows.kv_sequence_bytes * stage_fraction(rows) / kv_split(rows)
-    return per_unit * units_on_device(rows) * replicas_per_device(rows)
+    return per_unit * units_on_device(rows) * groups_per_device(rows)
 
 
 def kv_cache_bytes(rows: RowInputs) -> np.ndarray:
@@ -78,7 +98,7 @@ def kv_cache_bytes(rows: RowInputs) -> np.ndarray:
 def _activation_bytes(rows: RowInputs, params: CostParams, tokens: np.ndarray, batch: np.ndarray) -> np.ndarray:
     width = rows.activation_width_replicated + rows.activation_width_sharded / rows.tp
     per_unit = tokens * width * params.activation_bytes_per_element + batch * rows.vocab_size / rows.tp * LOGIT_BYTES
-    return per_unit * units_on_device(rows) * replicas_per_device(rows)
+    return per_unit * units_on_device(rows) * groups_per_device(rows)
 
 
 def activation_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:

@@ -1,0 +1,77 @@
+"""`autotune calibrate`: fit the cost model's shared efficiency parameters to a measurement CSV.
+
+Writes a parameter file (YAML) whose provenance names the command, the data (with its
+SHA-256) and the fit's accuracy on that data. Only the fitted fields move; cited fields
+keep their values and sources.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from autotune.errors import EXIT_OK, InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--measurements", required=True, metavar="CSV",
+                        help="measurements with the columns of cost_models/data/calibration.csv")
+    parser.add_argument("--hardware", default=None, metavar="NAME",
+                        help="fit on this hardware's rows only (default: every row)")
+    parser.add_argument("--params", default=None, metavar="FILE.yaml",
+                        help="starting parameters and cited values (default: the shipped ones)")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.yaml", help="where to write the fit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cost_models.calibration import fit, fitted_sources
+    from cost_models.measurements import read_measurements
+    from cost_models.params import FITTED_BOUNDS, dump_params, load_params
+    from cost_models.validation import validate
+
+    rows, skipped = read_measurements(args.measurements)
+    if args.hardware is not None:
+        rows = [r for r in rows if r.hardware_key == args.hardware]
+        if not rows:
+            raise InputError(source="--hardware", value=args.hardware,
+                             expected="a hardware_id with usable rows in " + args.measurements)
+    if not rows:
+        raise InputError(source=args.measurements, has_value=False, expected="at least one usable row")
+    output = Path(args.output)
+    if output.is_dir():
+        raise InputError(source="-o", value=args.output, expected="a file path, not a directory")
+    start = load_params(args.params)
+    result = fit(rows, start)
+    data = Path(args.measurements)
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()
+    report = validate(rows, [], result.params)
+    command = f"autotune calibrate --measurements {args.measurements}" \
+        + (f" --hardware {args.hardware}" if args.hardware else "") + f" -o {args.output}"
+    provenance = {
+        "command": command,
+        "data": str(data.name),
+        "data_sha256": digest,
+        "rows_used": len(rows),
+        "rows_skipped": len(skipped),
+        "fitted": sorted(FITTED_BOUNDS),
+        "fit": {"method": "scipy.optimize.least_squares, soft_l1 loss on log(predicted/measured)",
+                "converged": result.success, "residuals": result.residuals},
+        "accuracy_on_fit_data": {m: report[m] for m in ("throughput", "ttft", "tpot")}
+        | {"spearman_within_groups": report["spearman_within_groups"]},
+    }
+    params = result.params.with_values()
+    params = type(params)(**{**{f: getattr(params, f) for f in params.__dataclass_fields__},
+                             "sources": fitted_sources(params, tuple(FITTED_BOUNDS), data.name),
+                             "provenance": provenance})
+    header = ("Cost-model parameters shared by every device, model and layout (docs/cost-model.md).\n"
+              f"Produced by: {command}\n"
+              "Hardware without measurements (RNGD) uses these shared values with its own datasheet figures.")
+    try:
+        dump_params(params, output, header=header)
+    except OSError as exc:
+        raise InputError(source="-o", value=args.output, expected=f"a writable file ({exc.strerror})") from None
+    acc = provenance["accuracy_on_fit_data"]["throughput"]
+    print(f"fitted {len(FITTED_BOUNDS)} parameters on {len(rows)} rows; throughput median "
+          f"{acc['median_abs_pct_error']}% p90 {acc['p90_abs_pct_error']}%; wrote {output}", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,62 @@
+"""`autotune validate`: the cost model's predictions against a measurement CSV, without refitting.
+
+The CSV has the calibration file's columns. Exit 0 when at least one row was usable, 2 for
+bad input (a missing file or column).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from autotune.errors import EXIT_OK, InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--measurements", required=True, metavar="CSV",
+                        help="measurements with the columns of cost_models/data/calibration.csv")
+    parser.add_argument("--params", default=None, metavar="FILE.yaml",
+                        help="cost-model parameters (default: the shipped, fitted ones)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cost_models.measurements import read_measurements
+    from cost_models.params import load_params
+    from cost_models.validation import validate
+
+    rows, skipped = read_measurements(args.measurements)
+    if not rows:
+        raise InputError(source=args.measurements, has_value=False,
+                         expected=f"at least one usable row ({len(skipped)} skipped: "
+                                  f"{skipped[0].reason if skipped else 'the file has no rows'})")
+    report = validate(rows, skipped, load_params(args.params))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(render(report))
+    return EXIT_OK
+
+
+def _cell(summary: dict) -> str:
+    if not summary["n"]:
+        return f"{'-':>5} {'-':>8} {'-':>8}"
+    return f"{summary['n']:>5} {summary['median_abs_pct_error']:>7.1f}% {summary['p90_abs_pct_error']:>7.1f}%"
+
+
+def render(report: dict) -> str:
+    """Returns the human table: n / median / p90 absolute % error per metric, overall and per hardware."""
+    head = f"{'':<14}" + "".join(f"{m + ' n   median     p90':>24}" for m in ("throughput", "ttft", "tpot")) \
+        + f"{'spearman':>10}"
+    lines = [f"rows used {report['rows_used']}, skipped {report['rows_skipped']}"]
+    lines += [f"  skipped: {n} x {reason}" for reason, n in report["skipped_reasons"].items()]
+    lines += ["", head]
+
+    def line(name: str, entry: dict) -> str:
+        rho = entry["spearman_within_groups"]
+        cells = "".join(f"{_cell(entry[m]):>24}" for m in ("throughput", "ttft", "tpot"))
+        return f"{name:<14}{cells}{'-' if rho is None else format(rho, '.3f'):>10}"
+
+    lines.append(line("all", report))
+    for name, entry in report["by_hardware"].items():
+        lines.append(line(name, entry))
+    return "\n".join(lines)
