@@ -31,6 +31,10 @@ from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace
 
 
+#: Longest list of allowed TP sizes a message spells out.
+_MAX_LISTED = 12
+
+
 @dataclass(frozen=True, kw_only=True)
 class RuleResult:
     """One rule of a space evaluated over candidate rows."""
@@ -152,6 +156,21 @@ def violations_for(results: Sequence[RuleResult], index: int) -> list[str]:
     return [r.message(index) for r in results if bool(r.violated[index])]
 
 
+def dtype_violations(space: SearchSpace, dtype: str, kv_dtype: str | None = None) -> list[str]:
+    """Returns why the weight and KV-cache formats are not ones the space's runtime serves (empty: they are).
+
+    Whether the device computes in that format is the cost model's business (weight-only formats
+    such as FP8 weights on A100 run on wider math), so it is not judged here.
+    """
+    messages = []
+    if dtype not in space.dtypes:
+        messages.append(f"weights in {dtype} not served by {space.name} (formats: {', '.join(space.dtypes)})")
+    kv = kv_dtype or dtype
+    if kv not in space.kv_dtypes:
+        messages.append(f"KV cache in {kv} not served by {space.name} (formats: {', '.join(space.kv_dtypes)})")
+    return messages
+
+
 def check_space_hardware(space: SearchSpace, hardware: HardwareSpec) -> None:
     """Raises InputError when `space` counts TP in units `hardware` does not have."""
     upd = hardware.compute_units_per_device
@@ -197,8 +216,13 @@ class _Context:
 def _tp_allowed(ctx: _Context) -> RuleResult:
     space, upd = ctx.space, ctx.upd
     allowed = space.allowed_tp_sizes(max(ctx.total_units, upd), upd)
-    shown = ", ".join(str(v) for v in allowed) if allowed else "none on this fleet"
     unit = ctx.hardware.unit_name
+    if not allowed:
+        shown = "none on this fleet"
+    elif len(allowed) <= _MAX_LISTED:
+        shown = ", ".join(str(v) for v in allowed)
+    else:  # a long list reads worse than the rule itself
+        shown = f"{space.describe_tp_rule(upd)}, up to {allowed[-1]}"
 
     def explain(i: int) -> str:
         return f"TP {int(ctx.tp[i])} not allowed by {space.name} (allowed: {shown} {unit}s)"

@@ -237,3 +237,17 @@ def test_a_space_must_count_units_the_hardware_has():
         rules.check_space_hardware(load_space("gpu"), RNGD)
     rules.check_space_hardware(load_space("gpu"), H100)
     rules.check_space_hardware(load_space("furiosa-2024.2"), RNGD)
+
+
+def test_long_lists_of_allowed_tp_sizes_read_as_the_rule():
+    ids, messages = check("furiosa-2025.3", 64, 12, 1, 1)
+    assert ids == ["tp_allowed"]
+    assert messages == ["TP 12 not allowed by furiosa-2025.3 (allowed: 1, 2, 4 or a multiple of 8, up to 512 PEs)"]
+
+
+def test_dtype_violations():
+    assert rules.dtype_violations(load_space("furiosa-2026.4"), "fp8") == []
+    assert rules.dtype_violations(load_space("furiosa-2026.4"), "int4", "fp16") == [
+        "weights in int4 not served by furiosa-2026.4 (formats: bf16, fp8)",
+        "KV cache in fp16 not served by furiosa-2026.4 (formats: bf16, fp8)"]
+    assert rules.dtype_violations(load_space("gpu"), "fp4", "fp8") == []
