@@ -89,7 +89,7 @@ def parse_hardware(data: dict[str, Any], *, source: str) -> HardwareSpec:
     power = data.get("power_w")
     if power is not None:
         power = get_float(data, "power_w", source=source, maximum=_MAX_POWER_W)
-    spec = HardwareSpec(
+    return HardwareSpec(
         name=name,
         description=get_str(data, "description", source=source, default=name),
         memory_capacity_bytes=get_float(data, "memory_capacity_bytes", source=source, maximum=_MAX_MEMORY_BYTES),
@@ -107,7 +107,6 @@ def parse_hardware(data: dict[str, Any], *, source: str) -> HardwareSpec:
         device_name=device_name,
         unit_name=unit_name,
     )
-    return spec
 
 
 def _peak_tflops(data: dict[str, Any], *, source: str) -> dict[str, float]:
@@ -166,7 +165,7 @@ def _sources(data: dict[str, Any], *, source: str) -> dict[str, str]:
         allowed.update(f"{link}.{key}" for key in _LINK_KEYS)
     reject_unknown_keys(given, allowed, source=source, prefix="sources.")
     result: dict[str, str] = {}
-    for key, text in given.items():
+    for key in given:
         result[key] = get_str(given, key, source=source, prefix="sources.").strip()
     for field_name in FIGURE_FIELDS:
         covered = field_name in result or any(k.startswith(field_name + ".") for k in result)
