@@ -330,3 +330,13 @@ def test_unknown_preset_suggests_the_closest():
 def test_parse_hardware_names_its_source_in_errors():
     with pytest.raises(InputError, match="my-source"):
         parse_hardware({"name": "x"}, source="my-source")
+
+
+def test_the_format_guide_example_loads(tmp_path):
+    guide = (PRESET_DIR / "README.md").read_text()
+    example = guide.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = load_hardware(str(_write(tmp_path, example)))
+    assert spec.name == "my-gpu" and spec.memory_capacity_bytes == 80e9
+    assert spec.inter_device_link.latency_s == 0.6e-6
+    assert spec.sources["memory_capacity_bytes"] == "datasheet ..."
+    assert spec.sources["devices_per_node"].startswith("no source given")
