@@ -83,9 +83,9 @@ def _facts_text(facts: dict[str, Any]) -> str:
     for dtype, size in facts["weight_bytes"].items():
         lines.append((f"weights {dtype}", f"{size:,} bytes ({size / gib:,.2f} GiB)"))
     context = flops["context_len"]
-    lines.append((f"prefill FLOPs/token", f"{flops['prefill_linear']:.4g} linear + "
+    lines.append(("prefill FLOPs/token", f"{flops['prefill_linear']:.4g} linear + "
                                           f"{flops['prefill_attention']:.4g} attention (prompt {context})"))
-    lines.append((f"decode FLOPs/token", f"{flops['decode_linear']:.4g} linear + "
+    lines.append(("decode FLOPs/token", f"{flops['decode_linear']:.4g} linear + "
                                          f"{flops['decode_attention']:.4g} attention (context {context})"))
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in lines)

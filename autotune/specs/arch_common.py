@@ -203,7 +203,8 @@ def assemble(cfg: ConfigReader, *, model_type: str, num_layers: int, hidden: int
              embedding_params: int, final_params: int, layers: Sequence[LayerCount],
              moe: MoeShape | None = None, qk_head_dim: int = 0, v_head_dim: int = 0,
              kv_elements: int | None = None, kv_shardable: bool = True,
-             sliding_window: int | None = None, sliding_layers: Sequence[bool] = ()) -> ModelSpec:
+             sliding_window: int | None = None, sliding_layers: Sequence[bool] = (),
+             lm_head_input_dim: int = 0) -> ModelSpec:
     """Returns the ModelSpec of a parsed config (named after its file; the loader renames it)."""
     if len(layers) != num_layers:
         raise ValueError(f"internal: {len(layers)} layer counts for {num_layers} layers")
@@ -227,6 +228,7 @@ def assemble(cfg: ConfigReader, *, model_type: str, num_layers: int, hidden: int
         kv_cache_shardable=kv_shardable,
         sliding_window=sliding_window if sliding else None,
         sliding_layers=sliding,
+        lm_head_input_dim=lm_head_input_dim if lm_head_input_dim != hidden else 0,
     )
     # The largest public checkpoints hold ~2e12 parameters; 1e14 catches overflowed inputs.
     if spec.total_params > 10**14 or not math.isfinite(float(spec.total_params)):

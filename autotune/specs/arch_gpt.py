@@ -142,7 +142,7 @@ def parse_opt(cfg: ConfigReader, model_type: str) -> ModelSpec:
     final_norm = norm if norm_before and not remove_final_norm else 0
     final = final_norm + projections + (0 if tied else vocab * word_dim)
     layers = [LayerCount(total=layer, active=layer)] * num_layers
-    spec = assemble(cfg, model_type=model_type, num_layers=num_layers, hidden=hidden, intermediate=intermediate,
+    return assemble(cfg, model_type=model_type, num_layers=num_layers, hidden=hidden, intermediate=intermediate,
                     heads=heads, kv_heads=heads, head_dim=head_dim, vocab=vocab, max_positions=max_positions,
-                    tied=tied, embedding_params=embedding, final_params=final, layers=layers)
-    return spec
+                    tied=tied, embedding_params=embedding, final_params=final, layers=layers,
+                    lm_head_input_dim=word_dim)

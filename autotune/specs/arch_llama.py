@@ -152,7 +152,8 @@ def _qwen_moe_ffn(cfg: ConfigReader, model_type: str, *, hidden: int, num_layers
     router = linear_params(hidden, experts, bias=False)
     shared = 0
     if model_type == "qwen2_moe":
-        shared_width = cfg.integer("shared_expert_intermediate_size", default=0, minimum=0, maximum=1 << 22)
+        # Qwen2MoeConfig's default (5632) is what transformers builds when the key is absent; 0 disables it.
+        shared_width = cfg.integer("shared_expert_intermediate_size", default=5632, minimum=0, maximum=1 << 22)
         if shared_width:
             shared = gated_mlp_params(hidden, shared_width) + linear_params(hidden, 1, bias=False)
     shape = MoeShape(num_experts=experts, experts_per_token=top_k, num_shared_experts=1 if shared else 0,

@@ -67,6 +67,8 @@ class ModelSpec:
     """Context cap of the sliding-window layers, when the model has any."""
     sliding_layers: tuple[bool, ...] = ()
     """Per layer: True where the layer attends only within `sliding_window` (empty: none)."""
+    lm_head_input_dim: int = 0
+    """Width the LM head projects from when it is not hidden_size (OPT-350m: 512); 0 means hidden_size."""
 
     @property
     def total_params(self) -> int:
@@ -81,7 +83,7 @@ class ModelSpec:
     @property
     def lm_head_params(self) -> int:
         """Returns the parameters of the output projection, used for every generated token."""
-        return self.vocab_size * self.hidden_size
+        return self.vocab_size * (self.lm_head_input_dim or self.hidden_size)
 
     @property
     def is_moe(self) -> bool:

@@ -203,6 +203,7 @@ def test_opt_positions_projections_and_final_norm() -> None:
     projected = _spec({**base, "word_embed_proj_dim": 16, "do_layer_norm_before": False})
     assert projected.embedding_params == V * 16 + 102 * H + 16 * H
     assert projected.final_params == H * 16  # project_out, no final LayerNorm
+    assert projected.lm_head_params == V * 16 and spec.lm_head_params == V * H
 
 
 # --- sliding windows and the KV cache ---------------------------------------------------------
