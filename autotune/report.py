@@ -88,9 +88,9 @@ def short_config(r: Recommendation) -> str:
 def recommend_report(result: RecommendResult) -> str:
     """Returns the recommend report: status, assumptions, the table, binding limits or reasons."""
     a = result.assumptions
-    lines = [f"objective: {result.objective}    status: {result.status} "
-             f"({_STATUS_WORDS.get(result.status, result.status)}; {result.candidates_feasible} of "
-             f"{result.candidates_total} candidates feasible)"]
+    lines = _wrap(f"objective: {result.objective}; status: {result.status} "
+                  f"({_STATUS_WORDS.get(result.status, result.status)}; {result.candidates_feasible} of "
+                  f"{result.candidates_total} candidates feasible)", indent="")
     lines += _wrap(assumptions_line(a), indent="")
     lines.append("")
     if result.recommendations:
@@ -123,8 +123,8 @@ def why_lines(reasons: Sequence[str]) -> list[str]:
 def pareto_report(result: ParetoResult) -> str:
     """Returns the Pareto front table, lowest TPOT first."""
     a = result.assumptions
-    lines = [f"pareto front: {result.axes[0]} vs {result.axes[1]}    status: {result.status} "
-             f"({_STATUS_WORDS.get(result.status, result.status)}); {len(result.points)} points"]
+    lines = _wrap(f"pareto front: {result.axes[0]} vs {result.axes[1]}; status: {result.status} "
+                  f"({_STATUS_WORDS.get(result.status, result.status)}); {len(result.points)} points", indent="")
     lines += _wrap(assumptions_line(a), indent="")
     lines.append("")
     if not result.points:

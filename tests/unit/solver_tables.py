@@ -45,5 +45,6 @@ def random_problem(seed: int, *, rows: int = 40, ttft_ms: float | None = None, t
     limits = (Limit(limit_id="rule_test", description="a test rule", violated=rule,
                     message=lambda r: f"row {r} breaks the test rule"),
               memory_limit(table, None))
-    limits += slo_limits(table, Workload(ttft_ms=ttft_ms, tpot_ms=tpot_ms))
-    return Problem(candidates=candidates, table=table, limits=limits)
+    workload = Workload(ttft_ms=ttft_ms, tpot_ms=tpot_ms)
+    limits += slo_limits(table, workload)
+    return Problem(candidates=candidates, table=table, limits=limits, workload=workload)

@@ -1,0 +1,35 @@
+"""Human reports: aligned, within 100 columns, with status, assumptions and binding limits."""
+from __future__ import annotations
+
+from autotune import api, report
+
+
+def _widest(text: str) -> int:
+    return max(len(line) for line in text.splitlines())
+
+
+def test_recommend_report_fits_and_says_status_assumptions_and_binding():
+    result = api.recommend("llama-3.1-70b", "rngd", cards=4, space="furiosa-2024.2", top=3)
+    text = report.recommend_report(result)
+    assert _widest(text) <= 100
+    assert "status: OPTIMAL (proven optimal" in text
+    flat = " ".join(text.split())  # the assumptions line wraps at 100 columns
+    assert "space furiosa-2024.2; weights bf16, KV bf16; 2048 in + 512 out tokens; batch auto" in flat
+    assert "binding limit" in text and "memory" in text
+
+
+def test_infeasible_report_lists_reasons_and_alternatives():
+    result = api.recommend("llama-3.1-70b", "rngd", cards=1, space="furiosa-2024.2")
+    text = report.recommend_report(result)
+    assert "why nothing fits" in text and "weights need 141.1 GB" in text
+    assert "nearest alternatives" in text and "use 4 cards instead of 1" in text
+    assert _widest(text) <= 100
+
+
+def test_pareto_and_sweep_reports_fit():
+    front = api.pareto("llama-3.1-8b", "h100-sxm", cards=8)
+    assert _widest(report.pareto_report(front)) <= 100
+    sweep = api.sweep("llama-3.1-70b", "rngd", cards="1..4")
+    text = report.sweep_report(sweep)
+    assert _widest(text) <= 100
+    assert text.count("INFEASIBLE") >= 1 and text.count("OPTIMAL") >= 1
