@@ -8,6 +8,7 @@ id's last part (`Llama-3.1-70B`), case-insensitively. `index.csv` maps short nam
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 from dataclasses import dataclass, replace
@@ -20,7 +21,6 @@ from autotune.errors import InputError
 from autotune.specs.architectures import model_spec_from_config
 from autotune.specs.fields import read_text
 from autotune.specs.model import ModelSpec
-from autotune.specs.presets import unknown_preset_error
 
 CONFIG_FILE = "config.json"
 
@@ -50,7 +50,7 @@ def load_model(name_or_path: str) -> ModelSpec:
     if _looks_like_path(name_or_path):
         raise InputError(source=name_or_path, has_value=False,
                          expected="an existing config.json file or a folder holding one")
-    raise unknown_preset_error("model", name_or_path, _index())
+    raise _unknown_preset(name_or_path)
 
 
 def load_model_file(path: Path) -> ModelSpec:
@@ -125,6 +125,17 @@ def _lookup() -> dict[str, str]:
 
 def _find_preset(text: str) -> str | None:
     return _lookup().get(text.strip().lower())
+
+
+def _unknown_preset(text: str) -> InputError:
+    """Returns the error for an unknown model, suggesting presets whose name or id is close."""
+    table = _lookup()
+    close = difflib.get_close_matches(text.strip().lower(), list(table), n=8, cutoff=0.6)
+    suggestions = list(dict.fromkeys(table[key] for key in close))[:3]
+    hint = f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""
+    return InputError(source=f"model '{text}'", has_value=False,
+                      expected=f"a model preset (short name or Hugging Face id) or a path to a config.json{hint}; "
+                               "known presets: " + ", ".join(sorted(_index())))
 
 
 @lru_cache(maxsize=None)

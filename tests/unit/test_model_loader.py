@@ -248,3 +248,8 @@ def test_model_to_dict_has_the_contract_keys() -> None:
     assert facts["weight_bytes"] == {"bf16": 141_107_412_992, "fp16": 141_107_412_992, "fp8": 70_553_706_496,
                                      "int8": 70_553_706_496, "int4": 35_276_853_248, "fp4": 35_276_853_248}
     json.dumps(facts)  # JSON-ready
+
+
+def test_unknown_hf_id_suggests_by_id() -> None:
+    with pytest.raises(InputError, match=r"did you mean [^)]*llama-3\.1-70b"):
+        load_model("meta-llama/Llama-3.1-70")
