@@ -267,3 +267,13 @@ def test_flops_split_linear_and_attention() -> None:
     assert facts["decode_linear"] == 2 * (sum(spec.layer_active_params) + spec.lm_head_params)
     assert facts["decode_attention"] == 2 * 32 * (128 + 128) * 32 * 1024
     assert facts["prefill_attention"] * 2 == facts["decode_attention"]
+
+
+def test_gemma3_text_norms_and_window_pattern() -> None:
+    config = {k: v for k, v in _base("gemma3_text", sliding_window=32).items() if k != "tie_word_embeddings"}
+    spec = _spec({**config, "num_hidden_layers": 12})
+    gemma2 = _spec({**config, "model_type": "gemma2", "num_hidden_layers": 12})
+    assert spec.layer_params[0] - gemma2.layer_params[0] == 2 * HEAD_DIM  # q_norm and k_norm
+    # Every 6th layer is global (sliding_window_pattern 6), the others local.
+    assert spec.sliding_layers == (True,) * 5 + (False,) + (True,) * 5 + (False,)
+    assert spec.tie_word_embeddings
