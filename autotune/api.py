@@ -11,9 +11,7 @@ works as the command line does. Results are typed (`autotune.results`) with `.to
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -53,10 +51,20 @@ def load_space(name_or_path: str):
     return _load(name_or_path)
 
 
-def estimate(*args: Any, **kwargs: Any):
-    """Returns the estimate of one layout (see `autotune.estimate.estimate`)."""
-    from autotune.estimate import estimate as _estimate
-    return _estimate(*args, **kwargs)
+def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+             tp: int, pp: int = 1, dp: int = 1, cards: int | None = None, space: Any = None,
+             batch: int | str = "max", params: Any = None):
+    """Returns the costs and broken limits of one layout (`cost_models.estimate.Estimate`, with `.to_dict()`).
+
+    `cards` defaults to the fewest devices that hold the layout; `batch` to 'max' (the largest that fits).
+    """
+    from cost_models.estimate import estimate as _estimate
+
+    model = load_model(model) if isinstance(model, str) else model
+    hardware = load_hardware(hardware) if isinstance(hardware, str) else hardware
+    space = load_space(hardware.default_space if space is None else space) if not _is_space(space) else space
+    return _estimate(model, hardware, workload or Workload(), tp=tp, pp=pp, dp=dp, space=space, cards=cards,
+                     batch=batch, params=params)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -226,32 +234,9 @@ def first_candidates(result: EnumerateResult, count: int) -> EnumerateResult:
 
 
 def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
-    """Returns the card counts of '1..64', '1,2,4,8' or a mix ('1..4,8,16'), in the order given, deduplicated."""
-    counts: list[int] = []
-    expected = "card counts such as 8, 1..64 or 1,2,4,8 (integers >= 1)"
-    for part in str(text).split(","):
-        part = part.strip()
-        if ".." in part:
-            low_text, _, high_text = part.partition("..")
-            low, high = _positive(low_text, source, expected), _positive(high_text, source, expected)
-            if high < low:
-                raise InputError(source=source, value=text, expected=expected + "; a range goes upward")
-            if high - low > 100_000:
-                raise InputError(source=source, value=text, expected=expected + "; at most 100000 points")
-            counts.extend(range(low, high + 1))
-        else:
-            counts.append(_positive(part, source, expected))
-    return tuple(dict.fromkeys(counts))
-
-
-def _positive(text: str, source: str, expected: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise InputError(source=source, value=text, expected=expected) from None
-    if value < 1:
-        raise InputError(source=source, value=text, expected=expected)
-    return value
+    """Returns the card counts of '1..64', '1,2,4,8' or a mix (see `autotune.sweep.parse_cards`)."""
+    from autotune.sweep import parse_cards as _parse
+    return _parse(text, source=source)
 
 
 def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: HardwareSpec | str,
@@ -263,6 +248,8 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
 
     `jobs` > 1 solves points in that many processes; `progress(done, total)` is called as points finish.
     """
+    from autotune import sweep as sweeping
+
     _check_objective(objective)
     workload = workload or Workload()
     card_counts = parse_cards(cards) if isinstance(cards, str) else tuple(int(c) for c in cards)
@@ -271,56 +258,21 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     hardware_spec = load_hardware(hardware) if isinstance(hardware, str) else hardware
     space_spec = (load_space(hardware_spec.default_space if space is None else space)
                   if not _is_space(space) else space)
-    dtype_list = list(dtypes) if dtypes else [workload.dtype]
-    length_list = list(input_lens) if input_lens else [workload.input_len]
-    tasks = []
-    for model_spec in model_specs:
-        for dtype in dtype_list:
-            kv = workload.kv_dtype if dtypes is None else None
-            for length in length_list:
-                point_workload = dataclasses.replace(workload, dtype=dtype, kv_dtype=kv, input_len=length)
-                for count in card_counts:
-                    tasks.append(_SweepTask(model=model_spec, hardware=hardware_spec, space=space_spec,
-                                            workload=point_workload, cards=count, objective=objective,
-                                            time_limit_s=time_limit_s, params=params))
+    tasks = sweeping.sweep_tasks(model_specs, hardware_spec, space_spec, workload, cards=card_counts,
+                                 dtypes=dtypes, input_lens=input_lens, objective=objective,
+                                 time_limit_s=time_limit_s, params=params)
     checked = set()
     for task in tasks:  # Input errors (a dtype the space does not serve, ...) before any solving.
         key = (id(task.model), task.workload)
         if key not in checked:
             resolve(task.model, hardware_spec, task.workload, cards=1, space=space_spec)
             checked.add(key)
-    points: list[SweepPoint | None] = [None] * len(tasks)
-    if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_solve_point, task): i for i, task in enumerate(tasks)}
-            done = 0
-            from concurrent.futures import as_completed
-            for future in as_completed(futures):
-                points[futures[future]] = future.result()
-                done += 1
-                if progress:
-                    progress(done, len(tasks))
-    else:
-        for i, task in enumerate(tasks):
-            points[i] = _solve_point(task)
-            if progress:
-                progress(i + 1, len(tasks))
-    return SweepResult(objective=objective, points=tuple(p for p in points if p is not None))
+    points = sweeping.run_tasks(tasks, jobs=jobs, progress=progress)
+    return SweepResult(objective=objective, points=points)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class _SweepTask:
-    model: ModelSpec
-    hardware: HardwareSpec
-    space: Any
-    workload: Workload
-    cards: int
-    objective: str
-    time_limit_s: float | None
-    params: Any
-
-
-def _solve_point(task: _SweepTask) -> SweepPoint:
+def solve_sweep_point(task) -> SweepPoint:
+    """Returns the sweep point of one task (top-level, so that worker processes can run it)."""
     request = resolve(task.model, task.hardware, task.workload, cards=task.cards, space=task.space,
                       params=task.params)
     result = _recommend_problem(request, request.problem(), objective=task.objective, top=1,
@@ -335,19 +287,3 @@ def _solve_point(task: _SweepTask) -> SweepPoint:
 def _check_objective(objective: str) -> None:
     if objective not in OBJECTIVES:
         raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(OBJECTIVES))
-
-
-def stderr_progress(label: str) -> Callable[[int, int], None] | None:
-    """Returns a progress-bar callback drawing on stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        return None
-
-    def draw(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\r" + " " * (len(label) + width + 20) + "\r")
-        sys.stderr.flush()
-
-    return draw

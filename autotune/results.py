@@ -11,6 +11,22 @@ from typing import Any
 from autotune.plan import ParallelPlan
 
 
+#: Decimals kept in JSON, as `autotune estimate --json` keeps them (bytes are whole).
+_DECIMALS = {"ttft_ms": 4, "tpot_ms": 4, "e2e_latency_ms": 4, "throughput_tokens_per_s": 3,
+             "throughput_tokens_per_s_per_device": 3, "requests_per_s": 5}
+
+
+def rounded_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns the metrics with whole bytes and the estimate command's decimals (JSON stays readable)."""
+    out = dict(metrics)
+    for key, digits in _DECIMALS.items():
+        if isinstance(out.get(key), float):
+            out[key] = round(out[key], digits)
+    if isinstance(out.get("memory_per_device_bytes"), Mapping):
+        out["memory_per_device_bytes"] = {k: round(v) for k, v in out["memory_per_device_bytes"].items()}
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class Recommendation:
     """One configuration with the estimate's metrics (the keys of `autotune estimate --json`)."""
@@ -24,7 +40,7 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         out = self.plan.to_dict()
-        out.update(self.metrics)
+        out.update(rounded_metrics(self.metrics))
         if self.binding:
             out["binding_limits"] = list(self.binding)
         return out

@@ -111,6 +111,9 @@ class Problem:
             "throughput_tokens_per_s": float(t.throughput_tokens_per_s[row]),
             "throughput_tokens_per_s_per_device": float(t.throughput_tokens_per_s_per_device[row]),
             "batch_size": int(self.candidates.batch[row]),
+            "max_batch": int(t.max_batch[row]),
+            "requests_per_s": (float(t.throughput_tokens_per_s[row]) / self.workload.output_len
+                               if self.workload is not None else None),
         }
 
 

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autotune import api, report
+    from autotune.sweep import stderr_progress
 
     models = _split(args.models, "--models") if args.models else ([args.model] if args.model else [])
     if not models:
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                        space=args.space,
                        objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
                        time_limit_s=ca.time_limit_from_args(args), jobs=ca.parse_int(args.jobs, "--jobs", maximum=256),
-                       progress=api.stderr_progress("sweep"))
+                       progress=stderr_progress("sweep"))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

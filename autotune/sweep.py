@@ -1,0 +1,133 @@
+"""Sweeps: many requests (card counts x models x dtypes x prompt lengths), solved one by one or in processes.
+
+Each point is an independent `recommend` (top 1, reasons when nothing fits, no alternatives).
+Points keep the order they were asked in, whatever order the processes finish in, so that the
+output is the same with `--jobs 1` and `--jobs N`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from autotune.errors import InputError
+from autotune.results import SweepPoint
+from autotune.specs.hardware import HardwareSpec
+from autotune.specs.model import ModelSpec
+from autotune.specs.workload import Workload
+
+#: Most points one sweep may ask for.
+MAX_POINTS = 100_000
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SweepTask:
+    """One point of a sweep: everything a worker process needs (all picklable)."""
+
+    model: ModelSpec
+    hardware: HardwareSpec
+    space: Any
+    workload: Workload
+    cards: int
+    objective: str
+    time_limit_s: float | None
+    params: Any
+
+
+def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
+    """Returns the card counts of '1..64', '1,2,4,8' or a mix ('1..4,8,16'), in the order given, deduplicated."""
+    counts: list[int] = []
+    expected = "card counts such as 8, 1..64 or 1,2,4,8 (integers >= 1)"
+    for part in str(text).split(","):
+        part = part.strip()
+        if ".." in part:
+            low_text, _, high_text = part.partition("..")
+            low, high = _positive(low_text, source, expected), _positive(high_text, source, expected)
+            if high < low:
+                raise InputError(source=source, value=text, expected=expected + "; a range goes upward")
+            if high - low >= MAX_POINTS:
+                raise InputError(source=source, value=text, expected=expected + f"; at most {MAX_POINTS} points")
+            counts.extend(range(low, high + 1))
+        else:
+            counts.append(_positive(part, source, expected))
+    return tuple(dict.fromkeys(counts))
+
+
+def _positive(text: str, source: str, expected: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InputError(source=source, value=text, expected=expected) from None
+    if value < 1:
+        raise InputError(source=source, value=text, expected=expected)
+    return value
+
+
+def sweep_tasks(models: Sequence[ModelSpec], hardware: HardwareSpec, space: Any, workload: Workload, *,
+                cards: Sequence[int], dtypes: Sequence[str] | None, input_lens: Sequence[int] | None,
+                objective: str, time_limit_s: float | None, params: Any) -> list[SweepTask]:
+    """Returns the points in order: model, then dtype, then prompt length, then card count (innermost)."""
+    dtype_list = list(dtypes) if dtypes else [workload.dtype]
+    length_list = list(input_lens) if input_lens else [workload.input_len]
+    total = len(models) * len(dtype_list) * len(length_list) * len(cards)
+    if total > MAX_POINTS:
+        raise InputError(source="sweep", value=total, expected=f"at most {MAX_POINTS} points")
+    tasks = []
+    for model in models:
+        for dtype in dtype_list:
+            # A swept dtype sets the KV cache format too, unless the user fixed it.
+            kv_dtype = workload.kv_dtype if dtypes is None else None
+            for length in length_list:
+                point = dataclasses.replace(workload, dtype=dtype, kv_dtype=kv_dtype, input_len=length)
+                tasks.extend(SweepTask(model=model, hardware=hardware, space=space, workload=point, cards=count,
+                                       objective=objective, time_limit_s=time_limit_s, params=params)
+                             for count in cards)
+    return tasks
+
+
+def run_tasks(tasks: Sequence[SweepTask], *, jobs: int = 1,
+              progress: Callable[[int, int], None] | None = None) -> tuple[SweepPoint, ...]:
+    """Returns the solved points in task order; `jobs` > 1 uses that many worker processes."""
+    from autotune.api import solve_sweep_point
+
+    points: list[SweepPoint | None] = [None] * len(tasks)
+    if jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+            futures = {pool.submit(solve_sweep_point, task): i for i, task in enumerate(tasks)}
+            for done, future in enumerate(as_completed(futures), start=1):
+                points[futures[future]] = future.result()
+                if progress:
+                    progress(done, len(tasks))
+    else:
+        for i, task in enumerate(tasks):
+            points[i] = solve_sweep_point(task)
+            if progress:
+                progress(i + 1, len(tasks))
+    return tuple(p for p in points if p is not None)
+
+
+def stderr_progress(label: str) -> Callable[[int, int], None] | None:
+    """Returns a progress-bar callback drawing on stderr, or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    return ProgressBar(label, sys.stderr)
+
+
+class ProgressBar:
+    """A one-line bar redrawn in place; erased when the last point is done."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str, stream) -> None:
+        self.label = label
+        self.stream = stream
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self.WIDTH * done // max(total, 1)
+        line = f"{self.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total}"
+        self.stream.write("\r" + line)
+        if done >= total:
+            self.stream.write("\r" + " " * len(line) + "\r")
+        self.stream.flush()
