@@ -11,8 +11,13 @@ from cost_models.inputs import RowInputs
 from cost_models.params import CostParams
 
 
+def link_efficiency(params: CostParams, pcie: np.ndarray) -> np.ndarray:
+    """Returns the achieved fraction of a link's bandwidth: PCIe peer-to-peer has its own."""
+    return np.where(pcie, params.comm_bandwidth_efficiency_pcie, params.comm_bandwidth_efficiency)
+
+
 def ring_allreduce_time_s(message_bytes: np.ndarray, n: np.ndarray, link_bytes_per_s: np.ndarray,
-                          latency_s: np.ndarray, efficiency: float) -> np.ndarray:
+                          latency_s: np.ndarray, efficiency: np.ndarray) -> np.ndarray:
     """Returns the seconds of a ring all-reduce of `message_bytes` over `n` members (0 when n <= 1).
 
     Bandwidth term: each member sends and receives 2(n-1)/n of the message; latency term:
@@ -37,9 +42,10 @@ def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: Cost
     within_node = across <= rows.devices_per_node
     bw = np.where(within_node, rows.inter_link_bytes_per_s, rows.node_link_bytes_per_s)
     lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
-    eff = params.comm_bandwidth_efficiency
     intra = ring_allreduce_time_s(message_bytes, np.where(rows.units_per_device > 1, inside, 1.0),
-                                  rows.intra_link_bytes_per_s, rows.intra_link_latency_s, eff)
+                                  rows.intra_link_bytes_per_s, rows.intra_link_latency_s,
+                                  link_efficiency(params, rows.intra_link_pcie))
+    eff = link_efficiency(params, within_node & rows.inter_link_pcie)
     return intra + ring_allreduce_time_s(message_bytes, across, bw, lat, eff) + params.comm_call_overhead_s
 
 
@@ -53,4 +59,5 @@ def pp_transfer_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostP
     within_node = devices_per_replica <= rows.devices_per_node
     bw = np.where(within_node, rows.inter_link_bytes_per_s, rows.node_link_bytes_per_s)
     lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
-    return message_bytes / (bw * params.comm_bandwidth_efficiency) + lat + params.comm_call_overhead_s
+    eff = link_efficiency(params, within_node & rows.inter_link_pcie)
+    return message_bytes / (bw * eff) + lat + params.comm_call_overhead_s

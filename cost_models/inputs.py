@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from autotune.specs.dtypes import bytes_per_element
-from autotune.specs.hardware import HardwareSpec
+from autotune.specs.hardware import HardwareSpec, LinkSpec
 from autotune.specs.model import ModelSpec
 from cost_models.params import CostParams
 
@@ -79,6 +79,9 @@ class RowInputs:
     """True where matmuls run on the 8-bit (or narrower) datapath."""
     memory_bandwidth_bytes_per_s: np.ndarray
     memory_capacity_bytes: np.ndarray
+    intra_link_pcie: np.ndarray
+    inter_link_pcie: np.ndarray
+    """True where the link class is PCIe peer-to-peer (its own achieved-bandwidth fraction)."""
     intra_link_bytes_per_s: np.ndarray
     intra_link_latency_s: np.ndarray
     inter_link_bytes_per_s: np.ndarray
@@ -155,6 +158,11 @@ def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: st
     }
 
 
+def is_pcie(link: LinkSpec) -> bool:
+    """Returns True for a PCIe peer-to-peer link (named so in the hardware file)."""
+    return "pcie" in link.name.lower()
+
+
 def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> dict[str, float]:
     math_dtype = compute_dtype(hardware, dtype)
     intra = hardware.intra_device_link or hardware.inter_device_link
@@ -166,6 +174,8 @@ def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> d
         "narrow_compute": math_dtype in NARROW_DTYPES,
         "memory_bandwidth_bytes_per_s": hardware.memory_bandwidth_bytes_per_s,
         "memory_capacity_bytes": hardware.memory_capacity_bytes,
+        "intra_link_pcie": is_pcie(intra),
+        "inter_link_pcie": is_pcie(hardware.inter_device_link),
         "intra_link_bytes_per_s": intra.bandwidth_bytes_per_s,
         "intra_link_latency_s": intra.latency_s,
         "inter_link_bytes_per_s": hardware.inter_device_link.bandwidth_bytes_per_s,

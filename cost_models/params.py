@@ -39,6 +39,8 @@ class CostParams:
     """Fixed time per engine iteration: scheduling, sampling, host work (fitted)."""
     comm_bandwidth_efficiency: float
     """Achieved fraction of a link's datasheet bandwidth in all-reduce and send/recv (fitted)."""
+    comm_bandwidth_efficiency_pcie: float
+    """Achieved fraction of a PCIe peer-to-peer link's bandwidth (host bridges, no switch fabric) (fitted)."""
     comm_call_overhead_s: float
     """Fixed time per collective or send/recv call: launch and synchronization (fitted)."""
     activation_bytes_per_element: float
@@ -80,13 +82,14 @@ FITTED_BOUNDS: dict[str, tuple[float, float]] = {
     "layer_overhead_s": (0.0, 500e-6),
     "step_overhead_s": (0.0, 50e-3),
     "comm_bandwidth_efficiency": (0.05, 1.0),
+    "comm_bandwidth_efficiency_pcie": (0.05, 1.0),
     "comm_call_overhead_s": (0.0, 200e-6),
 }
 
 _SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "bandwidth_efficiency",
                   "attention_bandwidth_efficiency",
                   "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
-                  "comm_call_overhead_s",
+                  "comm_call_overhead_s", "comm_bandwidth_efficiency_pcie",
                   "activation_bytes_per_element")
 _SCALAR_INTS = ("activation_tokens", "max_batch_per_replica")
 _MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction", "sliding_window_kv")

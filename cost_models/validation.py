@@ -7,11 +7,15 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from autotune.rules import devices_used
 from cost_models.measurements import MeasuredRow, SkippedRow
 from cost_models.params import CostParams
 from cost_models.regimes import PreparedRows, aligned, prepare
 
 METRICS = ("throughput", "ttft", "tpot")
+
+#: Configurations a group needs for its rank correlation to count (3: over two it is only a sign).
+MIN_CONFIGS = 3
 
 
 def abs_pct_errors(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
@@ -34,13 +38,21 @@ def group_key(row: MeasuredRow) -> tuple:
     return (row.model_key, row.hardware_key, row.dtype, row.input_len, row.output_len, row.load_type)
 
 
-def spearman_within_groups(rows: list[MeasuredRow], predicted: np.ndarray, measured: np.ndarray
-                           ) -> dict[str, Any]:
+def devices_of(row: MeasuredRow) -> int:
+    """Returns the devices a measured configuration ran on (the rules' count)."""
+    return int(devices_used(row.hardware, np.array([row.tp]), np.array([row.pp]), np.array([row.dp]))[0])
+
+
+def spearman_within_groups(rows: list[MeasuredRow], predicted: np.ndarray, measured: np.ndarray, *,
+                           per_device: bool = False, min_configs: int = MIN_CONFIGS) -> dict[str, Any]:
     """Returns the mean Spearman correlation of predicted vs measured throughput over groups.
 
     A group holds the configurations (tp, pp, dp, batch) of one model, device, dtype, lengths
     and regime; rows repeating a configuration (several published runs) are averaged first.
-    Groups of fewer than 2 configurations, or whose values are all equal, carry no ranking.
+    Configurations are ranked by total output throughput, or by throughput per device
+    (the efficiency a layout choice trades) when `per_device` is True.
+    Groups of fewer than `min_configs` configurations, or whose values are all equal, are
+    left out: over two items a rank correlation is only a sign (+1 or -1).
     """
     groups: dict[tuple, dict[tuple, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, row in enumerate(rows):
@@ -48,10 +60,11 @@ def spearman_within_groups(rows: list[MeasuredRow], predicted: np.ndarray, measu
             groups[group_key(row)][(row.tp, row.pp, row.dp, row.batch or 0)].append(i)
     values = []
     for configs in groups.values():
-        if len(configs) < 2:
+        if len(configs) < min_configs:
             continue
-        p = np.array([np.mean(predicted[m]) for m in configs.values()])
-        m = np.array([np.mean(measured[m]) for m in configs.values()])
+        scale = np.array([devices_of(rows[m[0]]) if per_device else 1 for m in configs.values()], dtype=float)
+        p = np.array([np.mean(predicted[m]) for m in configs.values()]) / scale
+        m = np.array([np.mean(measured[m]) for m in configs.values()]) / scale
         if np.ptp(p) == 0 or np.ptp(m) == 0:
             continue
         values.append(float(spearmanr(p, m).statistic))
@@ -63,17 +76,23 @@ def summarize(prepared: PreparedRows, params: CostParams) -> dict[str, Any]:
     pairs = aligned(prepared, params)
     errors = {m: abs_pct_errors(*pairs[m]) for m in METRICS}
     report: dict[str, Any] = {m: metric_summary(errors[m]) for m in METRICS}
-    spearman = spearman_within_groups(prepared.rows, *pairs["throughput"])
+    spearman = spearman_within_groups(prepared.rows, *pairs["throughput"], per_device=False)
     report["spearman_within_groups"] = spearman["mean"]
     report["spearman_groups"] = spearman["groups"]
+    report["spearman_within_groups_per_device"] = spearman_within_groups(
+        prepared.rows, *pairs["throughput"], per_device=True)["mean"]
+    pairs_too = spearman_within_groups(prepared.rows, *pairs["throughput"], min_configs=2)
+    report["spearman_within_groups_incl_pairs"] = pairs_too["mean"]
+    report["spearman_groups_incl_pairs"] = pairs_too["groups"]
     by_hw: dict[str, Any] = {}
     names = np.array([r.hardware_key for r in prepared.rows])
-    for name in sorted(set(names)):
+    for name in sorted(set(names.tolist())):
         mask = names == name
         entry = {m: metric_summary(errors[m][mask]) for m in METRICS}
         idx = np.flatnonzero(mask)
         spearman = spearman_within_groups(
-            [prepared.rows[i] for i in idx], pairs["throughput"][0][idx], pairs["throughput"][1][idx])
+            [prepared.rows[i] for i in idx], pairs["throughput"][0][idx], pairs["throughput"][1][idx],
+            per_device=False)
         entry["spearman_within_groups"] = spearman["mean"]
         entry["spearman_groups"] = spearman["groups"]
         entry["rows"] = int(mask.sum())
