@@ -45,10 +45,14 @@ def add_solver_arguments(parser: argparse.ArgumentParser, *, top: bool = True, o
     """Adds --objective, --top, --time-limit and --json."""
     if objective:
         parser.add_argument("--objective", default="throughput", metavar="|".join(OBJECTIVE_CHOICES),
-                            help="throughput: max output tokens/s over all replicas (ties: fewer cards, lower "
-                                 "TPOT); latency: min TPOT; ttft: min time to first token; e2e: min request latency")
+                            help="throughput: max output tokens/s over all replicas (ties: fewer cards, then lower "
+                                 "TPOT); latency: min TPOT; ttft: min time to first token; e2e: min request latency "
+                                 "(ties: fewer cards). With --batch auto the batch is chosen too, so latency, ttft "
+                                 "and e2e usually pick batch 1; give --batch N to minimise them at that batch")
     if top:
         parser.add_argument("--top", default="1", metavar="K", help="how many best distinct configurations")
+    parser.add_argument("--params", default=None, metavar="FILE.yaml",
+                        help="cost-model parameters (default: the shipped, fitted ones)")
     parser.add_argument("--time-limit", default=None, metavar="S",
                         help="CP-SAT wall-time budget in seconds (default: none; solve to proven optimum)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
@@ -147,6 +151,15 @@ def degrees_from_args(args: argparse.Namespace) -> dict[str, int | None]:
     """Returns the pinned degrees {'tp', 'pp', 'dp'} (None where not given)."""
     return {name: parse_optional_int(getattr(args, name, None), f"--{name}", maximum=1_000_000)
             for name in ("tp", "pp", "dp")}
+
+
+def params_from_args(args: argparse.Namespace):
+    """Returns the cost-model parameters of --params, or None for the shipped ones."""
+    path = getattr(args, "params", None)
+    if path is None:
+        return None
+    from cost_models import load_params
+    return load_params(path)
 
 
 def time_limit_from_args(args: argparse.Namespace) -> float | None:

@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the order of the rows (the solver's, ties included): feasible rows first")
     parser.add_argument("--feasible-only", action="store_true", help="list only the rows that break no limit")
     parser.add_argument("--limit", default="0", metavar="N", help="show the first N rows (0: all)")
+    parser.add_argument("--params", default=None, metavar="FILE.yaml",
+                        help="cost-model parameters (default: the shipped, fitted ones)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
 
 
@@ -24,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     limit = ca.parse_int(args.limit, "--limit", minimum=0, maximum=10**9)
     result = api.enumerate_candidates(
         args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args), space=args.space,
-        objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES), **ca.degrees_from_args(args))
+        objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
+        params=ca.params_from_args(args), **ca.degrees_from_args(args))
     if args.feasible_only:
         result = api.only_feasible(result)
     if limit:

@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = api.pareto(args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args),
                         space=args.space, axes=ca.parse_choice(args.axes, "--axes", AXES_CHOICES),
-                        time_limit_s=ca.time_limit_from_args(args), **ca.degrees_from_args(args))
+                        time_limit_s=ca.time_limit_from_args(args), params=ca.params_from_args(args),
+                        **ca.degrees_from_args(args))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
         args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args), space=args.space,
         objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
         top=ca.parse_int(args.top, "--top", maximum=10_000), time_limit_s=ca.time_limit_from_args(args),
-        explain=True, alternatives=not args.no_alternatives, **ca.degrees_from_args(args))
+        params=ca.params_from_args(args), explain=True, alternatives=not args.no_alternatives,
+        **ca.degrees_from_args(args))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, sort_keys=False))
     else:

@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     result = api.sweep(models, hardware, ca.workload_from_args(args), cards=cards, dtypes=dtypes, input_lens=lens,
                        space=args.space,
                        objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
-                       time_limit_s=ca.time_limit_from_args(args), jobs=ca.parse_int(args.jobs, "--jobs", maximum=256),
-                       progress=stderr_progress("sweep"))
+                       time_limit_s=ca.time_limit_from_args(args), params=ca.params_from_args(args),
+                       jobs=ca.parse_int(args.jobs, "--jobs", maximum=256), progress=stderr_progress("sweep"))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
