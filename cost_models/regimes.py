@@ -5,7 +5,10 @@ load_type -> regime:
   throughput = dp x batch / TPOT of a mixed step.
 - `static_batch`: a fixed batch prefilled at once, then output_len - 1 pure decode steps;
   throughput = batch x output_len / (prefill + (output_len - 1) x decode step); TTFT = that prefill.
-- `online_fixed_concurrency`: continuous batching at the given concurrency (TPOT of a mixed step).
+- `online_fixed_concurrency`: benchmark clients keep `concurrency` requests of fixed lengths in
+  flight; the requests start together and, having equal lengths, finish together, so they run in
+  waves: the wave's prompts are prefilled, then decoded together. Throughput and TPOT as
+  `static_batch`; a request waits on average for (concurrency + 1) / 2 prompts' prefill (TTFT).
 - `batch1_first_token_latency`: TTFT of one prompt alone.
 - `static_batch_e2e_latency`: TPOT of a pure decode step at the given batch, static throughput;
   a row with only an end-to-end latency compares e2e / output_len on both sides.
@@ -66,6 +69,7 @@ def predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray]
     pure = timing.decode_cycle_s(rows, params, b, np.zeros(len(rows)))
     static_prefill = timing.prefill_time_s(rows, params, b, np.zeros(len(rows)))
     joining_prefill = timing.prefill_time_s(rows, params, np.ones(len(rows)), b - 1.0)
+    wave_prefill = timing.prefill_time_s(rows, params, (b + 1.0) / 2.0, np.zeros(len(rows)))
     static_e2e = static_prefill + (rows.output_len - 1.0) * pure
     static_throughput = rows.dp * b * rows.output_len / static_e2e
     serving_throughput = rows.dp * b / mixed
@@ -74,12 +78,12 @@ def predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray]
     nan = np.full(len(rows), np.nan)
     throughput = np.select(
         [offline, lt == "static_batch", lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"],
-        [serving_throughput, static_throughput, serving_throughput, static_throughput], nan)
+        [serving_throughput, static_throughput, static_throughput, static_throughput], nan)
     ttft = np.select(
         [lt == "batch1_first_token_latency", lt == "static_batch", lt == "static_batch_e2e_latency",
          lt == "online_fixed_concurrency"],
-        [joining_prefill, static_prefill, static_prefill, joining_prefill], nan)
-    tpot = np.select([lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"], [mixed, pure], nan)
+        [joining_prefill, static_prefill, static_prefill, wave_prefill], nan)
+    tpot = np.select([lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"], [pure, pure], nan)
     e2e_per_token = static_e2e / rows.output_len
     return {"throughput": throughput, "ttft": ttft, "tpot": tpot, "e2e_per_token": e2e_per_token, "batch": b}
 

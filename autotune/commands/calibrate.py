@@ -15,8 +15,9 @@ from autotune.errors import EXIT_OK, InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--measurements", required=True, metavar="CSV",
-                        help="measurements with the columns of cost_models/data/calibration.csv")
+    parser.add_argument("--measurements", required=True, metavar="CSV", action="append",
+                        help="measurements with the columns of cost_models/data/calibration.csv "
+                             "(repeat the flag to fit on several files)")
     parser.add_argument("--hardware", default=None, metavar="NAME",
                         help="fit on this hardware's rows only (default: every row)")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
@@ -30,28 +31,31 @@ def run(args: argparse.Namespace) -> int:
     from cost_models.params import FITTED_BOUNDS, dump_params, load_params
     from cost_models.validation import validate
 
-    rows, skipped = read_measurements(args.measurements)
+    rows, skipped = [], []
+    for path in args.measurements:
+        used, dropped = read_measurements(path)
+        rows += used
+        skipped += dropped
     if args.hardware is not None:
         rows = [r for r in rows if r.hardware_key == args.hardware]
         if not rows:
             raise InputError(source="--hardware", value=args.hardware,
-                             expected="a hardware_id with usable rows in " + args.measurements)
+                             expected="a hardware_id with usable rows in " + ", ".join(args.measurements))
     if not rows:
-        raise InputError(source=args.measurements, has_value=False, expected="at least one usable row")
+        raise InputError(source=", ".join(args.measurements), has_value=False, expected="at least one usable row")
     output = Path(args.output)
     if output.is_dir():
         raise InputError(source="-o", value=args.output, expected="a file path, not a directory")
     start = load_params(args.params)
     result = fit(rows, start)
-    data = Path(args.measurements)
-    digest = hashlib.sha256(data.read_bytes()).hexdigest()
+    files = [Path(p) for p in args.measurements]
+    data = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     report = validate(rows, [], result.params)
-    command = f"autotune calibrate --measurements {args.measurements}" \
+    command = "autotune calibrate " + " ".join(f"--measurements {p}" for p in args.measurements) \
         + (f" --hardware {args.hardware}" if args.hardware else "") + f" -o {args.output}"
     provenance = {
         "command": command,
-        "data": str(data.name),
-        "data_sha256": digest,
+        "data_sha256": data,
         "rows_used": len(rows),
         "rows_skipped": len(skipped),
         "fitted": sorted(FITTED_BOUNDS),
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     }
     params = result.params.with_values()
     params = type(params)(**{**{f: getattr(params, f) for f in params.__dataclass_fields__},
-                             "sources": fitted_sources(params, tuple(FITTED_BOUNDS), data.name),
+                             "sources": fitted_sources(params, tuple(FITTED_BOUNDS), " + ".join(data)),
                              "provenance": provenance})
     header = ("Cost-model parameters shared by every device, model and layout (docs/cost-model.md).\n"
               f"Produced by: {command}\n"
