@@ -1,0 +1,420 @@
+"""Plots of a Pareto front and of a sweep, as PNG or SVG files (matplotlib, the optional extra `plot`).
+
+matplotlib is imported inside the functions, never at module import, so that the rest of the tool
+runs without it; a missing matplotlib is bad input for `--plot` (exit 2) with the install line.
+Figures are drawn with the Agg canvas (no display, no pyplot global state) under matplotlib's default
+style, a fixed size and dpi, a fixed SVG hash salt and no date stamp: the same result gives the same bytes.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from autotune.errors import InputError
+from autotune.results import Assumptions, ParetoResult, Recommendation, SweepPoint, SweepResult
+
+#: File formats by suffix; anything else is refused before any drawing.
+FORMATS = {".png": "png", ".svg": "svg"}
+FIGURE_SIZE_IN = (9.0, 6.0)
+DPI = 150
+#: Salt of the SVG element ids, fixed so that SVG files are byte-identical across runs.
+SVG_HASH_SALT = "autotune"
+INSTALL_HINT = "matplotlib installed: pip install 'autotune[plot]'"
+LABEL_FONT_PT = 7.0
+#: Title characters per line at 9.5 pt on a 9-inch figure.
+TITLE_WRAP = 100
+_STATUS_NOT_PROVEN = "FEASIBLE"
+
+
+def pareto_plot(result: ParetoResult, path: str | Path, *, others: Sequence[Recommendation] = (),
+                source: str = "--plot") -> Path:
+    """Returns the path of the written Pareto plot: the front, `others` faded behind it, each point labelled.
+
+    `others` are further configurations (for example the feasible rows of enumerate); infeasible
+    ones are skipped. Axes follow `result.axes`: TPOT (ms) against output tokens/s over all replicas,
+    or tokens/s per user against tokens/s per device.
+    """
+    target, fmt = output_path(path, source=source)
+    mpl, figure_cls, _ = _matplotlib(target, source)
+    x_key, y_key = result.axes
+    x_label, y_label = _axis_labels(result.axes, result.assumptions)
+    with _style(mpl):
+        fig = figure_cls(figsize=FIGURE_SIZE_IN, dpi=DPI)
+        canvas = _canvas(fig)
+        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.84)
+        ax = fig.add_subplot(1, 1, 1)
+        background = [r for r in others if r.metrics.get("feasible", True)]
+        if background:
+            ax.scatter([axis_value(r, x_key) for r in background], [axis_value(r, y_key) for r in background],
+                       s=12, color="0.55", alpha=0.3, linewidths=0, zorder=1,
+                       label=f"other feasible configurations ({len(background)})")
+        points = sorted(result.points, key=lambda r: axis_value(r, x_key))
+        xs = [axis_value(r, x_key) for r in points]
+        ys = [axis_value(r, y_key) for r in points]
+        if points:
+            # The attainable front is a staircase: a latency budget buys the best throughput at or below it.
+            where = "post" if _lower_is_better(x_key) else "pre"
+            ax.step(xs, ys, where=where, color="tab:blue", linewidth=1.2, alpha=0.6, zorder=2)
+            ax.scatter(xs, ys, s=30, color="tab:blue", zorder=3, edgecolors="white", linewidths=0.6,
+                       label=f"Pareto front ({len(points)} configurations, {result.status})")
+        else:
+            reason = result.reasons[0] if result.reasons else "the solver found none"
+            ax.text(0.5, 0.5, "\n".join(textwrap.wrap(f"No configuration fits ({result.status}): {reason}", 70)),
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        ax.grid(True, linewidth=0.4, alpha=0.5)
+        ax.margins(x=0.1, y=0.12)
+        if _has_data(xs, background):
+            ax.set_ylim(bottom=0)
+        # Freeze the limits before measuring labels: placement works in display coordinates.
+        ax.set_xlim(ax.get_xlim())
+        ax.set_ylim(ax.get_ylim())
+        if points or background:
+            ax.legend(loc="best", fontsize=8, frameon=True)
+        fig.suptitle(_pareto_title(result), fontsize=9.5, x=0.5, y=0.98, va="top")
+        _place_labels(fig, canvas, ax, xs, ys, [config_label(r) for r in points])
+        _save(fig, target, fmt, source)
+    return target
+
+
+def sweep_plot(result: SweepResult, path: str | Path, *, hardware: str | None = None,
+               device_name: str = "device", source: str = "--plot") -> Path:
+    """Returns the path of the written sweep plot: throughput (total and per device) and latency against cards.
+
+    One line per series (model, dtype, input length); infeasible points are left out of the lines and
+    marked with x on the cards axis; points the time limit stopped before proof are drawn hollow.
+    `hardware` and `device_name` ("card", "GPU") only word the title and axes.
+    """
+    target, fmt = output_path(path, source=source)
+    mpl, figure_cls, line2d = _matplotlib(target, source)
+    groups = sweep_series(result.points)
+    varying = _varying_fields(result.points)
+    all_cards = sorted({p.cards for p in result.points})
+    with _style(mpl):
+        fig = figure_cls(figsize=FIGURE_SIZE_IN, dpi=DPI)
+        _canvas(fig)
+        ax_total = fig.add_subplot(2, 1, 1)
+        ax_per = ax_total.twinx()
+        ax_lat = fig.add_subplot(2, 1, 2, sharex=ax_total)
+        colors = [f"C{i % 10}" for i in range(len(groups))]
+        latencies: list[float] = []
+        infeasible = 0
+        not_proven = 0
+        series_handles = []
+        for (key, points), color in zip(groups.items(), colors):
+            fits = [p for p in points if p.recommendation is not None]
+            infeasible += len(points) - len(fits)
+            cards = [p.cards for p in points]
+            # NaN where nothing fits, so that a line breaks there instead of bridging the gap.
+            metric = lambda name: [math.nan if p.recommendation is None  # noqa: E731
+                                   else float(p.recommendation.metrics[name]) for p in points]
+            faces = ["white" if p.status == _STATUS_NOT_PROVEN else color for p in points]
+            not_proven += sum(p.status == _STATUS_NOT_PROVEN for p in fits)
+            total, per, tpot, ttft = (metric("throughput_tokens_per_s"),
+                                      metric("throughput_tokens_per_s_per_device"), metric("tpot_ms"),
+                                      metric("ttft_ms"))
+            latencies += [v for v in tpot + ttft if not math.isnan(v)]
+            _line(ax_total, cards, total, color, "-", "o", faces)
+            _line(ax_per, cards, per, color, "--", "s", faces)
+            _line(ax_lat, cards, tpot, color, "-", "o", faces)
+            _line(ax_lat, cards, ttft, color, "--", "^", faces)
+            missing = [p.cards for p in points if p.recommendation is None]
+            if missing:
+                # x data, y in axes fraction: the mark sits on the cards axis whatever the throughput scale.
+                ax_total.scatter(missing, [0.03] * len(missing), marker="x", color=color, s=30, zorder=4,
+                                 transform=ax_total.get_xaxis_transform(), clip_on=False)
+            series_handles.append(line2d([], [], color=color, linewidth=2, label=_series_label(key, varying)))
+        dev = device_name
+        ax_total.set_ylabel("total output tokens/s\n(solid)", fontsize=8.5)
+        ax_per.set_ylabel(f"tokens/s per {dev}\n(dashed)", fontsize=8.5)
+        ax_lat.set_ylabel("latency ms\n(TPOT solid, TTFT dashed)", fontsize=8.5)
+        ax_lat.set_xlabel(f"{dev}s")
+        for ax in (ax_total, ax_per):
+            ax.set_ylim(bottom=0)
+            ax.margins(y=0.12)
+        if latencies and min(latencies) > 0 and max(latencies) / min(latencies) > 20:
+            ax_lat.set_yscale("log")
+            ax_lat.set_ylabel("latency ms, log scale\n(TPOT solid, TTFT dashed)", fontsize=8.5)
+        _cards_axis(ax_lat, all_cards)
+        ax_total.tick_params(labelbottom=False)
+        for ax in (ax_total, ax_lat):
+            ax.grid(True, linewidth=0.4, alpha=0.5)
+        style_handles = [line2d([], [], color="0.2", linestyle="-", marker="o", label="total tokens/s"),
+                         line2d([], [], color="0.2", linestyle="--", marker="s", label=f"tokens/s per {dev}")]
+        handles = (series_handles if len(series_handles) > 1 else []) + style_handles
+        # The key sits above the panels, where it cannot hide a point; the axes start below its rows.
+        columns = min(4, len(handles))
+        rows = math.ceil(len(handles) / columns)
+        top = 0.875 - 0.035 * rows
+        fig.subplots_adjust(left=0.1, right=0.88, bottom=0.14, top=top, hspace=0.12)
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, top + 0.01), ncol=columns,
+                   fontsize=7.5, frameon=False)
+        ax_lat.legend(handles=[line2d([], [], color="0.2", linestyle="-", marker="o", label="TPOT"),
+                               line2d([], [], color="0.2", linestyle="--", marker="^", label="TTFT")],
+                      loc="best", fontsize=7.5, frameon=True)
+        fig.suptitle(_sweep_title(result, groups, varying, hardware, dev), fontsize=9.5, y=0.98, va="top")
+        notes = []
+        if infeasible:
+            notes.append(f"x on the {dev}s axis: no configuration fits ({infeasible} of {len(result.points)} "
+                         "points, left out of the lines)")
+        if not_proven:
+            notes.append(f"hollow: best found within the time limit, not proven optimal ({not_proven} points)")
+        if not result.points:
+            notes.append("the sweep has no points")
+        if notes:
+            fig.text(0.02, 0.015, "; ".join(notes), fontsize=7.5, ha="left", va="bottom")
+        _save(fig, target, fmt, source)
+    return target
+
+
+def output_path(path: str | Path, *, source: str = "--plot") -> tuple[Path, str]:
+    """Returns (path, matplotlib format) for a .png or .svg file in an existing directory."""
+    target = Path(path)
+    fmt = FORMATS.get(target.suffix.lower())
+    if fmt is None:
+        raise InputError(source=source, value=str(path),
+                         expected="a file name ending in " + " or ".join(sorted(FORMATS)))
+    if not target.parent.is_dir():
+        raise InputError(source=source, value=str(path), expected="a file in an existing directory")
+    return target, fmt
+
+
+def config_label(r: Recommendation) -> str:
+    """Returns the short label of a configuration: 'TP8 PP1 DP4 b64'."""
+    p = r.plan
+    return (f"TP{p.tensor_parallel_size} PP{p.pipeline_parallel_size} DP{p.data_parallel_size} "
+            f"b{p.batch_size}")
+
+
+def axis_value(r: Recommendation, key: str) -> float:
+    """Returns the value of a Pareto axis for `r` (tokens_per_s_per_user is 1000 / TPOT ms)."""
+    if key == "tokens_per_s_per_user":
+        return 1e3 / float(r.metrics["tpot_ms"])
+    return float(r.metrics[key])
+
+
+def sweep_series(points: Sequence[SweepPoint]) -> dict[tuple[str, str, int], list[SweepPoint]]:
+    """Returns the sweep points per (model, dtype, input length), in first-seen order, each sorted by cards."""
+    groups: dict[tuple[str, str, int], list[SweepPoint]] = {}
+    for p in points:
+        groups.setdefault((p.model, p.dtype, p.input_len), []).append(p)
+    return {key: sorted(group, key=lambda p: p.cards) for key, group in groups.items()}
+
+
+# --- matplotlib plumbing ---------------------------------------------------------------------------------
+
+def _matplotlib(target: Path, source: str) -> tuple[Any, Any, Any]:
+    """Returns (matplotlib, Figure, Line2D), or raises the install hint when matplotlib is absent."""
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+    except ImportError:
+        raise InputError(source=source, value=str(target), expected=INSTALL_HINT) from None
+    return matplotlib, Figure, Line2D
+
+
+def _canvas(fig: Any) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    return FigureCanvasAgg(fig)
+
+
+class _style:
+    """Context: matplotlib's default style (a user's matplotlibrc must not change the bytes), fixed SVG salt."""
+
+    def __init__(self, mpl: Any) -> None:
+        self._mpl = mpl
+        self._contexts: list[Any] = []
+
+    def __enter__(self) -> None:
+        import matplotlib.style
+        self._contexts = [matplotlib.style.context("default"),
+                          self._mpl.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"})]
+        for context in self._contexts:
+            context.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        for context in reversed(self._contexts):
+            context.__exit__(*exc)
+
+
+def _save(fig: Any, target: Path, fmt: str, source: str) -> None:
+    # No date and no version stamp: the bytes depend on the result only (and matplotlib's renderer).
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    try:
+        fig.savefig(target, format=fmt, dpi=DPI, metadata=metadata)
+    except OSError as error:
+        raise InputError(source=source, value=str(target),
+                         expected=f"a writable file ({error.strerror or error})") from None
+
+
+def _line(ax: Any, xs: list[int], ys: list[float], color: str, style: str, marker: str, faces: list[str]) -> None:
+    kept = [(x, y, face) for x, y, face in zip(xs, ys, faces) if not math.isnan(y)]
+    if not kept:
+        return
+    ax.plot(xs, ys, color=color, linestyle=style, linewidth=1.3, zorder=2)
+    ax.scatter([k[0] for k in kept], [k[1] for k in kept], marker=marker, s=22, color=[k[2] for k in kept],
+               edgecolors=color, linewidths=1.0, zorder=3)
+
+
+def _cards_axis(ax: Any, cards: list[int]) -> None:
+    """Log base 2 for wide ranges (1..64 reads as doublings); the sweep's own counts as ticks when few."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, ScalarFormatter
+    if not cards:
+        return
+    if cards[0] >= 1 and cards[-1] / cards[0] >= 16:
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_minor_locator(NullLocator())
+    if len(cards) <= 16:
+        ax.xaxis.set_major_locator(FixedLocator(cards))
+    elif ax.get_xscale() == "linear":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    formatter = ScalarFormatter()
+    formatter.set_scientific(False)
+    ax.xaxis.set_major_formatter(formatter)
+    low, high = cards[0], cards[-1]
+    if ax.get_xscale() == "log":
+        ax.set_xlim(low / 1.25, high * 1.25)
+    else:
+        pad = max((high - low) * 0.05, 0.5)
+        ax.set_xlim(low - pad, high + pad)
+
+
+def _has_data(xs: Sequence[float], background: Sequence[Recommendation]) -> bool:
+    return bool(xs) or bool(background)
+
+
+def _lower_is_better(key: str) -> bool:
+    return key.endswith("_ms")
+
+
+def _axis_labels(axes: tuple[str, str], a: Assumptions) -> tuple[str, str]:
+    dev = a.device_name
+    words = {
+        "tpot_ms": "TPOT, ms per output token (lower is better)",
+        "throughput_tokens_per_s": "output tokens/s, all replicas (higher is better)",
+        "tokens_per_s_per_user": "tokens/s per user = 1000 / TPOT ms (higher is better)",
+        "throughput_tokens_per_s_per_device": f"output tokens/s per {dev} (higher is better)",
+    }
+    return words.get(axes[0], axes[0]), words.get(axes[1], axes[1])
+
+
+def assumptions_text(a: Assumptions) -> str:
+    """Returns the assumptions in one sentence for a title (model, fleet, space, dtypes, lengths, batch, SLOs)."""
+    slos = [f"{name} SLO {value:g} ms" for name, value in (("TTFT", a.ttft_ms), ("TPOT", a.tpot_ms))
+            if value is not None]
+    text = (f"{a.model} on {a.cards} {a.hardware} {a.device_name}{'s' if a.cards != 1 else ''} "
+            f"(space {a.space}); weights {a.dtype}, KV {a.kv_dtype}; {a.input_len} in + {a.output_len} out "
+            f"tokens; batch {a.batch}")
+    return text + ("; " + ", ".join(slos) if slos else "")
+
+
+#: Short names of the Pareto axes for titles.
+_AXIS_NAMES = {"tpot_ms": "TPOT", "throughput_tokens_per_s": "output tokens/s",
+               "tokens_per_s_per_user": "tokens/s per user", "throughput_tokens_per_s_per_device": "tokens/s per "}
+
+
+def _pareto_title(result: ParetoResult) -> str:
+    a = result.assumptions
+    names = [_AXIS_NAMES.get(key, key) for key in result.axes]
+    names = [name + a.device_name if name.endswith("per ") else name for name in names]
+    head = f"Pareto front: {names[0]} vs {names[1]} (solver status {result.status})"
+    return "\n".join([head] + textwrap.wrap(assumptions_text(a), TITLE_WRAP))
+
+
+def _varying_fields(points: Sequence[SweepPoint]) -> tuple[bool, bool, bool]:
+    return (len({p.model for p in points}) > 1, len({p.dtype for p in points}) > 1,
+            len({p.input_len for p in points}) > 1)
+
+
+def _series_label(key: tuple[str, str, int], varying: tuple[bool, bool, bool]) -> str:
+    model, dtype, length = key
+    parts = [text for text, shown in ((model, varying[0]), (dtype, varying[1]), (f"in {length}", varying[2]))
+             if shown]
+    return " ".join(parts) or model
+
+
+def _sweep_title(result: SweepResult, groups: dict[tuple[str, str, int], list[SweepPoint]],
+                 varying: tuple[bool, bool, bool], hardware: str | None, dev: str) -> str:
+    on = f" on {hardware}" if hardware else ""
+    head = f"Sweep: best configuration for {result.objective} per number of {dev}s{on}"
+    if not groups:
+        return head
+    model, dtype, length = next(iter(groups))
+    fixed = [text for text, shown in ((model, not varying[0]), (f"weights {dtype}", not varying[1]),
+                                      (f"{length} input tokens", not varying[2])) if shown]
+    series = f"{len(groups)} series" if len(groups) > 1 else ""
+    tail = "; ".join(fixed + ([series] if series else []))
+    return "\n".join([head] + textwrap.wrap(tail, TITLE_WRAP))
+
+
+# --- label placement -------------------------------------------------------------------------------------
+
+#: Candidate label offsets in points, tried in order: close first, then further out with a leader line.
+_OFFSETS_PT = [(6, 6), (6, -6), (-6, 6), (-6, -6), (0, 10), (0, -10),
+               (14, 16), (14, -16), (-14, 16), (-14, -16), (24, 4), (-24, 4), (0, 26), (0, -26),
+               (30, 24), (30, -24), (-30, 24), (-30, -24), (0, 40), (0, -40)]
+_LEADER_FROM_PT = 12.0
+
+
+def _place_labels(fig: Any, canvas: Any, ax: Any, xs: Sequence[float], ys: Sequence[float],
+                  labels: Sequence[str]) -> None:
+    """Labels each point at the first offset whose text overlaps no earlier label, no marker and stays
+    inside the axes; when none is free, at the offset with the least overlap (deterministic)."""
+    if not labels:
+        return
+    renderer = canvas.get_renderer()
+    px_per_pt = fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    markers = []
+    for x, y in zip(xs, ys):
+        cx, cy = ax.transData.transform((x, y))
+        half = 4.0 * px_per_pt
+        markers.append((cx - half, cy - half, cx + half, cy + half))
+    placed: list[tuple[float, float, float, float]] = []
+    for x, y, text in zip(xs, ys, labels):
+        best_cost, best = math.inf, None
+        for dx, dy in _OFFSETS_PT:
+            annotation = _annotate(ax, x, y, text, dx, dy)
+            box = annotation.get_window_extent(renderer)
+            rect = (box.x0, box.y0, box.x1, box.y1)
+            cost = sum(_overlap(rect, other) for other in placed + markers)
+            cost += _outside(rect, (frame.x0, frame.y0, frame.x1, frame.y1))
+            if cost < best_cost:
+                if best is not None:
+                    best[0].remove()
+                best_cost, best = cost, (annotation, rect)
+            else:
+                annotation.remove()
+            if cost == 0:
+                break
+        if best is not None:
+            placed.append(best[1])
+
+
+def _annotate(ax: Any, x: float, y: float, text: str, dx: float, dy: float) -> Any:
+    far = math.hypot(dx, dy) >= _LEADER_FROM_PT
+    return ax.annotate(text, xy=(x, y), xytext=(dx, dy), textcoords="offset points", fontsize=LABEL_FONT_PT,
+                       ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                       va="bottom" if dy > 0 else ("top" if dy < 0 else "center"),
+                       color="0.1", zorder=5,
+                       bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+                             "alpha": 0.75},
+                       arrowprops=({"arrowstyle": "-", "color": "0.5", "linewidth": 0.5, "shrinkA": 0,
+                                    "shrinkB": 2} if far else None))
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    return width * height if width > 0 and height > 0 else 0.0
+
+
+def _outside(rect: tuple[float, float, float, float], frame: tuple[float, float, float, float]) -> float:
+    area = (rect[2] - rect[0]) * (rect[3] - rect[1])
+    # Outside the axes counts double: a clipped label is worse than two touching ones.
+    return 2.0 * (area - _overlap(rect, frame))
