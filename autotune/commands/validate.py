@@ -39,24 +39,26 @@ def run(args: argparse.Namespace) -> int:
 
 def _cell(summary: dict) -> str:
     if not summary["n"]:
-        return f"{'-':>5} {'-':>8} {'-':>8}"
-    return f"{summary['n']:>5} {summary['median_abs_pct_error']:>7.1f}% {summary['p90_abs_pct_error']:>7.1f}%"
+        return f"{'-':>5}{'-':>9}{'-':>9}"
+    return f"{summary['n']:>5}{summary['median_abs_pct_error']:>8.1f}%{summary['p90_abs_pct_error']:>8.1f}%"
 
 
 def render(report: dict) -> str:
-    """Returns the human table: n / median / p90 absolute % error per metric, overall and per hardware."""
-    head = f"{'':<14}" + "".join(f"{m + ' n   median     p90':>24}" for m in ("throughput", "ttft", "tpot")) \
-        + f"{'spearman':>10}"
+    """Returns the human table: n, median and p90 absolute % error per metric, overall and per hardware."""
+    metrics = ("throughput", "ttft", "tpot")
     lines = [f"rows used {report['rows_used']}, skipped {report['rows_skipped']}"]
-    lines += [f"  skipped: {n} x {reason}" for reason, n in report["skipped_reasons"].items()]
-    lines += ["", head]
+    lines += [f"  skipped {n} x {reason}"[:100] for reason, n in report["skipped_reasons"].items()]
+    lines += ["", f"{'':<14}" + "".join(f"  {m:^23}" for m in metrics) + f"{'spearman':>10}",
+              f"{'hardware':<14}" + "".join(f"  {'n':>5}{'median':>9}{'p90':>9}" for _ in metrics) + f"{'rho':>10}"]
 
     def line(name: str, entry: dict) -> str:
         rho = entry["spearman_within_groups"]
-        cells = "".join(f"{_cell(entry[m]):>24}" for m in ("throughput", "ttft", "tpot"))
-        return f"{name:<14}{cells}{'-' if rho is None else format(rho, '.3f'):>10}"
+        cells = "".join(f"  {_cell(entry[m])}" for m in metrics)
+        return f"{name[:14]:<14}{cells}{'-' if rho is None else format(rho, '.3f'):>10}"
 
     lines.append(line("all", report))
     for name, entry in report["by_hardware"].items():
         lines.append(line(name, entry))
+    lines += ["", "error = |predicted - measured| / measured; rho = mean Spearman rank correlation of",
+              "throughput within groups of 3+ configurations (same model, hardware, dtype, lengths)"]
     return "\n".join(lines)

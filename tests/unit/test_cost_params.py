@@ -1,0 +1,43 @@
+"""Loading and writing the cost model's parameter files."""
+from __future__ import annotations
+
+import pytest
+
+from autotune.errors import InputError
+from cost_models.params import DEFAULT_PARAMS_PATH, FITTED_BOUNDS, dump_params, load_params
+
+
+def test_shipped_parameters_load_with_a_source_for_every_value():
+    params = load_params()
+    for name in FITTED_BOUNDS:
+        low, high = FITTED_BOUNDS[name]
+        assert low <= getattr(params, name) <= high
+        assert params.sources[name].strip()
+    assert params.runtime_reserve_bytes["rngd"] == 2048 * 2 ** 20   # max_io_memory_mb default 2048 MiB
+    assert "command" in params.provenance
+
+
+def test_round_trip(tmp_path):
+    params = load_params()
+    out = tmp_path / "p.yaml"
+    dump_params(params, out, header="test")
+    again = load_params(out)
+    assert again == params
+    assert out.read_text().startswith("# test")
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda t: t.replace("  bandwidth_efficiency:", "  bandwidth_efficiencyy:"), "bandwidth_efficiencyy"),
+    (lambda t: t.replace("value: 4096", "value: -1"), "max_batch_per_replica"),
+    (lambda t: "parameters: [1, 2]\n", "parameters"),
+])
+def test_bad_files_are_one_line_input_errors(tmp_path, edit, field):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(edit(DEFAULT_PARAMS_PATH.read_text()))
+    with pytest.raises(InputError, match=field):
+        load_params(bad)
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError):
+        load_params(tmp_path / "absent.yaml")

@@ -1,0 +1,89 @@
+"""Time formulas against hand calculations: roofline, MoE experts touched, all-reduce, pipeline."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cost_models import comm, timing
+from cost_models.params import load_params
+from tests.unit.test_cost_memory import device, rows, tiny_model
+
+PARAMS = load_params()
+
+
+def test_ring_allreduce_bandwidth_and_latency_terms():
+    # 4 members, 1 MB, 1 GB/s at 50%: 2 x 3/4 x 1e6 / 0.5e9 = 3 ms, plus 2 x 3 steps of 1 us.
+    got = comm.ring_allreduce_time_s(np.array([1e6]), np.array([4.0]), np.array([1e9]), np.array([1e-6]), 0.5)
+    assert got[0] == pytest.approx(3e-3 + 6e-6)
+
+
+def test_ring_allreduce_of_one_member_costs_nothing():
+    got = comm.ring_allreduce_time_s(np.array([1e6]), np.array([1.0]), np.array([1e9]), np.array([1e-6]), 0.5)
+    assert got[0] == 0.0
+
+
+def test_tp_allreduce_across_rngd_cards_adds_the_inter_card_ring():
+    model = tiny_model()
+    card = device(units=8)
+    message = np.array([1e6])
+    within = comm.tp_allreduce_time_s(rows(model, card, tp=8), message, PARAMS)[0]
+    across = comm.tp_allreduce_time_s(rows(model, card, tp=16), message, PARAMS)[0]
+    eff = PARAMS.comm_bandwidth_efficiency
+    two_cards = 2 * 1 / 2 * 1e6 / (1e11 * eff) + 2 * 1e-6
+    assert across == pytest.approx(within + two_cards)
+
+
+def test_expected_experts_touched():
+    model = tiny_model()
+    r = rows(model, device())
+    r = type(r)(**{**r.__dict__, "num_experts": np.array([8.0]), "experts_per_token": np.array([2.0])})
+    assert timing.expected_experts_touched(r, np.array([1.0]))[0] == pytest.approx(2.0)
+    assert timing.expected_experts_touched(r, np.array([2.0]))[0] == pytest.approx(8 * (1 - 0.75 ** 2))
+    assert timing.expected_experts_touched(r, np.array([1000.0]))[0] == pytest.approx(8.0)
+
+
+def test_smooth_roofline_limits():
+    c, m = np.array([3.0]), np.array([4.0])
+    assert timing.smooth_roofline_s(c, m, 1.0)[0] == pytest.approx(7.0)
+    assert timing.smooth_roofline_s(c, m, 2.0)[0] == pytest.approx(5.0)
+    assert timing.smooth_roofline_s(c, m, 100.0)[0] == pytest.approx(4.0, rel=1e-3)
+
+
+def test_stage_flops_of_a_decode_step():
+    model = tiny_model()
+    r = rows(model, device(), batch=3, input_len=100, output_len=28)
+    work = timing.StageWork(decode_tokens=np.array([3.0]), prefill_tokens=np.array([0.0]),
+                            prefill_sequences=np.array([0.0]))
+    layers = 2.0 * sum(model.layer_active_params) * 3
+    attention = 2.0 * 4 * (16 + 16) * 4 * (100 + 14) * 3   # heads x (qk + v) x layers x mean context x tokens
+    head = 2.0 * 1000 * 64 * 3
+    assert timing.stage_flops(r, work)[0] == pytest.approx(layers + attention + head)
+
+
+def test_decode_traffic_reads_weights_once_and_kv_per_sequence():
+    model = tiny_model()
+    r = rows(model, device(), batch=3, input_len=100, output_len=28)
+    work = timing.StageWork(decode_tokens=np.array([3.0]), prefill_tokens=np.array([0.0]),
+                            prefill_sequences=np.array([0.0]))
+    weights, kv = timing.stage_traffic_bytes_per_unit(r, work)
+    assert weights[0] == pytest.approx((sum(model.layer_params) + model.lm_head_params) * 2.0)
+    assert kv[0] == pytest.approx(3 * model.kv_cache_bytes(114, "bf16"))
+
+
+def test_pipeline_token_latency_is_the_sum_of_stages_and_transfers():
+    model = tiny_model(layers=4)
+    r = rows(model, device(), pp=2, batch=4)
+    cycle = timing.decode_cycle_s(r, PARAMS, np.array([4.0]), np.array([0.0]))[0]
+    work = timing.StageWork(decode_tokens=np.array([2.0]), prefill_tokens=np.array([0.0]),
+                            prefill_sequences=np.array([0.0]))
+    stage = timing.stage_time_s(r, PARAMS, work)[0]
+    transfer = comm.pp_transfer_time_s(r, np.array([2.0 * 64 * PARAMS.activation_bytes_per_element]), PARAMS)[0]
+    assert cycle == pytest.approx(2 * stage + transfer + PARAMS.step_overhead_s)
+
+
+def test_more_prefill_mixed_in_makes_decode_slower():
+    model = tiny_model()
+    r = rows(model, device(), batch=8)
+    pure = timing.decode_cycle_s(r, PARAMS, np.array([8.0]), np.array([0.0]))[0]
+    mixed = timing.decode_cycle_s(r, PARAMS, np.array([8.0]), np.array([4.0]))[0]
+    assert mixed > pure
