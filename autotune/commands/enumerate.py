@@ -5,6 +5,7 @@ import argparse
 import json
 
 from autotune.commands import common_args as ca
+from autotune.commands import output_args as oa
 from autotune.errors import EXIT_OK
 
 
@@ -18,11 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
                         help="cost-model parameters (default: the shipped, fitted ones)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    oa.add_output_arguments(parser, csv=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from autotune import api, report
 
+    oa.check_output_arguments(args)
     limit = ca.parse_int(args.limit, "--limit", minimum=0, maximum=10**9)
     result = api.enumerate_candidates(
         args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args), space=args.space,
@@ -32,8 +35,13 @@ def run(args: argparse.Namespace) -> int:
         result = api.only_feasible(result)
     if limit:
         result = api.first_candidates(result, limit)
+    if args.csv:
+        from autotune.csv_out import enumerate_csv
+        enumerate_csv(result, args.csv)
+        if args.csv == oa.STDOUT:
+            return EXIT_OK
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        print(report.enumerate_report(result))
+        print(report.enumerate_report(result) + (f"\ncsv: {args.csv}" if args.csv else ""))
     return EXIT_OK

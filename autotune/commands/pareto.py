@@ -6,6 +6,7 @@ import json
 import sys
 
 from autotune.commands import common_args as ca
+from autotune.commands import output_args as oa
 from autotune.errors import EXIT_INFEASIBLE, EXIT_OK
 
 AXES_CHOICES = ("tpot-throughput", "user-card")
@@ -18,19 +19,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tpot-throughput: TPOT vs output tokens/s over all replicas; user-card: tokens/s per "
                              "user (1/TPOT) vs tokens/s per card")
     ca.add_solver_arguments(parser, top=False, objective=False)
+    oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from autotune import api, report
 
-    result = api.pareto(args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args),
-                        space=args.space, axes=ca.parse_choice(args.axes, "--axes", AXES_CHOICES),
-                        time_limit_s=ca.time_limit_from_args(args), params=ca.params_from_args(args),
-                        **ca.degrees_from_args(args))
+    oa.check_output_arguments(args)
+    request = api.resolve(args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args),
+                          space=args.space, params=ca.params_from_args(args), **ca.degrees_from_args(args))
+    result = api.pareto(request.model, request.hardware, request.workload, cards=request.cards, space=request.space,
+                        axes=ca.parse_choice(args.axes, "--axes", AXES_CHOICES),
+                        time_limit_s=ca.time_limit_from_args(args), params=request.params,
+                        tp=request.tp, pp=request.pp, dp=request.dp)
+    render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
+                             hardware=request.hardware)
+    settings = [render(p) for p in result.points] if render else [None] * len(result.points)
+    notes = []
+    if args.plot:
+        from autotune.plots import pareto_plot
+        listing = api.enumerate_candidates(request.model, request.hardware, request.workload, cards=request.cards,
+                                           space=request.space, params=request.params,
+                                           tp=request.tp, pp=request.pp, dp=request.dp)
+        others = listing.candidates[:listing.feasible_count]
+        notes.append(f"plot: {pareto_plot(result, args.plot, others=others)}")
+    if args.csv:
+        from autotune.csv_out import pareto_csv
+        pareto_csv(result, args.csv)
+        if args.csv == oa.STDOUT:
+            return EXIT_OK if result.points else EXIT_INFEASIBLE
+        notes.append(f"csv: {args.csv}")
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        out = result.to_dict()
+        for entry, text in zip(out["points"], settings):
+            oa.with_settings(entry, text, args.emit)
+        print(json.dumps(out, indent=2))
     else:
-        print(report.pareto_report(result))
+        text = report.pareto_report(result)
+        for i, block in enumerate(settings):
+            if block is not None:
+                text += oa.settings_block(f"settings for point #{i + 1} ({args.emit})", block)
+        print("\n".join([text, *notes]))
     if result.points:
         return EXIT_OK
     print(f"autotune pareto: no configuration fits ({result.status}): "

@@ -6,6 +6,7 @@ import json
 import sys
 
 from autotune.commands import common_args as ca
+from autotune.commands import output_args as oa
 from autotune.errors import EXIT_INFEASIBLE, EXIT_OK
 
 
@@ -13,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ca.add_input_arguments(parser)
     ca.add_degree_arguments(parser)
     ca.add_solver_arguments(parser)
+    oa.add_output_arguments(parser, emit=True)
     parser.add_argument("--no-alternatives", action="store_true",
                         help="when nothing fits, give the reasons but do not search for alternatives")
 
@@ -20,16 +22,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autotune import api, report
 
+    oa.check_output_arguments(args)
+    request = api.resolve(args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args),
+                          space=args.space, params=ca.params_from_args(args), **ca.degrees_from_args(args))
     result = api.recommend(
-        args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args), space=args.space,
+        request.model, request.hardware, request.workload, cards=request.cards, space=request.space,
         objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
         top=ca.parse_int(args.top, "--top", maximum=10_000), time_limit_s=ca.time_limit_from_args(args),
-        params=ca.params_from_args(args), explain=True, alternatives=not args.no_alternatives,
-        **ca.degrees_from_args(args))
+        params=request.params, explain=True, alternatives=not args.no_alternatives,
+        tp=request.tp, pp=request.pp, dp=request.dp)
+    render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
+                             hardware=request.hardware)
+    settings = [render(r) for r in result.recommendations] if render else [None] * len(result.recommendations)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, sort_keys=False))
+        out = result.to_dict()
+        for entry, text in zip(out["recommendations"], settings):
+            oa.with_settings(entry, text, args.emit)
+        print(json.dumps(out, indent=2))
     else:
-        print(report.recommend_report(result))
+        text = report.recommend_report(result)
+        for i, block in enumerate(settings):
+            if block is not None:
+                text += oa.settings_block(f"settings for #{i + 1} ({args.emit})", block)
+        print(text)
     if result.recommendations:
         return EXIT_OK
     print(f"autotune recommend: no configuration fits ({result.status}): "

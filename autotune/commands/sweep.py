@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from autotune.commands import common_args as ca
+from autotune.commands import output_args as oa
 from autotune.errors import EXIT_INFEASIBLE, EXIT_OK, InputError
 
 
@@ -13,10 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                               "(--devices is the synonym for GPUs); default: 1..one machine")
     parser.add_argument("--models", default=None, metavar="A,B",
                         help="sweep over these models too (comma list; replaces --model)")
-    parser.add_argument("--dtypes", default=None, metavar="bf16,fp8", help="sweep over these weight formats")
+    parser.add_argument("--dtypes", default=None, metavar="bf16,fp8",
+                        help="sweep over these weight formats (the KV cache follows each, unless --kv-dtype)")
     parser.add_argument("--input-lens", default=None, metavar="N,M", help="sweep over these prompt lengths")
     parser.add_argument("--jobs", default="1", metavar="N", help="solve points in N processes")
     ca.add_solver_arguments(parser, top=False)
+    oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
     # --model is optional here when --models is given.
     for action in parser._actions:
         if action.dest == "model":
@@ -27,24 +31,58 @@ def run(args: argparse.Namespace) -> int:
     from autotune import api, report
     from autotune.sweep import stderr_progress
 
-    models = _split(args.models, "--models") if args.models else ([args.model] if args.model else [])
-    if not models:
+    oa.check_output_arguments(args)
+    names = _split(args.models, "--models") if args.models else ([args.model] if args.model else [])
+    if not names:
         raise InputError(source="--model", has_value=False, expected="a model (--model NAME) or --models A,B")
     dtypes = [ca.parse_dtype(d, "--dtypes") for d in _split(args.dtypes, "--dtypes")] if args.dtypes else None
     lens = [ca.parse_int(v, "--input-lens") for v in _split(args.input_lens, "--input-lens")] \
         if args.input_lens else None
+    workload = ca.workload_from_args(args)
+    models = [api.load_model(name) for name in names]
     hardware = api.load_hardware(args.hardware)
+    space = api.load_space(args.space or hardware.default_space)
     cards = api.parse_cards(args.cards) if args.cards else tuple(range(1, hardware.devices_per_node + 1))
-    result = api.sweep(models, hardware, ca.workload_from_args(args), cards=cards, dtypes=dtypes, input_lens=lens,
-                       space=args.space,
+    result = api.sweep(models, hardware, workload, cards=cards, dtypes=dtypes, input_lens=lens, space=space,
                        objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
                        time_limit_s=ca.time_limit_from_args(args), params=ca.params_from_args(args),
                        jobs=ca.parse_int(args.jobs, "--jobs", maximum=256), progress=stderr_progress("sweep"))
+    render = oa.settings_for(args, model=models[0], workload=workload, space=space, hardware=hardware)
+    by_name = {m.name: m for m in models}
+    settings = []
+    for point in result.points:
+        if render is None or point.recommendation is None:
+            settings.append(None)
+            continue
+        # The point's own request: the swept dtype (KV following it unless fixed) and prompt length.
+        kv = workload.kv_dtype if dtypes is None else None
+        point_workload = dataclasses.replace(workload, dtype=point.dtype, kv_dtype=kv, input_len=point.input_len)
+        settings.append(render(point.recommendation, point_model=by_name[point.model], point_workload=point_workload))
+    code = EXIT_OK if any(p.recommendation is not None for p in result.points) else EXIT_INFEASIBLE
+    notes = []
+    if args.plot:
+        from autotune.plots import sweep_plot
+        notes.append(f"plot: {sweep_plot(result, args.plot, hardware=hardware.name, device_name=hardware.device_name)}")
+    if args.csv:
+        from autotune.csv_out import sweep_csv
+        sweep_csv(result, args.csv)
+        if args.csv == oa.STDOUT:
+            return code
+        notes.append(f"csv: {args.csv}")
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        out = result.to_dict()
+        for entry, text in zip(out["points"], settings):
+            if "recommendation" in entry:
+                oa.with_settings(entry["recommendation"], text, args.emit)
+        print(json.dumps(out, indent=2))
     else:
-        print(report.sweep_report(result))
-    return EXIT_OK if any(p.recommendation is not None for p in result.points) else EXIT_INFEASIBLE
+        text = report.sweep_report(result)
+        for point, block in zip(result.points, settings):
+            if block is not None:
+                label = f"settings for {point.model}, {point.dtype}, input {point.input_len}, {point.cards} cards"
+                text += oa.settings_block(f"{label} ({args.emit})", block)
+        print("\n".join([text, *notes]))
+    return code
 
 
 def _split(text: str, flag: str) -> list[str]:

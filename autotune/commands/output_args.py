@@ -1,0 +1,69 @@
+"""Output flags of the solver commands: --emit/--release (settings to paste), --plot FILE, --csv FILE.
+
+The work is done elsewhere (`autotune.emit`, `autotune.plots`, `autotune.csv_out`); this module
+adds the flags, checks that they combine, and attaches emitted settings to results' JSON and text.
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from autotune.errors import InputError
+from autotune.results import Recommendation
+
+STDOUT = "-"
+#: Kept in step with `autotune.emit.FORMATS` (checked by a test) so that --help needs no import.
+EMIT_FORMATS = ("furiosa", "vllm", "sglang", "trtllm", "yaml", "json")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, emit: bool = False, plot: bool = False,
+                         csv: bool = False) -> None:
+    """Adds the output flags a command supports."""
+    if emit:
+        parser.add_argument("--emit", default=None, metavar="|".join(EMIT_FORMATS),
+                            help="also print the builder/engine settings of each answer (default: none)")
+        parser.add_argument("--release", default=None, metavar="R",
+                            help="Furiosa LLM release for --emit furiosa (default: the space's release)")
+    if plot:
+        parser.add_argument("--plot", default=None, metavar="FILE.png|svg",
+                            help="also draw the result (needs matplotlib: pip install 'autotune[plot]')")
+    if csv:
+        parser.add_argument("--csv", default=None, metavar="FILE",
+                            help="also write the rows as CSV ('-': to stdout, instead of the table)")
+
+
+def check_output_arguments(args: argparse.Namespace) -> None:
+    """Raises InputError for flags that cannot combine (CSV and JSON both on stdout) or an unknown --emit."""
+    if getattr(args, "csv", None) == STDOUT and getattr(args, "json", False):
+        raise InputError(source="--csv", value=STDOUT, expected="a file path when --json prints to stdout")
+    fmt = getattr(args, "emit", None)
+    if fmt is not None and fmt not in EMIT_FORMATS:
+        raise InputError(source="--emit", value=fmt, expected="one of " + ", ".join(EMIT_FORMATS))
+
+
+def settings_for(args: argparse.Namespace, *, model: Any, workload: Any, space: Any,
+                 hardware: Any) -> Callable[[Recommendation], str] | None:
+    """Returns a function giving the --emit text of one answer, or None when --emit is absent."""
+    fmt = getattr(args, "emit", None)
+    if fmt is None:
+        return None
+    from autotune.emit import emit
+
+    def render(rec: Recommendation, *, point_model: Any = None, point_workload: Any = None) -> str:
+        return emit(fmt, plan=rec.plan, model=point_model or model, workload=point_workload or workload,
+                    space=space, release=getattr(args, "release", None), hardware=hardware)
+
+    return render
+
+
+def with_settings(entry: dict[str, Any], text: str | None, fmt: str | None) -> dict[str, Any]:
+    """Returns a JSON recommendation entry with its emitted settings under "settings" (when any)."""
+    if text is not None:
+        entry["settings"] = {"format": fmt, "text": text}
+    return entry
+
+
+def settings_block(label: str, text: str) -> str:
+    """Returns the human block of one answer's settings."""
+    return f"\n{label}:\n{text.rstrip()}"
