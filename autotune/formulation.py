@@ -132,10 +132,10 @@ class SelectionModel:
     limit_literals: dict[str, cp_model.IntVar] = field(default_factory=dict)
 
     def forbid(self, mask: np.ndarray) -> None:
-        """Posts `use_k == 0` for every still-allowed row where `mask[k]` is true (mask over `rows`)."""
+        """Posts `use_k == 0` (one conjunction of negations) for every still-allowed row where `mask[k]` is true."""
         newly = np.flatnonzero(mask & self.allowed)
-        for k in newly:
-            self.model.add(self.use[k] == 0)
+        if len(newly):
+            self.model.add_bool_and([self.use[k].Not() for k in newly.tolist()])
         self.allowed[newly] = False
 
     def fix_level(self, level: ObjectiveLevel, best: int) -> None:
