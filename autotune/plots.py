@@ -38,47 +38,59 @@ def pareto_plot(result: ParetoResult, path: str | Path, *, others: Sequence[Reco
     or tokens/s per user against tokens/s per device.
     """
     target, fmt = output_path(path, source=source)
-    mpl, figure_cls, _ = _matplotlib(target, source)
-    x_key, y_key = result.axes
-    x_label, y_label = _axis_labels(result.axes, result.assumptions)
+    mpl = _matplotlib(source, target)
     with _style(mpl):
-        fig = figure_cls(figsize=FIGURE_SIZE_IN, dpi=DPI)
-        canvas = _canvas(fig)
-        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.84)
-        ax = fig.add_subplot(1, 1, 1)
-        background = [r for r in others if r.metrics.get("feasible", True)]
-        if background:
-            ax.scatter([axis_value(r, x_key) for r in background], [axis_value(r, y_key) for r in background],
-                       s=12, color="0.55", alpha=0.3, linewidths=0, zorder=1,
-                       label=f"other feasible configurations ({len(background)})")
-        points = sorted(result.points, key=lambda r: axis_value(r, x_key))
-        xs = [axis_value(r, x_key) for r in points]
-        ys = [axis_value(r, y_key) for r in points]
-        if points:
-            # The attainable front is a staircase: a latency budget buys the best throughput at or below it.
-            where = "post" if _lower_is_better(x_key) else "pre"
-            ax.step(xs, ys, where=where, color="tab:blue", linewidth=1.2, alpha=0.6, zorder=2)
-            ax.scatter(xs, ys, s=30, color="tab:blue", zorder=3, edgecolors="white", linewidths=0.6,
-                       label=f"Pareto front ({len(points)} configurations, {result.status})")
-        else:
-            reason = result.reasons[0] if result.reasons else "the solver found none"
-            ax.text(0.5, 0.5, "\n".join(textwrap.wrap(f"No configuration fits ({result.status}): {reason}", 70)),
-                    transform=ax.transAxes, ha="center", va="center", fontsize=9)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(y_label)
-        ax.grid(True, linewidth=0.4, alpha=0.5)
-        ax.margins(x=0.1, y=0.12)
-        if _has_data(xs, background):
-            ax.set_ylim(bottom=0)
-        # Freeze the limits before measuring labels: placement works in display coordinates.
-        ax.set_xlim(ax.get_xlim())
-        ax.set_ylim(ax.get_ylim())
-        if points or background:
-            ax.legend(loc="best", fontsize=8, frameon=True)
-        fig.suptitle(_pareto_title(result), fontsize=9.5, x=0.5, y=0.98, va="top")
-        _place_labels(fig, canvas, ax, xs, ys, [config_label(r) for r in points])
+        fig = _draw_pareto(result, others)
         _save(fig, target, fmt, source)
     return target
+
+
+def pareto_figure(result: ParetoResult, *, others: Sequence[Recommendation] = ()) -> Any:
+    """Returns the matplotlib Figure `pareto_plot` saves (to restyle or embed it)."""
+    with _style(_matplotlib("pareto_figure")):
+        return _draw_pareto(result, others)
+
+
+def _draw_pareto(result: ParetoResult, others: Sequence[Recommendation]) -> Any:
+    from matplotlib.figure import Figure
+
+    x_key, y_key = result.axes
+    x_label, y_label = _axis_labels(result.axes, result.assumptions)
+    fig = Figure(figsize=FIGURE_SIZE_IN, dpi=DPI)
+    canvas = _canvas(fig)
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.84)
+    ax = fig.add_subplot(1, 1, 1)
+    background = [r for r in others if r.metrics.get("feasible", True)]
+    if background:
+        ax.scatter([axis_value(r, x_key) for r in background], [axis_value(r, y_key) for r in background],
+                   s=12, color="0.55", alpha=0.3, linewidths=0, zorder=1,
+                   label=f"other feasible configurations ({len(background)})")
+    points = sorted(result.points, key=lambda r: axis_value(r, x_key))
+    xs = [axis_value(r, x_key) for r in points]
+    ys = [axis_value(r, y_key) for r in points]
+    if points:
+        # The attainable front is a staircase: a latency budget buys the best throughput at or below it.
+        where = "post" if _lower_is_better(x_key) else "pre"
+        ax.step(xs, ys, where=where, color="tab:blue", linewidth=1.2, alpha=0.6, zorder=2)
+        ax.scatter(xs, ys, s=30, color="tab:blue", zorder=3, edgecolors="white", linewidths=0.6,
+                   label=f"Pareto front ({len(points)} configurations, {result.status})")
+    else:
+        reason = result.reasons[0] if result.reasons else "the solver found none"
+        ax.text(0.5, 0.5, "\n".join(textwrap.wrap(f"No configuration fits ({result.status}): {reason}", 70)),
+                transform=ax.transAxes, ha="center", va="center", fontsize=9)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.grid(True, linewidth=0.4, alpha=0.5)
+    ax.margins(x=0.1, y=0.12)
+    if _has_data(xs, background):
+        ax.set_ylim(bottom=0)
+    # Freeze the limits before measuring labels: placement works in display coordinates.
+    ax.set_xlim(ax.get_xlim())
+    ax.set_ylim(ax.get_ylim())
+    legend = ax.legend(loc="best", fontsize=8, frameon=True) if points or background else None
+    fig.suptitle(_pareto_title(result), fontsize=9.5, x=0.5, y=0.98, va="top")
+    _place_labels(fig, canvas, ax, xs, ys, [config_label(r) for r in points], avoid=legend)
+    return fig
 
 
 def sweep_plot(result: SweepResult, path: str | Path, *, hardware: str | None = None,
@@ -90,85 +102,99 @@ def sweep_plot(result: SweepResult, path: str | Path, *, hardware: str | None = 
     `hardware` and `device_name` ("card", "GPU") only word the title and axes.
     """
     target, fmt = output_path(path, source=source)
-    mpl, figure_cls, line2d = _matplotlib(target, source)
+    mpl = _matplotlib(source, target)
+    with _style(mpl):
+        fig = _draw_sweep(result, hardware=hardware, device_name=device_name)
+        _save(fig, target, fmt, source)
+    return target
+
+
+def sweep_figure(result: SweepResult, *, hardware: str | None = None, device_name: str = "device") -> Any:
+    """Returns the matplotlib Figure `sweep_plot` saves (to restyle or embed it)."""
+    with _style(_matplotlib("sweep_figure")):
+        return _draw_sweep(result, hardware=hardware, device_name=device_name)
+
+
+def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) -> Any:
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     groups = sweep_series(result.points)
     varying = _varying_fields(result.points)
     all_cards = sorted({p.cards for p in result.points})
-    with _style(mpl):
-        fig = figure_cls(figsize=FIGURE_SIZE_IN, dpi=DPI)
-        _canvas(fig)
-        ax_total = fig.add_subplot(2, 1, 1)
-        ax_per = ax_total.twinx()
-        ax_lat = fig.add_subplot(2, 1, 2, sharex=ax_total)
-        colors = [f"C{i % 10}" for i in range(len(groups))]
-        latencies: list[float] = []
-        infeasible = 0
-        not_proven = 0
-        series_handles = []
-        for (key, points), color in zip(groups.items(), colors):
-            fits = [p for p in points if p.recommendation is not None]
-            infeasible += len(points) - len(fits)
-            cards = [p.cards for p in points]
-            # NaN where nothing fits, so that a line breaks there instead of bridging the gap.
-            metric = lambda name: [math.nan if p.recommendation is None  # noqa: E731
-                                   else float(p.recommendation.metrics[name]) for p in points]
-            faces = ["white" if p.status == _STATUS_NOT_PROVEN else color for p in points]
-            not_proven += sum(p.status == _STATUS_NOT_PROVEN for p in fits)
-            total, per, tpot, ttft = (metric("throughput_tokens_per_s"),
-                                      metric("throughput_tokens_per_s_per_device"), metric("tpot_ms"),
-                                      metric("ttft_ms"))
-            latencies += [v for v in tpot + ttft if not math.isnan(v)]
-            _line(ax_total, cards, total, color, "-", "o", faces)
-            _line(ax_per, cards, per, color, "--", "s", faces)
-            _line(ax_lat, cards, tpot, color, "-", "o", faces)
-            _line(ax_lat, cards, ttft, color, "--", "^", faces)
-            missing = [p.cards for p in points if p.recommendation is None]
-            if missing:
-                # x data, y in axes fraction: the mark sits on the cards axis whatever the throughput scale.
-                ax_total.scatter(missing, [0.03] * len(missing), marker="x", color=color, s=30, zorder=4,
-                                 transform=ax_total.get_xaxis_transform(), clip_on=False)
-            series_handles.append(line2d([], [], color=color, linewidth=2, label=_series_label(key, varying)))
-        dev = device_name
-        ax_total.set_ylabel("total output tokens/s\n(solid)", fontsize=8.5)
-        ax_per.set_ylabel(f"tokens/s per {dev}\n(dashed)", fontsize=8.5)
-        ax_lat.set_ylabel("latency ms\n(TPOT solid, TTFT dashed)", fontsize=8.5)
-        ax_lat.set_xlabel(f"{dev}s")
-        for ax in (ax_total, ax_per):
-            ax.set_ylim(bottom=0)
-            ax.margins(y=0.12)
-        if latencies and min(latencies) > 0 and max(latencies) / min(latencies) > 20:
-            ax_lat.set_yscale("log")
-            ax_lat.set_ylabel("latency ms, log scale\n(TPOT solid, TTFT dashed)", fontsize=8.5)
-        _cards_axis(ax_lat, all_cards)
-        ax_total.tick_params(labelbottom=False)
-        for ax in (ax_total, ax_lat):
-            ax.grid(True, linewidth=0.4, alpha=0.5)
-        style_handles = [line2d([], [], color="0.2", linestyle="-", marker="o", label="total tokens/s"),
-                         line2d([], [], color="0.2", linestyle="--", marker="s", label=f"tokens/s per {dev}")]
-        handles = (series_handles if len(series_handles) > 1 else []) + style_handles
-        # The key sits above the panels, where it cannot hide a point; the axes start below its rows.
-        columns = min(4, len(handles))
-        rows = math.ceil(len(handles) / columns)
-        top = 0.875 - 0.035 * rows
-        fig.subplots_adjust(left=0.1, right=0.88, bottom=0.14, top=top, hspace=0.12)
-        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, top + 0.01), ncol=columns,
-                   fontsize=7.5, frameon=False)
-        ax_lat.legend(handles=[line2d([], [], color="0.2", linestyle="-", marker="o", label="TPOT"),
-                               line2d([], [], color="0.2", linestyle="--", marker="^", label="TTFT")],
-                      loc="best", fontsize=7.5, frameon=True)
-        fig.suptitle(_sweep_title(result, groups, varying, hardware, dev), fontsize=9.5, y=0.98, va="top")
-        notes = []
-        if infeasible:
-            notes.append(f"x on the {dev}s axis: no configuration fits ({infeasible} of {len(result.points)} "
-                         "points, left out of the lines)")
-        if not_proven:
-            notes.append(f"hollow: best found within the time limit, not proven optimal ({not_proven} points)")
-        if not result.points:
-            notes.append("the sweep has no points")
-        if notes:
-            fig.text(0.02, 0.015, "; ".join(notes), fontsize=7.5, ha="left", va="bottom")
-        _save(fig, target, fmt, source)
-    return target
+    fig = Figure(figsize=FIGURE_SIZE_IN, dpi=DPI)
+    _canvas(fig)
+    ax_total = fig.add_subplot(2, 1, 1)
+    ax_per = ax_total.twinx()
+    ax_lat = fig.add_subplot(2, 1, 2, sharex=ax_total)
+    colors = [f"C{i % 10}" for i in range(len(groups))]
+    latencies: list[float] = []
+    infeasible = 0
+    not_proven = 0
+    series_handles = []
+    for (key, points), color in zip(groups.items(), colors):
+        fits = [p for p in points if p.recommendation is not None]
+        infeasible += len(points) - len(fits)
+        cards = [p.cards for p in points]
+        # NaN where nothing fits, so that a line breaks there instead of bridging the gap.
+        metric = lambda name: [math.nan if p.recommendation is None  # noqa: E731
+                               else float(p.recommendation.metrics[name]) for p in points]
+        faces = ["white" if p.status == _STATUS_NOT_PROVEN else color for p in points]
+        not_proven += sum(p.status == _STATUS_NOT_PROVEN for p in fits)
+        total, per, tpot, ttft = (metric("throughput_tokens_per_s"),
+                                  metric("throughput_tokens_per_s_per_device"), metric("tpot_ms"),
+                                  metric("ttft_ms"))
+        latencies += [v for v in tpot + ttft if not math.isnan(v)]
+        _line(ax_total, cards, total, color, "-", "o", faces)
+        _line(ax_per, cards, per, color, "--", "s", faces)
+        _line(ax_lat, cards, tpot, color, "-", "o", faces)
+        _line(ax_lat, cards, ttft, color, "--", "^", faces)
+        missing = [p.cards for p in points if p.recommendation is None]
+        if missing:
+            # x data, y in axes fraction: the mark sits on the cards axis whatever the throughput scale.
+            ax_total.scatter(missing, [0.03] * len(missing), marker="x", color=color, s=30, zorder=4,
+                             transform=ax_total.get_xaxis_transform(), clip_on=False)
+        series_handles.append(Line2D([], [], color=color, linewidth=2, label=_series_label(key, varying)))
+    dev = device_name
+    ax_total.set_ylabel("total output tokens/s\n(solid)", fontsize=8.5)
+    ax_per.set_ylabel(f"tokens/s per {dev}\n(dashed)", fontsize=8.5)
+    ax_lat.set_ylabel("latency ms\n(TPOT solid, TTFT dashed)", fontsize=8.5)
+    ax_lat.set_xlabel(f"{dev}s")
+    for ax in (ax_total, ax_per):
+        ax.set_ylim(bottom=0)
+        ax.margins(y=0.12)
+    if latencies and min(latencies) > 0 and max(latencies) / min(latencies) > 20:
+        ax_lat.set_yscale("log")
+        ax_lat.set_ylabel("latency ms, log scale\n(TPOT solid, TTFT dashed)", fontsize=8.5)
+    _cards_axis(ax_lat, all_cards)
+    ax_total.tick_params(labelbottom=False)
+    for ax in (ax_total, ax_lat):
+        ax.grid(True, linewidth=0.4, alpha=0.5)
+    style_handles = [Line2D([], [], color="0.2", linestyle="-", marker="o", label="total tokens/s"),
+                     Line2D([], [], color="0.2", linestyle="--", marker="s", label=f"tokens/s per {dev}")]
+    handles = (series_handles if len(series_handles) > 1 else []) + style_handles
+    # The key sits above the panels, where it cannot hide a point; the axes start below its rows.
+    columns = min(4, len(handles))
+    rows = math.ceil(len(handles) / columns)
+    top = 0.875 - 0.035 * rows
+    fig.subplots_adjust(left=0.1, right=0.88, bottom=0.14, top=top, hspace=0.12)
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, top + 0.01), ncol=columns,
+               fontsize=7.5, frameon=False)
+    ax_lat.legend(handles=[Line2D([], [], color="0.2", linestyle="-", marker="o", label="TPOT"),
+                           Line2D([], [], color="0.2", linestyle="--", marker="^", label="TTFT")],
+                  loc="best", fontsize=7.5, frameon=True)
+    fig.suptitle(_sweep_title(result, groups, varying, hardware, dev), fontsize=9.5, y=0.98, va="top")
+    notes = []
+    if infeasible:
+        notes.append(f"x on the {dev}s axis: no configuration fits ({infeasible} of {len(result.points)} "
+                     "points, left out of the lines)")
+    if not_proven:
+        notes.append(f"hollow: best found within the time limit, not proven optimal ({not_proven} points)")
+    if not result.points:
+        notes.append("the sweep has no points")
+    if notes:
+        fig.text(0.02, 0.015, "; ".join(notes), fontsize=7.5, ha="left", va="bottom")
+    return fig
 
 
 def output_path(path: str | Path, *, source: str = "--plot") -> tuple[Path, str]:
@@ -207,15 +233,15 @@ def sweep_series(points: Sequence[SweepPoint]) -> dict[tuple[str, str, int], lis
 
 # --- matplotlib plumbing ---------------------------------------------------------------------------------
 
-def _matplotlib(target: Path, source: str) -> tuple[Any, Any, Any]:
-    """Returns (matplotlib, Figure, Line2D), or raises the install hint when matplotlib is absent."""
+def _matplotlib(source: str, target: Path | None = None) -> Any:
+    """Returns the matplotlib module, or raises the install hint (exit 2) when it is absent."""
     try:
         import matplotlib
-        from matplotlib.figure import Figure
-        from matplotlib.lines import Line2D
+        import matplotlib.figure  # noqa: F401  (a broken install fails here, not halfway through a drawing)
     except ImportError:
-        raise InputError(source=source, value=str(target), expected=INSTALL_HINT) from None
-    return matplotlib, Figure, Line2D
+        raise InputError(source=source, value=None if target is None else str(target), expected=INSTALL_HINT,
+                         has_value=target is not None) from None
+    return matplotlib
 
 
 def _canvas(fig: Any) -> Any:
@@ -333,7 +359,7 @@ def _varying_fields(points: Sequence[SweepPoint]) -> tuple[bool, bool, bool]:
 
 def _series_label(key: tuple[str, str, int], varying: tuple[bool, bool, bool]) -> str:
     model, dtype, length = key
-    parts = [text for text, shown in ((model, varying[0]), (dtype, varying[1]), (f"in {length}", varying[2]))
+    parts = [text for text, shown in ((model, varying[0]), (dtype, varying[1]), (f"input {length}", varying[2]))
              if shown]
     return " ".join(parts) or model
 
@@ -354,67 +380,141 @@ def _sweep_title(result: SweepResult, groups: dict[tuple[str, str, int], list[Sw
 
 # --- label placement -------------------------------------------------------------------------------------
 
+Rect = tuple[float, float, float, float]
+"""x0, y0, x1, y1 in display pixels."""
+
 #: Candidate label offsets in points, tried in order: close first, then further out with a leader line.
 _OFFSETS_PT = [(6, 6), (6, -6), (-6, 6), (-6, -6), (0, 10), (0, -10),
-               (14, 16), (14, -16), (-14, 16), (-14, -16), (24, 4), (-24, 4), (0, 26), (0, -26),
-               (30, 24), (30, -24), (-30, 24), (-30, -24), (0, 40), (0, -40)]
+               (14, 16), (14, -16), (-14, 16), (-14, -16), (24, 4), (-24, 4), (24, -4), (-24, -4),
+               (0, 26), (0, -26), (30, 24), (30, -24), (-30, 24), (-30, -24), (44, 0), (-44, 0),
+               (0, 40), (0, -40), (44, 30), (44, -30), (-44, 30), (-44, -30), (60, 12), (60, -12)]
 _LEADER_FROM_PT = 12.0
+#: Covering a point hides data; touching another label only crowds: the first costs this much more.
+_MARKER_WEIGHT = 10.0
+#: A point this near a label (nearer than the label's own point, without a leader) makes it ambiguous.
+_AMBIGUITY_PT = 6.0
+_MARKER_HALF_PT = 4.0
 
 
 def _place_labels(fig: Any, canvas: Any, ax: Any, xs: Sequence[float], ys: Sequence[float],
-                  labels: Sequence[str]) -> None:
-    """Labels each point at the first offset whose text overlaps no earlier label, no marker and stays
-    inside the axes; when none is free, at the offset with the least overlap (deterministic)."""
+                  labels: Sequence[str], *, avoid: Any = None) -> None:
+    """Labels each point at the first offset that costs nothing (the text overlaps no earlier label, no
+    point, no legend, stays inside the axes, sits unambiguously by its own point, and its leader line
+    crosses no earlier leader or label); when none is free, at the cheapest offset. Deterministic."""
+    from matplotlib.text import Text
+
     if not labels:
         return
     renderer = canvas.get_renderer()
     px_per_pt = fig.dpi / 72.0
     frame = ax.get_window_extent(renderer)
-    markers = []
-    for x, y in zip(xs, ys):
-        cx, cy = ax.transData.transform((x, y))
-        half = 4.0 * px_per_pt
-        markers.append((cx - half, cy - half, cx + half, cy + half))
-    placed: list[tuple[float, float, float, float]] = []
-    for x, y, text in zip(xs, ys, labels):
+    frame_rect = (frame.x0, frame.y0, frame.x1, frame.y1)
+    centres = [tuple(ax.transData.transform((x, y))) for x, y in zip(xs, ys)]
+    half = _MARKER_HALF_PT * px_per_pt
+    markers = [(cx - half, cy - half, cx + half, cy + half) for cx, cy in centres]
+    obstacles: list[Rect] = []
+    if avoid is not None:
+        box = avoid.get_window_extent(renderer)
+        obstacles.append((box.x0, box.y0, box.x1, box.y1))
+    placed: list[Rect] = []
+    leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    for index, (x, y, text) in enumerate(zip(xs, ys, labels)):
         best_cost, best = math.inf, None
         for dx, dy in _OFFSETS_PT:
             annotation = _annotate(ax, x, y, text, dx, dy)
-            box = annotation.get_window_extent(renderer)
+            annotation.update_positions(renderer)
+            # The text alone: Annotation.get_window_extent would add the leader line's whole bounding box.
+            box = Text.get_window_extent(annotation, renderer)
             rect = (box.x0, box.y0, box.x1, box.y1)
-            cost = sum(_overlap(rect, other) for other in placed + markers)
-            cost += _outside(rect, (frame.x0, frame.y0, frame.x1, frame.y1))
+            leader = (centres[index], _nearest_on(rect, centres[index])) if _has_leader(dx, dy) else None
+            cost = _label_cost(rect, leader, index, centres=centres, markers=markers, placed=placed,
+                               obstacles=obstacles, leaders=leaders, frame=frame_rect,
+                               ambiguity_px=_AMBIGUITY_PT * px_per_pt)
             if cost < best_cost:
                 if best is not None:
                     best[0].remove()
-                best_cost, best = cost, (annotation, rect)
+                best_cost, best = cost, (annotation, rect, leader)
             else:
                 annotation.remove()
             if cost == 0:
                 break
         if best is not None:
             placed.append(best[1])
+            if best[2] is not None:
+                leaders.append(best[2])
+
+
+def _label_cost(rect: Rect, leader: tuple[tuple[float, float], tuple[float, float]] | None, index: int, *,
+                centres: Sequence[tuple[float, float]], markers: Sequence[Rect], placed: Sequence[Rect],
+                obstacles: Sequence[Rect], leaders: Sequence[tuple[tuple[float, float], tuple[float, float]]],
+                frame: Rect, ambiguity_px: float) -> float:
+    """Returns the badness of a label at `rect` in square pixels (0: nothing in the way)."""
+    cost = sum(_overlap(rect, other) for other in [*placed, *obstacles])
+    cost += _MARKER_WEIGHT * sum(_overlap(rect, marker) for marker in markers)
+    # Outside the axes counts double: a clipped label is worse than two touching ones.
+    cost += 2.0 * (_area(rect) - _overlap(rect, frame))
+    # With a leader line the line says which point; without one, proximity does.
+    own = 0.0 if leader is not None else _distance(rect, centres[index])
+    if any(_distance(rect, c) < own + ambiguity_px for i, c in enumerate(centres) if i != index):
+        cost += _area(rect)
+    if leader is not None:
+        crossings = sum(_segments_cross(leader, other) for other in leaders)
+        crossings += sum(_segment_hits(leader, other) for other in [*placed, *markers[:index],
+                                                                     *markers[index + 1:]])
+        cost += crossings * _area(rect)
+    return cost
 
 
 def _annotate(ax: Any, x: float, y: float, text: str, dx: float, dy: float) -> Any:
-    far = math.hypot(dx, dy) >= _LEADER_FROM_PT
     return ax.annotate(text, xy=(x, y), xytext=(dx, dy), textcoords="offset points", fontsize=LABEL_FONT_PT,
                        ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
                        va="bottom" if dy > 0 else ("top" if dy < 0 else "center"),
-                       color="0.1", zorder=5,
+                       color="0.1", zorder=2.5,  # under the markers: a label never hides a point
                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
                              "alpha": 0.75},
-                       arrowprops=({"arrowstyle": "-", "color": "0.5", "linewidth": 0.5, "shrinkA": 0,
-                                    "shrinkB": 2} if far else None))
+                       arrowprops=({"arrowstyle": "-", "color": "0.35", "linewidth": 0.6, "shrinkA": 0,
+                                    "shrinkB": 2} if _has_leader(dx, dy) else None))
 
 
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def _has_leader(dx: float, dy: float) -> bool:
+    return math.hypot(dx, dy) >= _LEADER_FROM_PT
+
+
+def _area(rect: Rect) -> float:
+    return (rect[2] - rect[0]) * (rect[3] - rect[1])
+
+
+def _overlap(a: Rect, b: Rect) -> float:
     width = min(a[2], b[2]) - max(a[0], b[0])
     height = min(a[3], b[3]) - max(a[1], b[1])
     return width * height if width > 0 and height > 0 else 0.0
 
 
-def _outside(rect: tuple[float, float, float, float], frame: tuple[float, float, float, float]) -> float:
-    area = (rect[2] - rect[0]) * (rect[3] - rect[1])
-    # Outside the axes counts double: a clipped label is worse than two touching ones.
-    return 2.0 * (area - _overlap(rect, frame))
+def _nearest_on(rect: Rect, point: Sequence[float]) -> tuple[float, float]:
+    return (min(max(point[0], rect[0]), rect[2]), min(max(point[1], rect[1]), rect[3]))
+
+
+def _distance(rect: Rect, point: Sequence[float]) -> float:
+    """Returns the distance in pixels from `point` to `rect` (0 inside)."""
+    nx, ny = _nearest_on(rect, point)
+    return math.hypot(point[0] - nx, point[1] - ny)
+
+
+def _segments_cross(a: tuple[tuple[float, float], tuple[float, float]],
+                    b: tuple[tuple[float, float], tuple[float, float]]) -> bool:
+    def side(p: Sequence[float], q: Sequence[float], r: Sequence[float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    (p1, p2), (q1, q2) = a, b
+    return (side(p1, p2, q1) * side(p1, p2, q2) < 0) and (side(q1, q2, p1) * side(q1, q2, p2) < 0)
+
+
+def _segment_hits(segment: tuple[tuple[float, float], tuple[float, float]], rect: Rect) -> bool:
+    """Returns whether the segment passes through the inside of `rect` (sampled: labels are large)."""
+    (x0, y0), (x1, y1) = segment
+    for step in range(1, 20):
+        t = step / 20
+        x, y = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+        if rect[0] < x < rect[2] and rect[1] < y < rect[3]:
+            return True
+    return False
