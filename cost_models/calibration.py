@@ -20,8 +20,13 @@ from cost_models.validation import METRICS
 #: rows the model cannot represent do not drag the rest.
 LOSS_SCALE = 0.1
 
+#: Relative finite-difference step: memory figures move the batch by whole sequences, so
+#: their effect is piecewise constant and needs a coarser step to be seen.
+_STEP = {"runtime_reserve_bytes.default": 0.05}
+
 #: Scale of each fitted field in the optimizer's variables, so every variable is O(1).
-_UNITS = {"layer_overhead_s": 1e-6, "step_overhead_s": 1e-3, "comm_call_overhead_s": 1e-6}
+_UNITS = {"layer_overhead_s": 1e-6, "step_overhead_s": 1e-3, "comm_call_overhead_s": 1e-6,
+          "runtime_reserve_bytes.default": 1e9}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,20 +57,25 @@ def log_residuals(prepared: PreparedRows, params: CostParams) -> np.ndarray:
 def fit(rows: list[MeasuredRow], start: CostParams, *, names: tuple[str, ...] | None = None) -> FitResult:
     """Returns the parameters minimizing the soft-L1 sum of squared log errors over `rows`."""
     names = tuple(FITTED_BOUNDS) if names is None else names
-    prepared = prepare(rows, start)
+
     lower = np.array([FITTED_BOUNDS[n][0] / _UNITS.get(n, 1.0) for n in names])
     upper = np.array([FITTED_BOUNDS[n][1] / _UNITS.get(n, 1.0) for n in names])
-    x0 = np.clip(np.array([getattr(start, n) / _UNITS.get(n, 1.0) for n in names]), lower, upper)
+    x0 = np.clip(np.array([start.value(n) / _UNITS.get(n, 1.0) for n in names]), lower, upper)
 
     def to_params(x: np.ndarray) -> CostParams:
         return start.with_values(**{n: float(v) * _UNITS.get(n, 1.0) for n, v in zip(names, x)})
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        return log_residuals(prepared, to_params(x))
+        params = to_params(x)
+        # Per-hardware memory figures are baked into the rows: rebuild them when one moves.
+        rows_for = prepare(rows, params) if any("." in n for n in names) else prepared
+        return log_residuals(rows_for, params)
+
+    prepared = prepare(rows, start)
 
     count = len(residuals(x0))
     result = least_squares(residuals, x0, bounds=(lower, upper), loss="soft_l1", f_scale=LOSS_SCALE,
-                           x_scale="jac", diff_step=1e-4, max_nfev=400)
+                           x_scale="jac", diff_step=np.array([_STEP.get(n, 1e-4) for n in names]), max_nfev=400)
     return FitResult(params=to_params(result.x), rows_used=len(rows), residuals=count,
                      cost=float(result.cost), success=bool(result.success), message=str(result.message))
 

@@ -19,6 +19,9 @@ from cost_models.params import CostParams
 #: GPT-NeoX): their TP partial sums are added once, one all-reduce per layer.
 PARALLEL_BLOCK_TYPES = frozenset({"gptj", "falcon", "gpt_neox"})
 
+#: Bytes per parameter of embeddings and LM head in quantized checkpoints (16-bit).
+BOUNDARY_BYTES = 2.0
+
 #: Formats whose matmuls run on the narrow (8-bit or less) datapath when the device lists a peak for them.
 NARROW_DTYPES = frozenset({"fp8", "int8", "int4", "fp4"})
 
@@ -70,6 +73,9 @@ class RowInputs:
     """Activation elements per token split by TP (QKV, FFN intermediates)."""
     vocab_size: np.ndarray
     weight_bytes_per_param: np.ndarray
+    """Bytes per parameter of the decoder layers in the weight format."""
+    boundary_bytes_per_param: np.ndarray
+    """Bytes per parameter of the embedding and LM head: never narrower than 16-bit."""
     # The hardware.
     units_per_device: np.ndarray
     devices_per_node: np.ndarray
@@ -199,6 +205,10 @@ def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, ou
     facts["input_len"] = float(input_len)
     facts["output_len"] = float(output_len)
     facts["weight_bytes_per_param"] = bytes_per_element(dtype)
+    # Quantized checkpoints (FP8/INT8/INT4/FP4 recipes of TensorRT Model Optimizer, vLLM,
+    # llm-compressor) quantize the decoder layers' linear weights and keep the embedding
+    # table and the LM head in 16-bit.
+    facts["boundary_bytes_per_param"] = max(bytes_per_element(dtype), BOUNDARY_BYTES)
     columns: dict[str, np.ndarray] = {}
     for name, value in facts.items():
         kind = bool if isinstance(value, bool) else np.float64

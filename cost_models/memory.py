@@ -60,8 +60,8 @@ def stages_per_device(rows: RowInputs) -> np.ndarray:
     return np.where(rows.pp > 1, np.minimum(rows.pp, groups_per_device(rows)), 1.0)
 
 
-def weight_params_per_unit(rows: RowInputs) -> np.ndarray:
-    """Returns the parameters one TP unit of the most loaded stage stores.
+def weight_params_per_unit(rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (decoder-layer, embedding/head) parameters one TP unit of the most loaded stage stores.
 
     Layer weights split by TP, except K/V projections, which split only down to one KV
     head per unit (replicated beyond). The first stage holds the embedding, the last the
@@ -71,7 +71,7 @@ def weight_params_per_unit(rows: RowInputs) -> np.ndarray:
     layers = (rows.layer_params - rows.kv_proj_params) * frac / rows.tp + rows.kv_proj_params * frac / kv_split(rows)
     single = (rows.embedding_params + rows.final_params) / rows.tp
     boundary = np.maximum(rows.embedding_params, rows.final_params + rows.tied_head_params) / rows.tp
-    return layers + np.where(rows.pp > 1, boundary, single)
+    return layers, np.where(rows.pp > 1, boundary, single)
 
 
 def weights_bytes(rows: RowInputs) -> np.ndarray:
@@ -80,8 +80,9 @@ def weights_bytes(rows: RowInputs) -> np.ndarray:
     DP replicas on the same RNGD card share one copy of the weights (shared HBM, Furiosa
     2024.2 Model Parallelism docs), so a card holds one copy of each stage it serves.
     """
-    return weight_params_per_unit(rows) * rows.weight_bytes_per_param * units_on_device(rows) \
-        * stages_per_device(rows)
+    layers, boundary = weight_params_per_unit(rows)
+    per_unit = layers * rows.weight_bytes_per_param + boundary * rows.boundary_bytes_per_param
+    return per_unit * units_on_device(rows) * stages_per_device(rows)
 
 
 def kv_bytes_per_sequence(rows: RowInputs) -> np.ndarray:

@@ -68,8 +68,23 @@ class CostParams:
         return float(table.get(hardware_name, table["default"]))
 
     def with_values(self, **values: float) -> "CostParams":
-        """Returns a copy with some scalar fields replaced (used by the fit)."""
-        return replace(self, **values)
+        """Returns a copy with some fields replaced (used by the fit); 'field.key' sets one mapping entry."""
+        scalars = {k: v for k, v in values.items() if "." not in k}
+        updated = replace(self, **scalars)
+        for dotted, value in values.items():
+            if "." in dotted:
+                name, key = dotted.split(".", 1)
+                table = dict(getattr(updated, name))
+                table[key] = value
+                updated = replace(updated, **{name: table})
+        return updated
+
+    def value(self, dotted: str) -> float:
+        """Returns a scalar field, or one mapping entry named 'field.key'."""
+        if "." in dotted:
+            name, key = dotted.split(".", 1)
+            return float(getattr(self, name)[key])
+        return float(getattr(self, dotted))
 
 
 #: Fields `autotune calibrate` fits, with their physical bounds (lower, upper).
