@@ -31,6 +31,9 @@ __all__ = ["Workload", "enumerate_candidates", "estimate", "load_hardware", "loa
 
 #: Largest fleet an alternative ("use N cards") may propose.
 MAX_ALTERNATIVE_CARDS = 256
+#: Most compute units (PEs or GPUs) a fleet may have: the candidate table grows about as units x log(units)
+#: (1.7 million rows, 1.2 GB and 7 s for 4096 GPUs), so larger fleets are refused rather than exhausting memory.
+MAX_FLEET_UNITS = 4096
 
 
 def load_model(name_or_path: str) -> ModelSpec:
@@ -108,8 +111,11 @@ def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Work
     workload = workload or Workload()
     if cards is None:
         cards = hardware.devices_per_node
-    if isinstance(cards, bool) or not isinstance(cards, (int, np.integer)) or cards < 1:
-        raise InputError(source="--cards", value=cards, expected="an integer >= 1")
+    most = MAX_FLEET_UNITS // hardware.compute_units_per_device
+    if isinstance(cards, bool) or not isinstance(cards, (int, np.integer)) or not 1 <= cards <= most:
+        raise InputError(source="--cards", value=cards,
+                         expected=f"an integer in [1, {most}] ({hardware.name}: at most {MAX_FLEET_UNITS} "
+                                  f"{hardware.unit_name}s in one search)")
     for name, value in (("--tp", tp), ("--pp", pp), ("--dp", dp)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise InputError(source=name, value=value, expected="an integer >= 1")
@@ -178,7 +184,8 @@ def _recommend_problem(request: Request, problem: Problem, *, objective: str, to
         if alternatives:
             found_alternatives = why.alternatives(
                 problem, lambda w, c: request.problem(w, c), objective, dtypes=request.space.dtypes,
-                settings=settings, max_cards=max(MAX_ALTERNATIVE_CARDS, request.cards))
+                settings=settings, max_cards=min(max(MAX_ALTERNATIVE_CARDS, request.cards),
+                                                     MAX_FLEET_UNITS // request.hardware.compute_units_per_device))
     return RecommendResult(status=status, objective=objective, recommendations=(),
                            assumptions=request.assumptions(), reasons=reasons, binding_limit_ids=limit_ids,
                            alternatives=found_alternatives, **counts)
@@ -265,7 +272,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     for task in tasks:  # Input errors (a dtype the space does not serve, ...) before any solving.
         key = (id(task.model), task.workload)
         if key not in checked:
-            resolve(task.model, hardware_spec, task.workload, cards=1, space=space_spec)
+            resolve(task.model, hardware_spec, task.workload, cards=max(card_counts), space=space_spec)
             checked.add(key)
     points = sweeping.run_tasks(tasks, jobs=jobs, progress=progress)
     return SweepResult(objective=objective, points=points)
