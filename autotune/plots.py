@@ -153,7 +153,7 @@ def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) 
         if missing:
             # x data, y in axes fraction: the mark sits on the cards axis whatever the throughput scale.
             ax_total.scatter(missing, [0.03] * len(missing), marker="x", color=color, s=30, zorder=4,
-                             transform=ax_total.get_xaxis_transform(), clip_on=False)
+                             transform=ax_total.get_xaxis_transform(), clip_on=False, gid=f"no-fit-{len(series_handles)}")
         series_handles.append(Line2D([], [], color=color, linewidth=2, label=_series_label(key, varying)))
     dev = device_name
     ax_total.set_ylabel("total output tokens/s\n(solid)", fontsize=8.5)
