@@ -12,7 +12,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from cost_models.measurements import MeasuredRow
-from cost_models.params import FITTED_BOUNDS, CostParams
+from cost_models.params import DEFAULT_FITTED, FITTED_BOUNDS, CostParams
 from cost_models.regimes import PreparedRows, aligned, prepare
 from cost_models.validation import METRICS
 
@@ -56,7 +56,7 @@ def log_residuals(prepared: PreparedRows, params: CostParams) -> np.ndarray:
 
 def fit(rows: list[MeasuredRow], start: CostParams, *, names: tuple[str, ...] | None = None) -> FitResult:
     """Returns the parameters minimizing the soft-L1 sum of squared log errors over `rows`."""
-    names = tuple(FITTED_BOUNDS) if names is None else names
+    names = DEFAULT_FITTED if names is None else names
 
     lower = np.array([FITTED_BOUNDS[n][0] / _UNITS.get(n, 1.0) for n in names])
     upper = np.array([FITTED_BOUNDS[n][1] / _UNITS.get(n, 1.0) for n in names])

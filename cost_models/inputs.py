@@ -25,6 +25,9 @@ BOUNDARY_BYTES = 2.0
 #: Formats whose matmuls run on the narrow (8-bit or less) datapath when the device lists a peak for them.
 NARROW_DTYPES = frozenset({"fp8", "int8", "int4", "fp4"})
 
+#: Formats whose matmuls run on a 4-bit datapath (when the device lists a peak for them).
+FOUR_BIT_DTYPES = frozenset({"int4", "fp4"})
+
 
 @dataclass(frozen=True, kw_only=True)
 class RowInputs:
@@ -83,6 +86,8 @@ class RowInputs:
     """Dense peak FLOP/s of one device for the compute format."""
     narrow_compute: np.ndarray
     """True where matmuls run on the 8-bit (or narrower) datapath."""
+    four_bit_compute: np.ndarray
+    """True where matmuls run on a 4-bit datapath."""
     memory_bandwidth_bytes_per_s: np.ndarray
     memory_capacity_bytes: np.ndarray
     intra_link_pcie: np.ndarray
@@ -178,6 +183,7 @@ def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> d
         "devices_per_node": hardware.devices_per_node,
         "peak_flops": hardware.peak_tflops[math_dtype] * 1e12,
         "narrow_compute": math_dtype in NARROW_DTYPES,
+        "four_bit_compute": math_dtype in FOUR_BIT_DTYPES,
         "memory_bandwidth_bytes_per_s": hardware.memory_bandwidth_bytes_per_s,
         "memory_capacity_bytes": hardware.memory_capacity_bytes,
         "intra_link_pcie": is_pcie(intra),

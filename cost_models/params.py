@@ -26,7 +26,9 @@ class CostParams:
     compute_efficiency_16bit: float
     """Achieved fraction of the datasheet dense peak for 16-bit matmuls (fitted)."""
     compute_efficiency_8bit: float
-    """Achieved fraction of the dense peak for 8-bit and narrower matmuls (fitted)."""
+    """Achieved fraction of the dense peak for 8-bit matmuls (fitted)."""
+    compute_efficiency_4bit: float
+    """Achieved fraction of the dense peak for 4-bit (FP4, INT4) matmuls (fitted)."""
     bandwidth_efficiency: float
     """Achieved fraction of the datasheet memory bandwidth when streaming weights and KV (fitted)."""
     attention_bandwidth_efficiency: float
@@ -87,8 +89,9 @@ class CostParams:
         return float(getattr(self, dotted))
 
 
-#: Fields `autotune calibrate` fits, with their physical bounds (lower, upper).
+#: Fields `autotune calibrate` can fit, with their physical bounds (lower, upper).
 FITTED_BOUNDS: dict[str, tuple[float, float]] = {
+    "compute_efficiency_4bit": (0.05, 1.0),
     "compute_efficiency_16bit": (0.05, 1.0),
     "compute_efficiency_8bit": (0.05, 1.0),
     "bandwidth_efficiency": (0.2, 1.0),
@@ -99,9 +102,18 @@ FITTED_BOUNDS: dict[str, tuple[float, float]] = {
     "comm_bandwidth_efficiency": (0.05, 1.0),
     "comm_bandwidth_efficiency_pcie": (0.05, 1.0),
     "comm_call_overhead_s": (0.0, 200e-6),
+    "runtime_reserve_bytes.default": (0.0, 8e9),
 }
 
-_SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "bandwidth_efficiency",
+#: What `autotune calibrate` fits by default: the shared efficiencies and overheads the
+#: calibration file pins (4-bit matmuls and memory figures have no rows there).
+DEFAULT_FITTED: tuple[str, ...] = (
+    "compute_efficiency_16bit", "compute_efficiency_8bit", "bandwidth_efficiency", "attention_bandwidth_efficiency",
+    "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
+    "comm_bandwidth_efficiency_pcie", "comm_call_overhead_s")
+
+_SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "compute_efficiency_4bit",
+                  "bandwidth_efficiency",
                   "attention_bandwidth_efficiency",
                   "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
                   "comm_call_overhead_s", "comm_bandwidth_efficiency_pcie",

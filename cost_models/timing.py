@@ -77,7 +77,9 @@ def smooth_roofline_s(compute_s: np.ndarray, memory_s: np.ndarray, sharpness: fl
 
 def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:
     """Returns the seconds of one pass of the most loaded stage: roofline + TP all-reduces + layer overheads."""
-    efficiency = np.where(rows.narrow_compute, params.compute_efficiency_8bit, params.compute_efficiency_16bit)
+    efficiency = np.select([rows.four_bit_compute, rows.narrow_compute],
+                           [params.compute_efficiency_4bit, params.compute_efficiency_8bit],
+                           params.compute_efficiency_16bit)
     unit_flops_per_s = rows.peak_flops / rows.units_per_device * efficiency
     compute_s = stage_flops(rows, work) / (rows.tp * unit_flops_per_s)
     unit_bytes_per_s = rows.memory_bandwidth_bytes_per_s / rows.units_per_device
@@ -95,11 +97,15 @@ def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.nda
 
 
 def pass_latency_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:
-    """Returns the seconds for `work` to cross every stage: stages, transfers, one step overhead."""
+    """Returns the seconds for `work` to cross every stage: stages, transfers, step overheads.
+
+    Each pipeline rank runs its own engine iteration (scheduling, buffers, and on the last
+    stage sampling), so the per-iteration overhead is paid at every stage, in sequence.
+    """
     tokens = work.decode_tokens + work.prefill_tokens
     message = tokens * rows.hidden_size * params.activation_bytes_per_element
     transfers = (rows.pp - 1.0) * pp_transfer_time_s(rows, message, params)
-    return rows.pp * stage_time_s(rows, params, work) + transfers + params.step_overhead_s
+    return rows.pp * (stage_time_s(rows, params, work) + params.step_overhead_s) + transfers
 
 
 def decode_cycle_s(rows: RowInputs, params: CostParams, batch: np.ndarray,

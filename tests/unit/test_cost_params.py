@@ -4,17 +4,25 @@ from __future__ import annotations
 import pytest
 
 from autotune.errors import InputError
-from cost_models.params import DEFAULT_PARAMS_PATH, FITTED_BOUNDS, dump_params, load_params
+from cost_models.params import DEFAULT_FITTED, DEFAULT_PARAMS_PATH, FITTED_BOUNDS, dump_params, load_params
 
 
 def test_shipped_parameters_load_with_a_source_for_every_value():
     params = load_params()
-    for name in FITTED_BOUNDS:
-        low, high = FITTED_BOUNDS[name]
-        assert low <= getattr(params, name) <= high
-        assert params.sources[name].strip()
+    for name, (low, high) in FITTED_BOUNDS.items():
+        assert low <= params.value(name) <= high
+        assert params.sources[name.split(".")[0]].strip()
+    for name in DEFAULT_FITTED:
+        assert "fitted" in params.sources[name]
     assert params.runtime_reserve_bytes["rngd"] == 2048 * 2 ** 20   # max_io_memory_mb default 2048 MiB
     assert "command" in params.provenance
+
+
+def test_with_values_sets_scalars_and_mapping_entries():
+    params = load_params().with_values(step_overhead_s=0.5, **{"runtime_reserve_bytes.default": 1e9})
+    assert params.step_overhead_s == 0.5
+    assert params.value("runtime_reserve_bytes.default") == 1e9
+    assert params.runtime_reserve_bytes["rngd"] == 2048 * 2 ** 20
 
 
 def test_round_trip(tmp_path):
