@@ -78,7 +78,9 @@ def estimate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, *, tp
              params: CostParams | None = None) -> Estimate:
     """Returns the costs of one (tp, pp, dp, batch) layout on `cards` devices and every limit it breaks.
 
-    `batch` is sequences per replica, or 'max' for the largest that fits memory.
+    `batch` is sequences per replica, or 'max' for the largest that fits memory. Times are
+    computed for at least one sequence even when it does not fit (to show how far off it
+    is); throughput is 0 for a layout that does not fit memory.
     """
     params = load_params() if params is None else params
     cards = fewest_cards(hardware, tp, pp, dp) if cards is None else cards
@@ -101,7 +103,10 @@ def estimate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, *, tp
         violations.append(f"TTFT {ttft_ms:.1f} ms exceeds the SLO of {workload.ttft_ms:g} ms")
     if workload.tpot_ms is not None and tpot_ms > workload.tpot_ms:
         violations.append(f"TPOT {tpot_ms:.2f} ms exceeds the SLO of {workload.tpot_ms:g} ms")
-    throughput = float(table.throughput_tokens_per_s[0])
+    # A layout that does not fit serves nothing: no throughput is claimed for it.
+    fits = 1 <= chosen <= largest
+    throughput = float(table.throughput_tokens_per_s[0]) if fits else 0.0
+    per_device = float(table.throughput_tokens_per_s_per_device[0]) if fits else 0.0
     return Estimate(
         tp=tp, pp=pp, dp=dp, cards=cards, space=space.name, batch_size=max(chosen, 0), max_batch=largest,
         feasible=not violations, violations=tuple(violations),
@@ -111,5 +116,5 @@ def estimate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, *, tp
             "total": total, "capacity": capacity},
         ttft_ms=ttft_ms, tpot_ms=tpot_ms, e2e_latency_ms=float(table.e2e_latency_s[0]) * 1e3,
         throughput_tokens_per_s=throughput,
-        throughput_tokens_per_s_per_device=float(table.throughput_tokens_per_s_per_device[0]),
+        throughput_tokens_per_s_per_device=per_device,
         requests_per_s=throughput / workload.output_len, devices_used=int(table.devices_used[0]))

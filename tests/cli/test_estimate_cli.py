@@ -51,6 +51,7 @@ def test_batch_too_large_names_the_memory_limit():
     data = json.loads(out.stdout)
     assert any(v.startswith("memory:") for v in data["violations"])
     assert data["batch_size"] == 100000
+    assert data["throughput_tokens_per_s"] == 0       # nothing is served by a layout that does not fit
 
 
 def test_batch_max_is_the_largest_that_fits():
