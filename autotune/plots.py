@@ -118,6 +118,7 @@ def sweep_figure(result: SweepResult, *, hardware: str | None = None, device_nam
 def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) -> Any:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import LogFormatter
 
     groups = sweep_series(result.points)
     varying = _varying_fields(result.points)
@@ -152,8 +153,9 @@ def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) 
         missing = [p.cards for p in points if p.recommendation is None]
         if missing:
             # x data, y in axes fraction: the mark sits on the cards axis whatever the throughput scale.
-            ax_total.scatter(missing, [0.03] * len(missing), marker="x", color=color, s=30, zorder=4,
-                             transform=ax_total.get_xaxis_transform(), clip_on=False, gid=f"no-fit-{len(series_handles)}")
+            ax_total.plot(missing, [0.03] * len(missing), linestyle="none", marker="x", color=color,
+                          markersize=6, zorder=4, transform=ax_total.get_xaxis_transform(), clip_on=False,
+                          scaley=False, gid=f"no-fit-{len(series_handles)}")
         series_handles.append(Line2D([], [], color=color, linewidth=2, label=_series_label(key, varying)))
     dev = device_name
     ax_total.set_ylabel("total output tokens/s\n(solid)", fontsize=8.5)
@@ -165,6 +167,9 @@ def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) 
         ax.margins(y=0.12)
     if latencies and min(latencies) > 0 and max(latencies) / min(latencies) > 20:
         ax_lat.set_yscale("log")
+        # Plain numbers ("300", not "3 x 10^2"): readers compare milliseconds, not exponents.
+        ax_lat.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+        ax_lat.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
         ax_lat.set_ylabel("latency ms, log scale\n(TPOT solid, TTFT dashed)", fontsize=8.5)
     _cards_axis(ax_lat, all_cards)
     ax_total.tick_params(labelbottom=False)
@@ -289,7 +294,7 @@ def _line(ax: Any, xs: list[int], ys: list[float], color: str, style: str, marke
 
 def _cards_axis(ax: Any, cards: list[int]) -> None:
     """Log base 2 for wide ranges (1..64 reads as doublings); the sweep's own counts as ticks when few."""
-    from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, ScalarFormatter
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator, NullLocator
     if not cards:
         return
     if cards[0] >= 1 and cards[-1] / cards[0] >= 16:
@@ -299,9 +304,7 @@ def _cards_axis(ax: Any, cards: list[int]) -> None:
         ax.xaxis.set_major_locator(FixedLocator(cards))
     elif ax.get_xscale() == "linear":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    formatter = ScalarFormatter()
-    formatter.set_scientific(False)
-    ax.xaxis.set_major_formatter(formatter)
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     low, high = cards[0], cards[-1]
     if ax.get_xscale() == "log":
         ax.set_xlim(low / 1.25, high * 1.25)
@@ -359,7 +362,8 @@ def _varying_fields(points: Sequence[SweepPoint]) -> tuple[bool, bool, bool]:
 
 def _series_label(key: tuple[str, str, int], varying: tuple[bool, bool, bool]) -> str:
     model, dtype, length = key
-    parts = [text for text, shown in ((model, varying[0]), (dtype, varying[1]), (f"input {length}", varying[2]))
+    parts = [text for text, shown in ((model, varying[0]), (f"weights {dtype}", varying[1]),
+                                      (f"input {length}", varying[2]))
              if shown]
     return " ".join(parts) or model
 
