@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -254,23 +255,14 @@ def _canvas(fig: Any) -> Any:
     return FigureCanvasAgg(fig)
 
 
-class _style:
+@contextmanager
+def _style(mpl: Any) -> Iterator[None]:
     """Context: matplotlib's default style (a user's matplotlibrc must not change the bytes), fixed SVG salt."""
+    import matplotlib.style
 
-    def __init__(self, mpl: Any) -> None:
-        self._mpl = mpl
-        self._contexts: list[Any] = []
-
-    def __enter__(self) -> None:
-        import matplotlib.style
-        self._contexts = [matplotlib.style.context("default"),
-                          self._mpl.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"})]
-        for context in self._contexts:
-            context.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        for context in reversed(self._contexts):
-            context.__exit__(*exc)
+    with matplotlib.style.context("default"), \
+            mpl.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
+        yield
 
 
 def _save(fig: Any, target: Path, fmt: str, source: str) -> None:
