@@ -225,3 +225,11 @@ def test_config_label_and_axis_values(front):
                                          f"DP{p.data_parallel_size} b{p.batch_size}")
     assert plots.axis_value(point, "tokens_per_s_per_user") == pytest.approx(1e3 / point.metrics["tpot_ms"])
     assert plots.axis_value(point, "tpot_ms") == point.metrics["tpot_ms"]
+
+
+def test_plotting_leaves_the_callers_matplotlib_settings_alone(front, tmp_path):
+    import matplotlib
+    before = (matplotlib.rcParams["svg.hashsalt"], matplotlib.rcParams["font.size"], matplotlib.get_backend())
+    plots.pareto_plot(front, tmp_path / "front.svg")
+    assert (matplotlib.rcParams["svg.hashsalt"], matplotlib.rcParams["font.size"],
+            matplotlib.get_backend()) == before
