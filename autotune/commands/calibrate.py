@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fit on this hardware's rows only (default: every row)")
     parser.add_argument("--dtype", default=None, metavar="DTYPE",
                         help="fit on rows of this weight format only (default: every row)")
+    parser.add_argument("--load-type", default=None, metavar="TYPE[,TYPE...]",
+                        help="fit on rows of these load types only (default: every row)")
     parser.add_argument("--fit", default=None, metavar="NAME[,NAME...]",
                         help="parameters to fit (default: the ten shared efficiencies and overheads)")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
@@ -52,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
             if not rows:
                 raise InputError(source=flag, value=value,
                                  expected="a value with usable rows in " + ", ".join(args.measurements))
+    if args.load_type is not None:
+        kinds = {k.strip() for k in args.load_type.split(",") if k.strip()}
+        rows = [r for r in rows if r.load_type in kinds]
+        if not rows:
+            raise InputError(source="--load-type", value=args.load_type,
+                             expected="load types with usable rows in " + ", ".join(args.measurements))
     if not rows:
         raise InputError(source=", ".join(args.measurements), has_value=False, expected="at least one usable row")
     output = Path(args.output)
@@ -65,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     command = "autotune calibrate " + " ".join(f"--measurements {p}" for p in args.measurements) \
         + (f" --hardware {args.hardware}" if args.hardware else "") \
         + (f" --dtype {args.dtype}" if args.dtype else "") \
+        + (f" --load-type {args.load_type}" if args.load_type else "") \
         + (f" --fit {','.join(names)}" if args.fit else "") \
         + (f" --params {args.params}" if args.params else "") + f" -o {args.output}"
     provenance = {
@@ -81,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.params is not None and start.provenance:
         provenance["previous"] = dict(start.provenance)
     label = " + ".join(data) + (f" ({args.dtype} rows)" if args.dtype else "") \
+        + (f" ({args.load_type} rows)" if args.load_type else "") \
         + (f" ({args.hardware} rows)" if args.hardware else "")
     params = replace(result.params, sources=fitted_sources(result.params, names, label), provenance=provenance)
     header = ("Cost-model parameters shared by every device, model and layout (docs/cost-model.md).\n"
