@@ -21,15 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="measurements with the columns of cost_models/data/calibration.csv "
                              "(repeat the flag to fit on several files)")
     parser.add_argument("--hardware", default=None, metavar="NAME",
-                        help="fit on this hardware's rows only (default: every row)")
+                        help="fit on this hardware's rows only; omitted: every row")
     parser.add_argument("--dtype", default=None, metavar="DTYPE",
-                        help="fit on rows of this weight format only (default: every row)")
+                        help="fit on rows of this weight format only; omitted: every row")
     parser.add_argument("--load-type", default=None, metavar="TYPE[,TYPE...]",
-                        help="fit on rows of these load types only (default: every row)")
+                        help="fit on rows of these load types only; omitted: every row")
     parser.add_argument("--fit", default=None, metavar="NAME[,NAME...]",
-                        help="parameters to fit (default: the ten shared efficiencies and overheads)")
+                        help="parameters to fit; omitted: the ten shared efficiencies and overheads")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="starting parameters and cited values (default: the shipped ones)")
+                        help="starting parameters and cited values; omitted: the shipped ones")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.yaml", help="where to write the fit")
 
 

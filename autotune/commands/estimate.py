@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pp", default="1", metavar="N", help="pipeline-parallel stages")
     parser.add_argument("--dp", default="1", metavar="N", help="data-parallel replicas")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters (default: the shipped, fitted ones)")
+                        help="cost-model parameters; omitted: the shipped, fitted ones")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
 
 

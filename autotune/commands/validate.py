@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measurements", required=True, metavar="CSV",
                         help="measurements with the columns of cost_models/data/calibration.csv")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters (default: the shipped, fitted ones)")
+                        help="cost-model parameters; omitted: the shipped, fitted ones")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
 
 
