@@ -197,7 +197,7 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
            time_limit_s: float | None = None, params: Any = None) -> ParetoResult:
     """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first."""
     from autotune import explain as why
-    from autotune.pareto import AXES, pareto_rows
+    from autotune.pareto_front import AXES, pareto_rows
 
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
@@ -241,8 +241,8 @@ def first_candidates(result: EnumerateResult, count: int) -> EnumerateResult:
 
 
 def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
-    """Returns the card counts of '1..64', '1,2,4,8' or a mix (see `autotune.sweep.parse_cards`)."""
-    from autotune.sweep import parse_cards as _parse
+    """Returns the card counts of '1..64', '1,2,4,8' or a mix (see `autotune.sweeps.parse_cards`)."""
+    from autotune.sweeps import parse_cards as _parse
     return _parse(text, source=source)
 
 
@@ -255,7 +255,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
 
     `jobs` > 1 solves points in that many processes; `progress(done, total)` is called as points finish.
     """
-    from autotune import sweep as sweeping
+    from autotune import sweeps
 
     _check_objective(objective)
     workload = workload or Workload()
@@ -265,7 +265,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     hardware_spec = load_hardware(hardware) if isinstance(hardware, str) else hardware
     space_spec = (load_space(hardware_spec.default_space if space is None else space)
                   if not _is_space(space) else space)
-    tasks = sweeping.sweep_tasks(model_specs, hardware_spec, space_spec, workload, cards=card_counts,
+    tasks = sweeps.sweep_tasks(model_specs, hardware_spec, space_spec, workload, cards=card_counts,
                                  dtypes=dtypes, input_lens=input_lens, objective=objective,
                                  time_limit_s=time_limit_s, params=params)
     checked = set()
@@ -274,7 +274,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
         if key not in checked:
             resolve(task.model, hardware_spec, task.workload, cards=max(card_counts), space=space_spec)
             checked.add(key)
-    points = sweeping.run_tasks(tasks, jobs=jobs, progress=progress)
+    points = sweeps.run_tasks(tasks, jobs=jobs, progress=progress)
     return SweepResult(objective=objective, points=points)
 
 

@@ -61,6 +61,19 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
     return lines
 
 
+def _hang(head: str, text: str) -> list[str]:
+    """Returns `head` followed by `text`, wrapped at 100 columns under the text's first column."""
+    indent = " " * len(head)
+    lines, current = [], head
+    for word in text.split():
+        if len(current) + len(word) > WIDTH and current.strip() and current != head:
+            lines.append(current.rstrip())
+            current = indent
+        current += word + " "
+    lines.append(current.rstrip())
+    return lines
+
+
 def _config_headers(a: Assumptions) -> list[str]:
     unit = "PEs" if a.unit_name == "PE" else f"{a.unit_name}s"
     dev = a.device_name
@@ -137,29 +150,36 @@ def pareto_report(result: ParetoResult) -> str:
 
 
 def sweep_report(result: SweepResult) -> str:
-    """Returns one line per sweep point: coordinates, status and best configuration or first reason."""
+    """Returns the sweep as one block per series (model, dtype, prompt length), one line per card count."""
     lines = [f"sweep: objective {result.objective}; {len(result.points)} points", ""]
+    headers = ["cards", "status", "TP", "PP", "DP", "batch", "used", "TTFT ms", "TPOT ms", "tok/s", "tok/s/dev"]
     rows: list[list[str]] = []
     for p in result.points:
-        head = [p.model, p.dtype, str(p.input_len), str(p.cards), p.status]
         if p.recommendation is not None:
-            r = p.recommendation
-            cells = _config_cells(r)
-            rows.append(head + cells[:6] + [cells[8], cells[10], cells[11]])
+            plan, m = p.recommendation.plan, p.recommendation.metrics
+            rows.append([str(p.cards), p.status, str(plan.tensor_parallel_size), str(plan.pipeline_parallel_size),
+                         str(plan.data_parallel_size), str(plan.batch_size), str(plan.cards_used),
+                         _num(m["ttft_ms"]), _num(m["tpot_ms"], 2), _num(m["throughput_tokens_per_s"]),
+                         _num(m["throughput_tokens_per_s_per_device"])])
         else:
-            reason = p.reasons[0] if p.reasons else "-"
-            rows.append(head + [reason])
-    headers = ["model", "dtype", "input", "cards", "status", "TP", "PP", "DP", "batch", "used", "units",
-               "TPOT ms", "tok/s", "tok/s/dev"]
-    # Infeasible rows hold one long reason: align the feasible columns, then append reasons as is.
-    fixed = [r if len(r) == len(headers) else r + [""] * (len(headers) - len(r)) for r in rows]
-    table = _table(headers, fixed, left=3)
-    for i, r in enumerate(rows):
-        if len(r) != len(headers):
-            prefix = table[i + 1]
-            table[i + 1] = (prefix + "  " + r[-1])[:WIDTH]
-    lines += table
-    return "\n".join(lines)
+            rows.append([str(p.cards), p.status] + [""] * (len(headers) - 2))
+    table = _table(headers, rows, left=0)
+    series = None
+    for p, line in zip(result.points, table[1:]):
+        key = (p.model, p.dtype, p.input_len)
+        if key != series:
+            if series is not None:
+                lines.append("")
+            lines.append(f"{p.model}, weights {p.dtype}, {p.input_len} prompt tokens:")
+            lines.append("  " + table[0])
+            series = key
+        if p.recommendation is None:
+            # The status column ends the aligned part; the first reason follows, wrapped.
+            reason = p.reasons[0] if p.reasons else "no configuration fits"
+            lines += _hang("  " + line.rstrip() + "  ", reason)
+        else:
+            lines.append("  " + line)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def enumerate_report(result: EnumerateResult, *, limit: int | None = None) -> str:

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autotune import api, report
-    from autotune.sweep import stderr_progress
+    from autotune.sweeps import stderr_progress
 
     oa.check_output_arguments(args)
     names = _split(args.models, "--models") if args.models else ([args.model] if args.model else [])

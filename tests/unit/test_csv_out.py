@@ -11,8 +11,9 @@ import pytest
 from autotune import api, csv_out
 from autotune.errors import InputError
 
-# `from autotune import sweep` inside api.sweep resolves to the API function unless the module is loaded.
-importlib.import_module("autotune.sweep")
+# The sweep module is `autotune.sweeps` (renamed so that `autotune.sweep` stays the API function); loading it
+# first is harmless.
+importlib.import_module("autotune.sweeps")
 
 LEAD = ["tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "batch_size", "cards_used",
         "pes_used", "feasible", "ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tokens_per_s",

@@ -15,8 +15,9 @@ from autotune import api, plots  # noqa: E402
 from autotune.errors import InputError  # noqa: E402
 from autotune.results import Recommendation, SweepPoint, SweepResult  # noqa: E402
 
-# `from autotune import sweep` inside api.sweep resolves to the API function unless the module is loaded.
-importlib.import_module("autotune.sweep")
+# The sweep module is `autotune.sweeps` (renamed so that `autotune.sweep` stays the API function); loading it
+# first is harmless.
+importlib.import_module("autotune.sweeps")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
