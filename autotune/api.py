@@ -11,8 +11,9 @@ works as the command line does. Results are typed (`autotune.results`) with `.to
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,7 +25,11 @@ from autotune.search import Problem, build_problem
 from autotune.solve import SolverSettings, best_rows
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
+from autotune.specs.space import SearchSpace
 from autotune.specs.workload import Workload
+
+if TYPE_CHECKING:
+    from cost_models.params import CostParams
 
 __all__ = ["Workload", "enumerate_candidates", "estimate", "load_hardware", "load_model", "load_space",
            "pareto", "recommend", "sweep"]
@@ -36,36 +41,50 @@ MAX_ALTERNATIVE_CARDS = 256
 MAX_FLEET_UNITS = 4096
 
 
-def load_model(name_or_path: str) -> ModelSpec:
-    """Returns the ModelSpec of a preset name, a Hugging Face id, or a config.json path."""
+def load_model(name_or_path: str | os.PathLike) -> ModelSpec:
+    """Returns the ModelSpec of a preset name, a Hugging Face id, or a config.json path (or its folder)."""
     from autotune.specs.model_loader import load_model as _load
-    return _load(name_or_path)
+    return _load(str(name_or_path))
 
 
-def load_hardware(name_or_path: str) -> HardwareSpec:
+def load_hardware(name_or_path: str | os.PathLike) -> HardwareSpec:
     """Returns the HardwareSpec of a preset name or a YAML path."""
     from autotune.specs.hardware_loader import load_hardware as _load
-    return _load(name_or_path)
+    return _load(str(name_or_path))
 
 
-def load_space(name_or_path: str):
+def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
     """Returns the SearchSpace of a preset name or a YAML path."""
     from autotune.specs.space import load_space as _load
-    return _load(name_or_path)
+    return _load(str(name_or_path))
+
+
+def _model(value: ModelSpec | str | os.PathLike) -> ModelSpec:
+    return value if isinstance(value, ModelSpec) else load_model(value)
+
+
+def _hardware(value: HardwareSpec | str | os.PathLike) -> HardwareSpec:
+    return value if isinstance(value, HardwareSpec) else load_hardware(value)
+
+
+def _space(value: SearchSpace | str | os.PathLike | None, hardware: HardwareSpec) -> SearchSpace:
+    """Returns the space given, or the hardware's default space when None."""
+    if isinstance(value, SearchSpace):
+        return value
+    return load_space(hardware.default_space if value is None else value)
 
 
 def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
-             tp: int, pp: int = 1, dp: int = 1, cards: int | None = None, space: Any = None,
-             batch: int | str = "max", params: Any = None):
+             tp: int, pp: int = 1, dp: int = 1, cards: int | None = None, space: SearchSpace | str | None = None,
+             batch: int | str = "max", params: CostParams | None = None):
     """Returns the costs and broken limits of one layout (`cost_models.estimate.Estimate`, with `.to_dict()`).
 
     `cards` defaults to the fewest devices that hold the layout; `batch` to 'max' (the largest that fits).
     """
     from cost_models.estimate import estimate as _estimate
 
-    model = load_model(model) if isinstance(model, str) else model
-    hardware = load_hardware(hardware) if isinstance(hardware, str) else hardware
-    space = load_space(hardware.default_space if space is None else space) if not _is_space(space) else space
+    model, hardware = _model(model), _hardware(hardware)
+    space = _space(space, hardware)
     return _estimate(model, hardware, workload or Workload(), tp=tp, pp=pp, dp=dp, space=space, cards=cards,
                      batch=batch, params=params)
 
@@ -76,13 +95,13 @@ class Request:
 
     model: ModelSpec
     hardware: HardwareSpec
-    space: Any
+    space: SearchSpace
     workload: Workload
     cards: int
     tp: int | None = None
     pp: int | None = None
     dp: int | None = None
-    params: Any = None
+    params: CostParams | None = None
 
     def problem(self, workload: Workload | None = None, cards: int | None = None) -> Problem:
         """Returns the search problem, optionally with another workload or fleet."""
@@ -99,14 +118,13 @@ class Request:
 
 
 def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
-            cards: int | None = None, space: Any = None, tp: int | None = None, pp: int | None = None,
-            dp: int | None = None, params: Any = None) -> Request:
+            cards: int | None = None, space: SearchSpace | str | None = None, tp: int | None = None, pp: int | None = None,
+            dp: int | None = None, params: CostParams | None = None) -> Request:
     """Returns the resolved request: specs loaded, default fleet (one machine) and space (the hardware's)."""
     from autotune.rules import check_space_hardware
 
-    model = load_model(model) if isinstance(model, str) else model
-    hardware = load_hardware(hardware) if isinstance(hardware, str) else hardware
-    space = load_space(hardware.default_space if space is None else space) if not _is_space(space) else space
+    model, hardware = _model(model), _hardware(hardware)
+    space = _space(space, hardware)
     check_space_hardware(space, hardware)
     workload = workload or Workload()
     if cards is None:
@@ -128,10 +146,6 @@ def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Work
                    tp=tp, pp=pp, dp=dp, params=params)
 
 
-def _is_space(value: Any) -> bool:
-    return value is not None and not isinstance(value, str) and hasattr(value, "batch_sizes")
-
-
 def _recommendation(problem: Problem, row: int, *, binding: bool = False) -> Recommendation:
     return Recommendation(plan=problem.plan(row), metrics=problem.metrics(row),
                           binding=binding_for_larger_batch(problem, row) if binding else ())
@@ -149,10 +163,10 @@ def binding_for_larger_batch(problem: Problem, row: int) -> tuple[str, ...]:
 
 
 def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
-              cards: int | None = None, space: Any = None, objective: str = "throughput", top: int = 1,
+              cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput", top: int = 1,
               tp: int | None = None, pp: int | None = None, dp: int | None = None,
               time_limit_s: float | None = None, explain: bool = True, alternatives: bool = True,
-              params: Any = None) -> RecommendResult:
+              params: CostParams | None = None) -> RecommendResult:
     """Returns the `top` best configurations for `objective` (best first), or why none fits.
 
     With batch 'auto' the batch per replica is a decision too: throughput favours the largest
@@ -192,9 +206,9 @@ def _recommend_problem(request: Request, problem: Problem, *, objective: str, to
 
 
 def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
-           cards: int | None = None, space: Any = None, axes: str = "tpot-throughput",
+           cards: int | None = None, space: SearchSpace | str | None = None, axes: str = "tpot-throughput",
            tp: int | None = None, pp: int | None = None, dp: int | None = None,
-           time_limit_s: float | None = None, params: Any = None) -> ParetoResult:
+           time_limit_s: float | None = None, params: CostParams | None = None) -> ParetoResult:
     """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first."""
     from autotune import explain as why
     from autotune.pareto_front import AXES, pareto_rows
@@ -213,9 +227,9 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
 
 
 def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
-                         cards: int | None = None, space: Any = None, objective: str = "throughput",
+                         cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
                          tp: int | None = None, pp: int | None = None, dp: int | None = None,
-                         params: Any = None) -> EnumerateResult:
+                         params: CostParams | None = None) -> EnumerateResult:
     """Returns every candidate with metrics and violations: feasible rows first, each group in the
     objective's order (the solver's tie-breaks), so the first row is what `recommend` returns."""
     _check_objective(objective)
@@ -248,9 +262,9 @@ def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
 
 def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: HardwareSpec | str,
           workload: Workload | None = None, *, cards: Sequence[int] | str, dtypes: Sequence[str] | None = None,
-          input_lens: Sequence[int] | None = None, space: Any = None, objective: str = "throughput",
+          input_lens: Sequence[int] | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
           time_limit_s: float | None = None, jobs: int = 1,
-          progress: Callable[[int, int], None] | None = None, params: Any = None) -> SweepResult:
+          progress: Callable[[int, int], None] | None = None, params: CostParams | None = None) -> SweepResult:
     """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
 
     `jobs` > 1 solves points in that many processes; `progress(done, total)` is called as points finish.
@@ -260,11 +274,10 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     _check_objective(objective)
     workload = workload or Workload()
     card_counts = parse_cards(cards) if isinstance(cards, str) else tuple(int(c) for c in cards)
-    model_list = [models] if isinstance(models, (str, ModelSpec)) else list(models)
-    model_specs = [load_model(m) if isinstance(m, str) else m for m in model_list]
-    hardware_spec = load_hardware(hardware) if isinstance(hardware, str) else hardware
-    space_spec = (load_space(hardware_spec.default_space if space is None else space)
-                  if not _is_space(space) else space)
+    model_list = [models] if isinstance(models, (str, os.PathLike, ModelSpec)) else list(models)
+    model_specs = [_model(m) for m in model_list]
+    hardware_spec = _hardware(hardware)
+    space_spec = _space(space, hardware_spec)
     tasks = sweeps.sweep_tasks(model_specs, hardware_spec, space_spec, workload, cards=card_counts,
                                  dtypes=dtypes, input_lens=input_lens, objective=objective,
                                  time_limit_s=time_limit_s, params=params)

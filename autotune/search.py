@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,8 +18,13 @@ from autotune.candidates import Candidates
 from autotune.plan import ParallelPlan
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
+from autotune.specs.space import SearchSpace
 from autotune.specs.workload import AUTO, Workload
 from cost_models.table import CostTable
+
+if TYPE_CHECKING:
+    from autotune.rules import RuleResult
+    from cost_models.params import CostParams
 
 #: Limit ids that are not rules of the space.
 MEMORY = "memory"
@@ -52,7 +57,7 @@ class Problem:
     """Compute units a TP degree counts per device (8 PEs per RNGD card, 1 per GPU)."""
     model: ModelSpec | None = None
     hardware: HardwareSpec | None = None
-    space: Any = None
+    space: SearchSpace | None = None
     workload: Workload | None = None
 
     @cached_property
@@ -173,15 +178,15 @@ def slo_limits(table: CostTable, workload: Workload) -> tuple[Limit, ...]:
     return tuple(limits)
 
 
-def rule_limits(rule_results: Sequence[Any]) -> tuple[Limit, ...]:
+def rule_limits(rule_results: Sequence[RuleResult]) -> tuple[Limit, ...]:
     """Returns one Limit per rule result of `autotune.rules.check_rules`."""
     return tuple(Limit(limit_id=result.rule_id, description=result.description,
                        violated=np.asarray(result.violated, dtype=bool), message=result.message)
                  for result in rule_results)
 
 
-def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: Any, workload: Workload, cards: int,
-                  params: Any = None, pins: Mapping[str, int | None] | None = None) -> Problem:
+def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpace, workload: Workload, cards: int,
+                  params: CostParams | None = None, pins: Mapping[str, int | None] | None = None) -> Problem:
     """Returns the problem for `cards` devices: candidates, their cost table and every limit.
 
     `pins` ({'tp': 4, 'pp': None, ...}) fixes degrees: rows with another degree are excluded by
@@ -234,6 +239,6 @@ def pin_limits(candidates: Candidates, pins: Mapping[str, int]) -> tuple[Limit, 
     return tuple(limits)
 
 
-def space_batch_sizes(space: Any) -> tuple[int, ...]:
+def space_batch_sizes(space: SearchSpace) -> tuple[int, ...]:
     """Returns the batch candidates the search space lists."""
     return tuple(space.batch_sizes)

@@ -10,13 +10,17 @@ import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autotune.errors import InputError
 from autotune.results import SweepPoint
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
+from autotune.specs.space import SearchSpace
 from autotune.specs.workload import Workload
+
+if TYPE_CHECKING:
+    from cost_models.params import CostParams
 
 #: Most points one sweep may ask for.
 MAX_POINTS = 100_000
@@ -28,12 +32,12 @@ class SweepTask:
 
     model: ModelSpec
     hardware: HardwareSpec
-    space: Any
+    space: SearchSpace
     workload: Workload
     cards: int
     objective: str
     time_limit_s: float | None
-    params: Any
+    params: CostParams | None
 
 
 def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
@@ -65,9 +69,9 @@ def _positive(text: str, source: str, expected: str) -> int:
     return value
 
 
-def sweep_tasks(models: Sequence[ModelSpec], hardware: HardwareSpec, space: Any, workload: Workload, *,
+def sweep_tasks(models: Sequence[ModelSpec], hardware: HardwareSpec, space: SearchSpace, workload: Workload, *,
                 cards: Sequence[int], dtypes: Sequence[str] | None, input_lens: Sequence[int] | None,
-                objective: str, time_limit_s: float | None, params: Any) -> list[SweepTask]:
+                objective: str, time_limit_s: float | None, params: CostParams | None) -> list[SweepTask]:
     """Returns the points in order: model, then dtype, then prompt length, then card count (innermost)."""
     dtype_list = list(dtypes) if dtypes else [workload.dtype]
     length_list = list(input_lens) if input_lens else [workload.input_len]
