@@ -68,6 +68,11 @@ class Problem:
             ok &= ~limit.violated
         return ok
 
+    @cached_property
+    def throughput_per_device(self) -> np.ndarray:
+        """Returns output tokens/s per device for every row (the table computes it afresh on each access)."""
+        return np.asarray(self.table.throughput_tokens_per_s_per_device, dtype=float)
+
     def violations(self, row: int) -> list[str]:
         """Returns the messages of every limit that `row` breaks, in the limits' order."""
         return [limit.message(row) for limit in self.limits if limit.violated[row]]
@@ -114,7 +119,7 @@ class Problem:
             "tpot_ms": float(t.tpot_s[row]) * 1e3,
             "e2e_latency_ms": float(t.e2e_latency_s[row]) * 1e3,
             "throughput_tokens_per_s": float(t.throughput_tokens_per_s[row]),
-            "throughput_tokens_per_s_per_device": float(t.throughput_tokens_per_s_per_device[row]),
+            "throughput_tokens_per_s_per_device": float(self.throughput_per_device[row]),
             "batch_size": int(self.candidates.batch[row]),
             "max_batch": int(t.max_batch[row]),
             "requests_per_s": (float(t.throughput_tokens_per_s[row]) / self.workload.output_len
