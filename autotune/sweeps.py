@@ -113,8 +113,11 @@ def run_tasks(tasks: Sequence[SweepTask], *, jobs: int = 1,
 
 
 def stderr_progress(label: str) -> Callable[[int, int], None] | None:
-    """Returns a progress-bar callback drawing on stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
+    """Returns a progress-bar callback drawing on stderr, or None unless both stdout and stderr are terminals.
+
+    Output that is piped or redirected gets no bar (a bar in a pager or a log is noise).
+    """
+    if not (sys.stderr.isatty() and sys.stdout.isatty()):
         return None
     return ProgressBar(label, sys.stderr)
 

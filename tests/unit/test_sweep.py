@@ -47,6 +47,17 @@ def test_progress_bar_draws_in_place_and_erases_itself():
     assert "1/2" in text and "2/2" in text and "\n" not in text and text.endswith("\r")
 
 
-def test_no_progress_bar_when_stderr_is_not_a_terminal(monkeypatch):
-    monkeypatch.setattr("sys.stderr", io.StringIO())
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_when_stdout_and_stderr_are_terminals(monkeypatch):
+    monkeypatch.setattr("sys.stderr", _Terminal())
+    monkeypatch.setattr("sys.stdout", _Terminal())
+    assert isinstance(stderr_progress("sweep"), ProgressBar)
+    monkeypatch.setattr("sys.stdout", io.StringIO())  # output piped
+    assert stderr_progress("sweep") is None
+    monkeypatch.setattr("sys.stdout", _Terminal())
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # stderr redirected
     assert stderr_progress("sweep") is None
