@@ -115,6 +115,9 @@ def recommend_report(result: RecommendResult) -> str:
             lines += _wrap("binding limit (what stops a larger batch on the same layout): " + "; ".join(binding),
                            indent="")
         return "\n".join(lines)
+    if result.status != "INFEASIBLE":
+        lines.append("no configuration found before the time limit; allow more with --time-limit")
+        return "\n".join(lines)
     lines += why_lines(result.reasons)
     if result.alternatives:
         lines.append("nearest alternatives (each solved):")
@@ -141,7 +144,10 @@ def pareto_report(result: ParetoResult) -> str:
     lines += _wrap(assumptions_line(a), indent="")
     lines.append("")
     if not result.points:
-        lines += why_lines(result.reasons)
+        if result.status != "INFEASIBLE":
+            lines.append("no configuration found before the time limit; allow more with --time-limit")
+        else:
+            lines += why_lines(result.reasons)
         return "\n".join(lines)
     rows = [[str(i + 1)] + _config_cells(p) + [_num(1e3 / p.metrics["tpot_ms"])]
             for i, p in enumerate(result.points)]

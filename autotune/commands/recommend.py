@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
         print(text)
     if result.recommendations:
         return EXIT_OK
-    print(f"autotune recommend: no configuration fits ({result.status}): "
-          f"{report.one_line_reason(result.reasons, 'the solver found none')}", file=sys.stderr)
+    if result.status == "UNKNOWN":
+        print(f"autotune recommend: the time limit ran out before any configuration was found (UNKNOWN); "
+              f"allow more with --time-limit", file=sys.stderr)
+    else:
+        print(f"autotune recommend: no configuration fits ({result.status}): "
+              f"{report.one_line_reason(result.reasons, 'the solver found none')}", file=sys.stderr)
     return EXIT_INFEASIBLE
