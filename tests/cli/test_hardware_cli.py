@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,8 +103,8 @@ def test_bad_yaml_and_bad_values_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [x\n")
     _fails(run(str(bad)), "bad.yaml", "valid YAML")
-    bad.write_text((PRESETS / "h100-sxm.yaml").read_text().replace("memory_capacity_bytes: 80.0e9",
-                                                                   "memory_capacity_bytes: eighty"))
+    bad.write_text(re.sub(r"(?m)^memory_capacity_bytes: \S+", "memory_capacity_bytes: eighty",
+                          (PRESETS / "h100-sxm.yaml").read_text()))
     _fails(run(str(bad)), "bad.yaml", "'memory_capacity_bytes'", "'eighty'")
     bad.write_text((PRESETS / "h100-sxm.yaml").read_text() + "nvlink_generation: 4\n")
     _fails(run(str(bad)), "'nvlink_generation'")
