@@ -65,10 +65,10 @@ def requests(draw):
     if workload.cache_dtype not in space.kv_dtypes:
         workload = api.Workload(**{**workload.__dict__, "kv_dtype": space.kv_dtypes[0]})
     return dict(model=draw(models()), hardware=hardware, space=space, workload=workload,
-                cards=draw(st.integers(1, 16)))
+                cards=draw(st.one_of(st.integers(1, 16), st.sampled_from([24, 32, 64]))))
 
 
-PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _key(metrics: dict, objective: str) -> tuple:
