@@ -198,6 +198,7 @@ def _recommend_problem(request: Request, problem: Problem, *, objective: str, to
         if alternatives:
             found_alternatives = why.alternatives(
                 problem, lambda w, c: request.problem(w, c), objective, dtypes=request.space.dtypes,
+                kv_dtypes=request.space.kv_dtypes,
                 settings=settings, max_cards=min(max(MAX_ALTERNATIVE_CARDS, request.cards),
                                                      MAX_FLEET_UNITS // request.hardware.compute_units_per_device))
     return RecommendResult(status=status, objective=objective, recommendations=(),

@@ -170,16 +170,22 @@ def fewest_cards(problem: Problem, rebuild: Rebuild, objective: str, settings: S
 
 
 def smaller_dtype(problem: Problem, rebuild: Rebuild, objective: str, settings: SolverSettings, *,
-                  dtypes: Sequence[str]) -> Alternative | None:
-    """Returns the alternative with the largest dtype smaller than the current one that fits, or None."""
+                  dtypes: Sequence[str], kv_dtypes: Sequence[str]) -> Alternative | None:
+    """Returns the alternative with the largest dtype smaller than the current one that fits, or None.
+
+    The KV cache follows the new format when the space serves it that way and the user did not fix
+    it; otherwise it keeps its current (served) format.
+    """
     workload = problem.workload
     current = BYTES_PER_ELEMENT[workload.dtype]
+    # Largest first; among equal sizes, formats the device has a peak figure for (native) first.
+    native = set(problem.hardware.peak_tflops) if problem.hardware is not None else set()
     smaller = sorted((d for d in dtypes if BYTES_PER_ELEMENT.get(d, current) < current),
-                     key=lambda d: (-BYTES_PER_ELEMENT[d], d))
+                     key=lambda d: (-BYTES_PER_ELEMENT[d], d not in native, d))
     for dtype in smaller:
         kv = workload.kv_dtype
-        if kv is not None and BYTES_PER_ELEMENT[kv] > BYTES_PER_ELEMENT[dtype]:
-            kv = dtype
+        if kv is None and dtype not in kv_dtypes:
+            kv = workload.cache_dtype
         changed = dataclasses.replace(workload, dtype=dtype, kv_dtype=kv)
         found = _recommend_one(rebuild(changed, problem.candidates.cards), objective, settings)
         if found is not None:
@@ -264,13 +270,13 @@ def looser_slo(problem: Problem, rebuild: Rebuild, objective: str, settings: Sol
 
 
 def alternatives(problem: Problem, rebuild: Rebuild, objective: str, *, dtypes: Sequence[str],
-                 settings: SolverSettings | None = None, max_cards: int = 1024) -> tuple[Alternative, ...]:
+                 kv_dtypes: Sequence[str], settings: SolverSettings | None = None, max_cards: int = 1024) -> tuple[Alternative, ...]:
     """Returns the nearest feasible requests: fewest extra cards, smaller dtype, shorter prompt,
     smaller batch, looser TTFT and TPOT SLOs (those that exist), each solved for real."""
     settings = settings or SolverSettings()
     found = [
         fewest_cards(problem, rebuild, objective, settings, max_cards=max_cards),
-        smaller_dtype(problem, rebuild, objective, settings, dtypes=dtypes),
+        smaller_dtype(problem, rebuild, objective, settings, dtypes=dtypes, kv_dtypes=kv_dtypes),
         shorter_input(problem, rebuild, objective, settings),
         smaller_batch(problem, rebuild, objective, settings),
         looser_slo(problem, rebuild, objective, settings, SLO_TTFT),
