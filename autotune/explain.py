@@ -25,6 +25,8 @@ Rebuild = Callable[[Workload, int], Problem]
 
 #: Shortest prompt an alternative proposes, in tokens.
 MIN_INPUT_LEN = 128
+#: Limit ids of degrees the user pinned (--tp/--pp/--dp) start with this.
+REQUESTED_PREFIX = "requested_"
 
 
 def binding_limits(problem: Problem, *, settings: SolverSettings | None = None) -> tuple[str, ...]:
@@ -32,20 +34,21 @@ def binding_limits(problem: Problem, *, settings: SolverSettings | None = None) 
     return infeasible_core(problem.violation_masks(), settings=settings)
 
 
-def _closest_row(problem: Problem, limit_id: str) -> int | None:
-    """Returns the row that breaks `limit_id` and nothing else, preferring the least memory; None if none."""
-    masks = problem.violation_masks()
+def _rows_within_other_limits(problem: Problem, limit_id: str) -> np.ndarray:
+    """Returns the rows that break no limit other than `limit_id` (they may break it)."""
     others = np.zeros(len(problem.candidates), dtype=bool)
-    for other_id, mask in masks.items():
+    for other_id, mask in problem.violation_masks().items():
         if other_id != limit_id:
             others |= mask
-    rows = np.flatnonzero(~others)
+    return np.flatnonzero(~others)
+
+
+def _closest_row(problem: Problem, limit_id: str) -> int | None:
+    """Returns the row within the other limits that needs the least memory; None when there is none."""
+    rows = _rows_within_other_limits(problem, limit_id)
     if len(rows) == 0:
         return None
     return int(rows[np.argmin(problem.table.total_bytes[rows])])
-
-
-REQUESTED_PREFIX = "requested_"
 
 
 def reasons(problem: Problem, limit_ids: Sequence[str]) -> tuple[str, ...]:
@@ -103,25 +106,17 @@ def reason(problem: Problem, limit_id: str) -> str:
         values_ms = np.asarray(table.ttft_s if ttft else table.tpot_s, dtype=float) * 1e3
         bound = workload.ttft_ms if ttft else workload.tpot_ms
         label = "TTFT" if ttft else "TPOT"
-        pool = _rows_passing_all_but(problem, limit_id)
+        pool = _rows_within_other_limits(problem, limit_id)
+        scope = "within the other limits "
         if len(pool) == 0:
-            pool = np.arange(len(values_ms))
+            pool, scope = np.arange(len(values_ms)), ""
         best = float(values_ms[pool].min())
-        return (f"{label} SLO {bound:g} ms: the fastest layout within the other limits reaches "
-                f"{best:.2f} ms")
+        return f"{label} SLO {bound:g} ms: the fastest layout {scope}reaches {best:.2f} ms"
     message = problem.limits_by_id(limit_id)
     description = problem.limit_description(limit_id)
     if row is None:
         return f"rule {limit_id}: {description}: no candidate satisfies it"
     return f"rule {limit_id}: {message(row)}"
-
-
-def _rows_passing_all_but(problem: Problem, limit_id: str) -> np.ndarray:
-    others = np.zeros(len(problem.candidates), dtype=bool)
-    for other_id, mask in problem.violation_masks().items():
-        if other_id != limit_id:
-            others |= mask
-    return np.flatnonzero(~others)
 
 
 def _recommend_one(problem: Problem, objective: str, settings: SolverSettings) -> Recommendation | None:
