@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from autotune.results import Alternative, Recommendation
-from autotune.search import GB, MEMORY, SLO_TPOT, SLO_TTFT, Problem, device_word
+from autotune.search import GB, MEMORY, REQUESTED_PREFIX, SLO_TPOT, SLO_TTFT, Problem, device_word
 from autotune.solve import SolverSettings, best_rows, infeasible_core
 from autotune.specs.dtypes import BYTES_PER_ELEMENT
 from autotune.specs.workload import AUTO, Workload
@@ -25,8 +25,6 @@ Rebuild = Callable[[Workload, int], Problem]
 
 #: Shortest prompt an alternative proposes, in tokens.
 MIN_INPUT_LEN = 128
-#: Limit ids of degrees the user pinned (--tp/--pp/--dp) start with this.
-REQUESTED_PREFIX = "requested_"
 
 
 def binding_limits(problem: Problem, *, settings: SolverSettings | None = None) -> tuple[str, ...]:

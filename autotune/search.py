@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 MEMORY = "memory"
 SLO_TTFT = "slo_ttft"
 SLO_TPOT = "slo_tpot"
+#: Limit ids of degrees the user pinned (--tp/--pp/--dp) start with this.
+REQUESTED_PREFIX = "requested_"
 
 GB = 1e9  # Vendors' decimal gigabytes, as the hardware presets use.
 
@@ -237,7 +239,7 @@ def pin_limits(candidates: Candidates, pins: Mapping[str, int]) -> tuple[Limit, 
         if name not in pins:
             continue
         column, value, label = getattr(candidates, name), pins[name], name.upper()
-        limits.append(Limit(limit_id=f"requested_{name}", description=f"{label} {value} as requested ({flags[name]})",
+        limits.append(Limit(limit_id=f"{REQUESTED_PREFIX}{name}", description=f"{label} {value} as requested ({flags[name]})",
                             violated=column != value,
                             message=lambda r, col=column, v=value, lb=label: f"{lb} {int(col[r])} is not the "
                                                                              f"requested {lb} {v}"))
