@@ -239,7 +239,8 @@ def pin_limits(candidates: Candidates, pins: Mapping[str, int]) -> tuple[Limit, 
         if name not in pins:
             continue
         column, value, label = getattr(candidates, name), pins[name], name.upper()
-        limits.append(Limit(limit_id=f"{REQUESTED_PREFIX}{name}", description=f"{label} {value} as requested ({flags[name]})",
+        limits.append(Limit(limit_id=f"{REQUESTED_PREFIX}{name}",
+                            description=f"{label} {value} as requested ({flags[name]})",
                             violated=column != value,
                             message=lambda r, col=column, v=value, lb=label: f"{lb} {int(col[r])} is not the "
                                                                              f"requested {lb} {v}"))
