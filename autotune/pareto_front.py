@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autotune.formulation import (INFEASIBLE, OPTIMAL, ObjectiveLevel, build_selection_model, integer_tables)
+from autotune.formulation import (FEASIBLE, INFEASIBLE, OPTIMAL, ObjectiveLevel, build_selection_model,
+                                  integer_tables)
 from autotune.search import Problem
-from autotune.solve import SolverSettings, _Clock, _worst, solve_lexicographic
+from autotune.solve import Clock, SolverSettings, solve_lexicographic, worst_status
 
 AXES: dict[str, tuple[str, str]] = {
     "tpot-throughput": ("tpot_ms", "throughput_tokens_per_s"),
@@ -55,7 +56,7 @@ def pareto_rows(problem: Problem, axes: str = "tpot-throughput", *,
     are feasible but the front may be incomplete or not proven); INFEASIBLE: nothing fits.
     """
     settings = settings or SolverSettings()
-    clock = _Clock(settings.time_limit_s)
+    clock = Clock(settings.time_limit_s)
     levels = front_levels(problem, axes)
     order = (levels.throughput, levels.latency, levels.devices, levels.row)
     feasible_rows = np.flatnonzero(problem.feasible)
@@ -73,9 +74,9 @@ def pareto_rows(problem: Problem, axes: str = "tpot-throughput", *,
             if not rows:
                 status = this_status
             elif this_status != INFEASIBLE:
-                status = _worst(status, "FEASIBLE")
+                status = worst_status(status, FEASIBLE)
             break
-        status = _worst(status, this_status)
+        status = worst_status(status, this_status)
         rows.append(row)
         epsilon_us = int(levels.latency.values[row])
     rows.reverse()

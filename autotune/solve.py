@@ -29,8 +29,8 @@ class SolverSettings:
     random_seed: int = 0
 
 
-class _Clock:
-    """Remaining wall time of a request's budget."""
+class Clock:
+    """The wall-time budget of one request, shared by its solves."""
 
     def __init__(self, limit_s: float | None) -> None:
         self.deadline = None if limit_s is None else time.perf_counter() + limit_s
@@ -41,7 +41,7 @@ class _Clock:
         return max(self.deadline - time.perf_counter(), 0.0)
 
 
-def _solver(settings: SolverSettings, clock: _Clock) -> cp_model.CpSolver:
+def _solver(settings: SolverSettings, clock: Clock) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = settings.num_workers
     solver.parameters.random_seed = settings.random_seed
@@ -61,14 +61,14 @@ _STATUS_NAMES = {
 
 
 def solve_lexicographic(selection: SelectionModel, levels: tuple[ObjectiveLevel, ...], *,
-                        settings: SolverSettings, clock: _Clock | None = None) -> tuple[str, int | None]:
+                        settings: SolverSettings, clock: Clock | None = None) -> tuple[str, int | None]:
     """Returns (status, chosen row) after optimising `levels` in order.
 
     Status is OPTIMAL when every level was proven optimal; FEASIBLE when the time limit stopped
     a level early (the row is the best found, not proven); INFEASIBLE when no row is allowed;
     UNKNOWN when the time ran out before any row was found.
     """
-    clock = clock or _Clock(settings.time_limit_s)
+    clock = clock or Clock(settings.time_limit_s)
     row = None
     for level in levels:
         selection.set_objective(level)
@@ -85,7 +85,8 @@ def solve_lexicographic(selection: SelectionModel, levels: tuple[ObjectiveLevel,
     return OPTIMAL, row
 
 
-def _worst(a: str, b: str) -> str:
+def worst_status(a: str, b: str) -> str:
+    """Returns the weaker of two statuses (OPTIMAL < FEASIBLE < UNKNOWN < INFEASIBLE)."""
     order = (OPTIMAL, FEASIBLE, UNKNOWN, INFEASIBLE)
     return a if order.index(a) >= order.index(b) else b
 
@@ -98,7 +99,7 @@ def best_rows(problem: Problem, objective: str, *, top: int = 1,
     time limit cut any later solve short.
     """
     settings = settings or SolverSettings()
-    clock = _Clock(settings.time_limit_s)
+    clock = Clock(settings.time_limit_s)
     levels = objective_levels(objective, integer_tables(problem.table))
     candidates = problem.candidates
     excluded: list[int] = []
@@ -116,9 +117,9 @@ def best_rows(problem: Problem, objective: str, *, top: int = 1,
             if k == 0:
                 status = this_status
             elif this_status == UNKNOWN:
-                status = _worst(status, FEASIBLE)
+                status = worst_status(status, FEASIBLE)
             break
-        status = _worst(status, this_status)
+        status = worst_status(status, this_status)
         rows.append(row)
         excluded.append(row)
     return status, rows
@@ -140,7 +141,7 @@ def infeasible_core(violations: dict[str, np.ndarray], *,
     def infeasible_with(ids: list[str]) -> tuple[bool, list[str]]:
         limit_model.model.clear_assumptions()
         limit_model.model.add_assumptions([literals[i] for i in ids])
-        solver = _solver(settings, _Clock(None))
+        solver = _solver(settings, Clock(None))
         code = solver.solve(limit_model.model)
         if code != cp_model.INFEASIBLE:
             return False, []
