@@ -16,7 +16,7 @@ decision variables (placement, mixed replicas): they link to the row Booleans.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -129,7 +129,6 @@ class SelectionModel:
     """`use[k]` is true when row `rows[k]` is chosen."""
     allowed: np.ndarray
     """`allowed[k]` is False once a constraint forbids row `rows[k]`."""
-    limit_literals: dict[str, cp_model.IntVar] = field(default_factory=dict)
 
     def forbid(self, mask: np.ndarray) -> None:
         """Posts `use_k == 0` (one conjunction of negations) for every still-allowed row where `mask[k]` is true."""
