@@ -14,6 +14,9 @@ from autotune.specs.dtypes import USER_DTYPES
 from autotune.specs.workload import AUTO, Workload
 
 DEFAULT_HARDWARE = "rngd"
+#: Appended to help texts that state their default in words: it prints nothing, and its presence stops
+#: ArgumentDefaultsHelpFormatter from adding "(default: None)".
+NO_AUTO_DEFAULT = "%(default).0s"
 OBJECTIVE_CHOICES = ("throughput", "latency", "ttft", "e2e")
 
 
@@ -22,23 +25,25 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, batch_words: tuple[s
     """Adds --model, --hardware, --cards/--devices, --space, lengths, --batch, dtypes and SLO flags."""
     words = "|".join(batch_words)
     parser.add_argument("--model", required=True, metavar="NAME|PATH",
-                        help="model preset (short name or Hugging Face id) or a config.json path")
+                        help="model preset (short name or Hugging Face id) or a config.json path" + NO_AUTO_DEFAULT)
     parser.add_argument("--hardware", default=DEFAULT_HARDWARE, metavar="NAME|PATH",
                         help="hardware preset or YAML file")
     parser.add_argument("--cards", "--devices", dest="cards", default=None, metavar="N",
-                        help=cards_help or "devices in the fleet: RNGD cards (--devices is the synonym for GPUs); "
-                                           "default: one machine of the hardware (its devices_per_node)")
+                        help=(cards_help or "devices in the fleet: RNGD cards (--devices is the synonym for GPUs); "
+                                            "default: one machine of the hardware (its devices_per_node)")
+                        + NO_AUTO_DEFAULT)
     parser.add_argument("--space", default=None, metavar="NAME|PATH",
-                        help="search space (runtime release rules); default: the hardware's default space")
+                        help="search space (runtime release rules); default: the hardware's default space"
+                             + NO_AUTO_DEFAULT)
     parser.add_argument("--input-len", default="2048", metavar="N", help="prompt tokens per request")
     parser.add_argument("--output-len", default="512", metavar="N", help="generated tokens per request")
     parser.add_argument("--batch", default=batch_words[0], metavar=f"N|{words}",
                         help=f"sequences per replica; '{AUTO}' lets the solver choose among the space's batch sizes")
     parser.add_argument("--dtype", default="bf16", metavar="|".join(USER_DTYPES), help="weight format")
     parser.add_argument("--kv-dtype", default=None, metavar="|".join(USER_DTYPES),
-                        help="KV-cache format (default: same as --dtype)")
-    parser.add_argument("--ttft-ms", default=None, metavar="MS", help="time-to-first-token SLO (default: none)")
-    parser.add_argument("--tpot-ms", default=None, metavar="MS", help="time-per-output-token SLO (default: none)")
+                        help="KV-cache format (default: same as --dtype)" + NO_AUTO_DEFAULT)
+    parser.add_argument("--ttft-ms", default=None, metavar="MS", help="time-to-first-token SLO (default: none)" + NO_AUTO_DEFAULT)
+    parser.add_argument("--tpot-ms", default=None, metavar="MS", help="time-per-output-token SLO (default: none)" + NO_AUTO_DEFAULT)
 
 
 def add_solver_arguments(parser: argparse.ArgumentParser, *, top: bool = True, objective: bool = True) -> None:
@@ -52,18 +57,20 @@ def add_solver_arguments(parser: argparse.ArgumentParser, *, top: bool = True, o
     if top:
         parser.add_argument("--top", default="1", metavar="K", help="how many best distinct configurations")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters (default: the shipped, fitted ones)")
+                        help="cost-model parameters (default: the shipped, fitted ones)" + NO_AUTO_DEFAULT)
     parser.add_argument("--time-limit", default=None, metavar="S",
-                        help="CP-SAT wall-time budget in seconds (default: none; solve to proven optimum)")
-    parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+                        help="CP-SAT wall-time budget in seconds (default: none; solve to proven optimum)"
+                             + NO_AUTO_DEFAULT)
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + NO_AUTO_DEFAULT)
 
 
 def add_degree_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds optional --tp, --pp, --dp that pin degrees (the rest is searched)."""
     parser.add_argument("--tp", default=None, metavar="N",
-                        help="pin the tensor-parallel size (PEs on RNGD: 8 = one card); default: searched")
-    parser.add_argument("--pp", default=None, metavar="N", help="pin the pipeline-parallel size; default: searched")
-    parser.add_argument("--dp", default=None, metavar="N", help="pin the data-parallel size; default: searched")
+                        help="pin the tensor-parallel size (PEs on RNGD: 8 = one card); default: searched"
+                             + NO_AUTO_DEFAULT)
+    parser.add_argument("--pp", default=None, metavar="N", help="pin the pipeline-parallel size; default: searched" + NO_AUTO_DEFAULT)
+    parser.add_argument("--dp", default=None, metavar="N", help="pin the data-parallel size; default: searched" + NO_AUTO_DEFAULT)
 
 
 def parse_int(value: Any, flag: str, *, minimum: int = 1, maximum: int = 10_000_000) -> int:

@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from autotune.commands.common_args import NO_AUTO_DEFAULT
 from autotune.errors import InputError
 from autotune.results import Recommendation
 
@@ -22,15 +23,17 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, emit: bool = False,
     """Adds the output flags a command supports."""
     if emit:
         parser.add_argument("--emit", default=None, metavar="|".join(EMIT_FORMATS),
-                            help="also print the builder/engine settings of each answer (default: none)")
+                            help="also print the builder/engine settings of each answer (default: none)" + NO_AUTO_DEFAULT)
         parser.add_argument("--release", default=None, metavar="R",
-                            help="Furiosa LLM release for --emit furiosa (default: the space's release)")
+                            help="Furiosa LLM release for --emit furiosa (default: the space's release)" + NO_AUTO_DEFAULT)
     if plot:
         parser.add_argument("--plot", default=None, metavar="FILE.png|svg",
-                            help="also draw the result (needs matplotlib: pip install 'autotune[plot]')")
+                            help="also draw the result (needs matplotlib: pip install 'autotune[plot]'); default: none"
+                                 + NO_AUTO_DEFAULT)
     if csv:
         parser.add_argument("--csv", default=None, metavar="FILE",
-                            help="also write the rows as CSV ('-': to stdout, instead of the table)")
+                            help="also write the rows as CSV ('-': to stdout, instead of the table); default: none"
+                                 + NO_AUTO_DEFAULT)
 
 
 def check_output_arguments(args: argparse.Namespace) -> None:

@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ca.add_solver_arguments(parser)
     oa.add_output_arguments(parser, emit=True)
     parser.add_argument("--no-alternatives", action="store_true",
-                        help="when nothing fits, give the reasons but do not search for alternatives")
+                        help="when nothing fits, give the reasons but do not search for alternatives"
+                             + ca.NO_AUTO_DEFAULT)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,10 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ca.add_input_arguments(parser, cards_help="card counts: N, a range 1..64, a list 1,2,4,8, or a mix "
                                               "(--devices is the synonym for GPUs); default: 1..one machine")
     parser.add_argument("--models", default=None, metavar="A,B",
-                        help="sweep over these models too (comma list; replaces --model)")
+                        help="sweep over these models too (comma list; replaces --model)" + ca.NO_AUTO_DEFAULT)
     parser.add_argument("--dtypes", default=None, metavar="bf16,fp8",
-                        help="sweep over these weight formats (the KV cache follows each, unless --kv-dtype)")
-    parser.add_argument("--input-lens", default=None, metavar="N,M", help="sweep over these prompt lengths")
+                        help="sweep over these weight formats (the KV cache follows each, unless --kv-dtype)"
+                             + ca.NO_AUTO_DEFAULT)
+    parser.add_argument("--input-lens", default=None, metavar="N,M", help="sweep over these prompt lengths" + ca.NO_AUTO_DEFAULT)
     parser.add_argument("--jobs", default="1", metavar="N", help="solve points in N processes")
     ca.add_solver_arguments(parser, top=False)
     oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
