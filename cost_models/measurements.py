@@ -31,6 +31,12 @@ LOAD_TYPES = ("offline_max_throughput", "static_batch", "online_fixed_concurrenc
 #: vLLM's engine ceiling on sequences in flight when a row states none (vLLM EngineArgs max_num_seqs default 256).
 VLLM_DEFAULT_MAX_NUM_SEQS = 256
 
+#: KV-cache format a published run used for each weight format. 4-bit checkpoints keep an
+#: 8-bit (NVFP4, ModelOpt recipes: FP8 KV cache) or 16-bit (INT4 AWQ/GPTQ, W4A16) cache:
+#: TensorRT-LLM's quantization guide makes an NVFP4 KV cache a separate, opt-in ModelOpt
+#: recipe (nvidia.github.io/TensorRT-LLM/features/quantization.html, "NVFP4 KV Cache").
+KV_DTYPE_OF_WEIGHTS = {"fp4": "fp8", "int4": "fp16"}
+
 _MAX_SEQS = re.compile(r"max[ _-]?num[ _-]?seqs[ =:]*(\d+)", re.IGNORECASE)
 
 
@@ -130,7 +136,7 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
     return MeasuredRow(
         row_id=row_id, model_key=(raw.get("model_id") or "").strip(),
         hardware_key=(raw.get("hardware_id") or "").strip(), model=model, hardware=device,
-        dtype=dtype, kv_dtype=dtype, tp=tp, pp=pp, dp=dp, input_len=lengths[0], output_len=lengths[1],
+        dtype=dtype, kv_dtype=KV_DTYPE_OF_WEIGHTS.get(dtype, dtype), tp=tp, pp=pp, dp=dp, input_len=lengths[0], output_len=lengths[1],
         load_type=load_type, batch=batch, engine_max_batch=_engine_cap(batch_text, raw.get("framework") or ""),
         throughput_tokens_per_s=throughput, ttft_s=None if ttft_ms is None else ttft_ms / 1e3,
         tpot_s=None if tpot_ms is None else tpot_ms / 1e3, e2e_latency_s=e2e)
