@@ -69,5 +69,17 @@ def test_calibration_file_meets_the_median_targets():
     assert report["throughput"]["median_abs_pct_error"] <= 8.0      # issue #3 target
     assert report["ttft"]["median_abs_pct_error"] <= 10.0           # issue #3 target
     assert report["spearman_within_groups"] >= 0.95                 # issue #3 target
-    # Target p90 <= 20% is not reached yet (see docs/cost-model.md); guard against regressions.
-    assert report["throughput"]["p90_abs_pct_error"] <= 42.0
+    # Target p90 <= 20% is not reached yet (25.4% shipped, see docs/cost-model.md); guard against regressions.
+    assert report["throughput"]["p90_abs_pct_error"] <= 26.0
+
+
+def test_extra_measurements_stay_within_their_shipped_accuracy():
+    # cost_models/data/measurements_extra.csv: published rows of other devices, PP > 1, MoE, FP4 and
+    # small-batch latency (sources per row). Only its latency rows (overheads) and FP4 rows (4-bit
+    # efficiency) enter the fit; guard the shipped figures (docs/cost-model.md, section 5).
+    rows, skipped = read_measurements(DATA / "measurements_extra.csv")
+    report = validate(rows, skipped, load_params())
+    assert report["throughput"]["median_abs_pct_error"] <= 13.0     # issue #3 aim: 10
+    assert report["throughput"]["p90_abs_pct_error"] <= 33.0        # issue #3 aim: 30
+    assert report["tpot"]["median_abs_pct_error"] <= 15.0           # issue #3 aim
+    assert report["spearman_within_groups"] >= 0.9                  # issue #3 aim
