@@ -13,10 +13,13 @@ Counting, once for everything (`units` are PEs on RNGD, GPUs elsewhere):
   - TP >= units_per_device: every TP group takes ceil(TP / units_per_device) whole devices,
     so DP x PP x ceil(TP / units_per_device).
   - TP <  units_per_device (RNGD TP 1, 2, 4): aligned groups of TP PEs pack
-    g = units_per_device // TP to a card; the DP x PP stage groups fill cards in order and
-    the PP stages of one replica must be on distinct cards, so max(PP, ceil(DP x PP / g)).
-    (Round-robin placement achieves it: slot k goes to card k mod C; a replica's PP
-    consecutive slots land on distinct cards when PP <= C.)
+    g = units_per_device // TP to a card, and every card holds groups of one pipeline
+    stage only, so PP x ceil(DP / g). This is what the runtime's mesh algorithm forms from
+    a flat device list (PEs fused in aligned chunks, a replica's stages on strictly
+    increasing card indices: furiosa-llm.md section 2, `device.py::get_device_mesh`), and
+    it is the layout under which replicas on one card share one copy of a stage's weights.
+    A denser packing that mixes stages on a card (e.g. TP 4, PP 2, DP 3 on 3 cards) exists
+    on paper but the runtime does not build it, so it is not counted as feasible.
 """
 from __future__ import annotations
 
@@ -86,7 +89,7 @@ def devices_used(hardware: HardwareSpec, tp: np.ndarray, pp: np.ndarray, dp: np.
     upd = hardware.compute_units_per_device
     whole = dp * pp * devices_per_stage(hardware, tp)
     groups_per_device = np.maximum(upd // np.maximum(tp, 1), 1)
-    packed = np.maximum(pp, -(-(dp * pp) // groups_per_device))
+    packed = pp * -(-dp // groups_per_device)
     return np.where(tp >= upd, whole, packed)
 
 

@@ -39,12 +39,12 @@ def devices_used(rows: RowInputs) -> np.ndarray:
     """Returns the devices a layout occupies, counted as `autotune.rules.devices_used` counts them.
 
     TP groups of at least a device take ceil(tp / units) devices each: dp x pp x that. Smaller
-    groups (RNGD TP 1, 2, 4) pack units // tp to a card, a replica's stages on distinct
-    cards: max(pp, ceil(dp x pp / groups per card)).
+    groups (RNGD TP 1, 2, 4) pack units // tp to a card, one pipeline stage per card (the
+    runtime's mesh): pp x ceil(dp / groups per card).
     """
     whole = rows.dp * rows.pp * np.ceil(rows.tp / rows.units_per_device)
     per_device = np.maximum(np.floor(rows.units_per_device / rows.tp), 1.0)
-    packed = np.maximum(rows.pp, np.ceil(rows.dp * rows.pp / per_device))
+    packed = rows.pp * np.ceil(rows.dp / per_device)
     return np.where(rows.tp >= rows.units_per_device, whole, packed)
 
 
