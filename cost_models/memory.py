@@ -56,8 +56,8 @@ def groups_per_device(rows: RowInputs) -> np.ndarray:
 
 
 def stages_per_device(rows: RowInputs) -> np.ndarray:
-    """Returns the distinct pipeline stages whose weights one device holds (packing may mix stages)."""
-    return np.where(rows.pp > 1, np.minimum(rows.pp, groups_per_device(rows)), 1.0)
+    """Returns the distinct pipeline stages whose weights one device holds: one, as `devices_used` places them."""
+    return np.ones_like(rows.tp, dtype=float)
 
 
 def weight_params_per_unit(rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
