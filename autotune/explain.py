@@ -91,7 +91,8 @@ def reason(problem: Problem, limit_id: str) -> str:
             word = device_word(problem.hardware)
             if weights > fleet:
                 held = f"{cards} {name} {word} holds" if cards == 1 else f"{cards} {name} {word}s hold"
-                return f"weights need {weights / GB:.1f} GB in {workload.dtype}; {held} {fleet / GB:.1f} GB"
+                text = f"weights need {weights / GB:.1f} GB in {workload.dtype}; {held} {fleet / GB:.1f} GB"
+                return text + _replica_ceiling(problem, weights)
         message = problem.limits_by_id(MEMORY)
         if row is None:
             # Every row that breaks memory also breaks another limit: show the smallest of them.
@@ -115,6 +116,24 @@ def reason(problem: Problem, limit_id: str) -> str:
     if row is None:
         return f"rule {limit_id}: {description}: no candidate satisfies it"
     return f"rule {limit_id}: {message(row)}"
+
+
+def _replica_ceiling(problem: Problem, weights_bytes: float) -> str:
+    """Returns a clause saying no fleet helps when one replica's largest span cannot hold the weights."""
+    space, hardware = problem.space, problem.hardware
+    if space is None or hardware is None:
+        return ""
+    spans = [n for n in (space.replica_max_devices,
+                         hardware.devices_per_node if space.replica_within_node else None) if n]
+    if not spans:
+        return ""
+    span = min(spans)
+    held_bytes = span * problem.table.capacity_bytes
+    if weights_bytes <= held_bytes:
+        return ""
+    word = device_word(hardware)
+    return (f"; and one replica may span at most {span} {word}s under {space.name} "
+            f"({held_bytes / GB:.1f} GB), so no fleet size holds it in this format")
 
 
 def _recommend_one(problem: Problem, objective: str, settings: SolverSettings) -> Recommendation | None:
