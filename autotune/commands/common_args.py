@@ -20,6 +20,13 @@ NO_AUTO_DEFAULT = "%(default).0s"
 OBJECTIVE_CHOICES = ("throughput", "latency", "ttft", "e2e")
 
 
+#: What each --batch word means, for --help.
+_BATCH_WORD_HELP = {
+    AUTO: f"sequences per replica; '{AUTO}' lets the solver choose among the space's batch sizes",
+    "max": "sequences per replica; 'max' is the largest batch that fits in memory",
+}
+
+
 def add_input_arguments(parser: argparse.ArgumentParser, *, batch_words: tuple[str, ...] = (AUTO,),
                         cards_help: str | None = None) -> None:
     """Adds --model, --hardware, --cards/--devices, --space, lengths, --batch, dtypes and SLO flags."""
@@ -38,7 +45,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, batch_words: tuple[s
     parser.add_argument("--input-len", default="2048", metavar="N", help="prompt tokens per request")
     parser.add_argument("--output-len", default="512", metavar="N", help="generated tokens per request")
     parser.add_argument("--batch", default=batch_words[0], metavar=f"N|{words}",
-                        help=f"sequences per replica; '{AUTO}' lets the solver choose among the space's batch sizes")
+                        help=_BATCH_WORD_HELP.get(batch_words[0], "sequences per replica"))
     parser.add_argument("--dtype", default="bf16", metavar="|".join(USER_DTYPES), help="weight format")
     parser.add_argument("--kv-dtype", default=None, metavar="|".join(USER_DTYPES),
                         help="KV-cache format (default: same as --dtype)" + NO_AUTO_DEFAULT)

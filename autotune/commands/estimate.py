@@ -10,6 +10,7 @@ import json
 import sys
 
 from autotune.commands import common_args as ca
+from autotune.commands import output_args as out
 from autotune.errors import EXIT_INFEASIBLE, EXIT_OK
 
 
@@ -23,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
                         help="cost-model parameters; omitted: the shipped, fitted ones")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    out.add_output_arguments(parser, emit=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from cost_models.estimate import estimate
     from cost_models.params import load_params
 
+    out.check_output_arguments(args)
     batch = ca.parse_batch(args.batch, words=("max",))
     args.batch = "auto" if batch == "max" else str(batch)
     workload = ca.workload_from_args(args)
@@ -42,14 +45,31 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     result = estimate(model, hardware, workload, space=space, cards=ca.cards_from_args(args),
                       batch=batch, params=params, **degrees)
+    settings = _settings(args, result, model=model, workload=workload, space=space, hardware=hardware)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(out.with_settings(result.to_dict(), settings, args.emit), indent=2))
     else:
         print(render(result, model_name=model.name, hardware_name=hardware.name, workload=workload))
+        if settings is not None:
+            print(out.settings_block(f"{args.emit} settings", settings))
     if result.feasible:
         return EXIT_OK
     print(f"autotune estimate: infeasible: {result.violations[0]}", file=sys.stderr)
     return EXIT_INFEASIBLE
+
+
+def _settings(args: argparse.Namespace, result, *, model, workload, space, hardware) -> str | None:
+    """Returns the --emit text for a feasible configuration; None without --emit or when infeasible."""
+    if args.emit is None or not result.feasible:
+        return None
+    from autotune.emit import emit
+    from autotune.plan import ParallelPlan
+
+    plan = ParallelPlan(tensor_parallel_size=result.tp, pipeline_parallel_size=result.pp,
+                        data_parallel_size=result.dp, batch_size=result.batch_size,
+                        cards_used=result.devices_used, pes_used=result.tp * result.pp * result.dp)
+    return emit(args.emit, plan=plan, model=model, workload=workload, space=space, release=args.release,
+                hardware=hardware)
 
 
 def render(result, *, model_name: str, hardware_name: str, workload) -> str:

@@ -318,7 +318,7 @@ def render_furiosa(settings: FuriosaSettings, *, plan: ParallelPlan, workload: W
         lines.append(f"# {release_note}")
     lines.append(f"# plan: TP {plan.tensor_parallel_size} PEs x PP {plan.pipeline_parallel_size} x DP "
                  f"{plan.data_parallel_size}, batch {plan.batch_size} per replica, "
-                 f"{cards_needed(plan)} RNGD cards ({PES_PER_CARD} PEs each)")
+                 f"{_cards_text(cards_needed(plan))} ({PES_PER_CARD} PEs each)")
     if b.prefill:
         lines.append(f"# buckets (batch, context): prefill {_tuples(b.prefill)} = prompt {workload.input_len} "
                      f"rounded up to {BUCKET_GRANULARITY_TOKENS}; decode {_tuples(b.decode)} = batch x "
@@ -351,3 +351,7 @@ def wrap_comment(line: str, width: int = 100) -> list[str]:
 
 def _tuples(buckets: tuple[tuple[int, int], ...]) -> str:
     return ", ".join(f"({b}, {c})" for b, c in buckets)
+
+
+def _cards_text(cards: int) -> str:
+    return f"{cards} RNGD card" + ("" if cards == 1 else "s")
