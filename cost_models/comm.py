@@ -2,6 +2,14 @@
 
 Link classes: between the PEs of one RNGD card (`intra`), between devices of one machine
 (`inter`: NVLink, PCIe peer-to-peer), between machines (`node`).
+
+Across devices, an all-reduce is timed as NCCL's own tuner times it (NVIDIA/nccl
+src/graph/tuning.cc, ncclTopoTuneModel / ncclTopoGetAlgoTime): a ring run with the faster of
+two protocols. LL (low latency) costs a small base latency and the link's per-step latency but
+reaches a quarter of the bus bandwidth; Simple reaches the full achieved bandwidth but costs a
+larger base latency and per-step latency. Small messages (batch-1 decode) therefore go LL and
+large ones (prefill) Simple, as in NCCL. LL128 is left out: the cited tuner enables it by
+default only on Volta/Ampere NVLink.
 """
 from __future__ import annotations
 
@@ -9,6 +17,17 @@ import numpy as np
 
 from cost_models.inputs import RowInputs
 from cost_models.params import CostParams
+
+#: Ring base latency per call of the LL and Simple protocols, seconds (tuning.cc baseLat[Ring]:
+#: LL 3.6 us, Simple 8.4 us).
+LL_BASE_LATENCY_S = 3.6e-6
+SIMPLE_BASE_LATENCY_S = 8.4e-6
+#: Simple's per-step latency over LL's, by link class (tuning.cc hwLat[class][Ring]: NVLink
+#: 3.4 / 0.47 us, PCIe 5.7 / 1.0 us, network 9.6 / 2.7 us). The hardware presets give each
+#: link's LL per-step latency; Simple's is that times the ratio.
+SIMPLE_STEP_LATENCY_RATIO = {"nvlink": 3.4 / 0.47, "pcie": 5.7 / 1.0, "network": 9.6 / 2.7}
+#: Share of the achieved bus bandwidth LL reaches in an all-reduce (tuning.cc: busBw x 1/4).
+LL_BANDWIDTH_SHARE = 0.25
 
 
 def link_efficiency(params: CostParams, pcie: np.ndarray) -> np.ndarray:
@@ -29,13 +48,31 @@ def ring_allreduce_time_s(message_bytes: np.ndarray, n: np.ndarray, link_bytes_p
     return volume / (link_bytes_per_s * efficiency) + 2.0 * steps * latency_s
 
 
+def nccl_allreduce_time_s(message_bytes: np.ndarray, n: np.ndarray, link_bytes_per_s: np.ndarray,
+                          ll_latency_s: np.ndarray, efficiency: np.ndarray, link_class: str) -> np.ndarray:
+    """Returns the seconds of a ring all-reduce with NCCL's faster protocol, LL or Simple (0 when n <= 1).
+
+    LL: base latency + 2(n-1) LL steps + the ring volume at a quarter of the achieved
+    bandwidth. Simple: its base latency + 2(n-1) Simple steps (the LL step latency times
+    NCCL's ratio for the link class) + the ring volume at the achieved bandwidth.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    ll = ring_allreduce_time_s(message_bytes, n, link_bytes_per_s, ll_latency_s,
+                               efficiency * LL_BANDWIDTH_SHARE) + LL_BASE_LATENCY_S
+    simple = ring_allreduce_time_s(message_bytes, n, link_bytes_per_s,
+                                   ll_latency_s * SIMPLE_STEP_LATENCY_RATIO[link_class],
+                                   efficiency) + SIMPLE_BASE_LATENCY_S
+    return np.where(n > 1.0, np.minimum(ll, simple), 0.0)
+
+
 def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostParams) -> np.ndarray:
     """Returns the seconds of one TP all-reduce of `message_bytes` (hierarchical on multi-unit devices).
 
     Inside a device (RNGD PEs) a ring over the device's units; across devices a ring over
     the devices, on the machine's device link, or the inter-machine link when the TP group
-    spans machines; plus the fixed cost of one collective call. On RNGD all PEs of a card share the card's one PCIe link, so the
-    cross-card ring moves the whole message per card.
+    spans machines, timed with NCCL's protocol choice (`nccl_allreduce_time_s`); plus the fixed
+    cost of one collective call. On RNGD all PEs of a card share the card's one PCIe link, so
+    the cross-card ring moves the whole message per card.
     """
     inside = np.minimum(rows.tp, rows.units_per_device)
     across = np.ceil(rows.tp / inside)
@@ -45,8 +82,13 @@ def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: Cost
     intra = ring_allreduce_time_s(message_bytes, np.where(rows.units_per_device > 1, inside, 1.0),
                                   rows.intra_link_bytes_per_s, rows.intra_link_latency_s,
                                   link_efficiency(params, rows.intra_link_pcie))
-    eff = link_efficiency(params, within_node & rows.inter_link_pcie)
-    return intra + ring_allreduce_time_s(message_bytes, across, bw, lat, eff) + params.comm_call_overhead_s
+    pcie = within_node & rows.inter_link_pcie
+    eff = link_efficiency(params, pcie)
+    # GPUs run NCCL (AMD's RCCL keeps NCCL's tuning model); the link class sets Simple's step latency.
+    nvlink_s, pcie_s, network_s = (nccl_allreduce_time_s(message_bytes, across, bw, lat, eff, name)
+                                   for name in ("nvlink", "pcie", "network"))
+    across_s = np.select([~within_node, pcie], [network_s, pcie_s], nvlink_s)
+    return intra + across_s + params.comm_call_overhead_s
 
 
 def pp_transfer_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostParams) -> np.ndarray:

@@ -29,8 +29,30 @@ def test_tp_allreduce_across_rngd_cards_adds_the_inter_card_ring():
     within = comm.tp_allreduce_time_s(rows(model, card, tp=8), message, PARAMS)[0]
     across = comm.tp_allreduce_time_s(rows(model, card, tp=16), message, PARAMS)[0]
     eff = PARAMS.comm_bandwidth_efficiency
-    two_cards = 2 * 1 / 2 * 1e6 / (1e11 * eff) + 2 * 1e-6
-    assert across == pytest.approx(within + two_cards)
+    # Two cards on an NVLink-class link, NCCL's faster protocol (tuning.cc): LL at a quarter of
+    # the bandwidth, 3.6 us base; Simple at full bandwidth, 8.4 us base, steps 3.4/0.47 x longer.
+    ll = 2 * 1 / 2 * 1e6 / (1e11 * eff * 0.25) + 2 * 1e-6 + 3.6e-6
+    simple = 2 * 1 / 2 * 1e6 / (1e11 * eff) + 2 * 1e-6 * 3.4 / 0.47 + 8.4e-6
+    assert across == pytest.approx(within + min(ll, simple))
+
+
+def test_nccl_allreduce_takes_ll_for_small_and_simple_for_large_messages():
+    # 8 GPUs, 100 GB/s at 100%, 1 us LL step latency on NVLink (NVIDIA/nccl tuning.cc ratios).
+    n, bw, lat, eff = np.array([8.0]), np.array([1e11]), np.array([1e-6]), np.array([1.0])
+
+    def by_hand(size: float) -> tuple[float, float]:
+        volume = 2 * 7 / 8 * size
+        ll = volume / (bw[0] * 0.25) + 14 * 1e-6 + 3.6e-6
+        simple = volume / bw[0] + 14 * 1e-6 * 3.4 / 0.47 + 8.4e-6
+        return ll, simple
+
+    for size in (16e3, 100e6):
+        ll, simple = by_hand(size)
+        got = comm.nccl_allreduce_time_s(np.array([size]), n, bw, lat, eff, "nvlink")[0]
+        assert got == pytest.approx(min(ll, simple))
+    assert by_hand(16e3)[0] < by_hand(16e3)[1]      # a batch-1 message goes LL
+    assert by_hand(100e6)[1] < by_hand(100e6)[0]    # a prefill message goes Simple
+    assert comm.nccl_allreduce_time_s(np.array([1e6]), np.array([1.0]), bw, lat, eff, "pcie")[0] == 0.0
 
 
 def test_expected_experts_touched():
