@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from autotune import __version__
-from autotune.errors import AutotuneError
+from autotune.errors import EXIT_BAD_INPUT, AutotuneError
 
 #: name -> one-line help, in the order `--help` lists them.
 COMMANDS: dict[str, str] = {
@@ -28,9 +29,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """Returns the parser; only the subcommand named in `argv` gets its arguments loaded."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="autotune",
         description="Constraint-solving autotuner for LLM inference parallelism "
                     "(FuriosaAI RNGD and GPUs).")
