@@ -60,17 +60,32 @@ def stages_per_device(rows: RowInputs) -> np.ndarray:
     return np.ones_like(rows.tp, dtype=float)
 
 
-def weight_params_per_unit(rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (decoder-layer, embedding/head) parameters one TP unit of the most loaded stage stores.
+def kv_split_on_device(rows: RowInputs) -> np.ndarray:
+    """Returns how many ways the KV heads split across the devices of one TP group (1 for MLA).
+
+    Memory belongs to the device: the PEs of one RNGD card read the same HBM, so a KV head
+    (and its K/V projection) that several PEs of a card attend with is stored once per card,
+    not once per PE. Across devices a head is stored wherever it is used. On a GPU (one unit
+    per device) this is `kv_split`. Furiosa's 2026.4 kernels require the KV heads to divide
+    the chips of a TP group (furiosa-llm.md section 2), i.e. heads are split per card.
+    """
+    devices_per_group = np.ceil(rows.tp / rows.units_per_device)
+    return np.where(rows.kv_shardable, np.minimum(devices_per_group, rows.kv_heads), 1.0)
+
+
+def weight_params_on_device(rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (decoder-layer, embedding/head) parameters one device of the most loaded stage stores, per TP group.
 
     Layer weights split by TP, except K/V projections, which split only down to one KV
-    head per unit (replicated beyond). The first stage holds the embedding, the last the
+    head per device (`kv_split_on_device`). The first stage holds the embedding, the last the
     final norm and LM head (and a copy of tied embeddings for the head when PP > 1).
     """
     frac = stage_fraction(rows)
-    layers = (rows.layer_params - rows.kv_proj_params) * frac / rows.tp + rows.kv_proj_params * frac / kv_split(rows)
-    single = (rows.embedding_params + rows.final_params) / rows.tp
-    boundary = np.maximum(rows.embedding_params, rows.final_params + rows.tied_head_params) / rows.tp
+    share = units_on_device(rows) / rows.tp
+    layers = ((rows.layer_params - rows.kv_proj_params) * frac * share
+              + rows.kv_proj_params * frac / kv_split_on_device(rows))
+    single = (rows.embedding_params + rows.final_params) * share
+    boundary = np.maximum(rows.embedding_params, rows.final_params + rows.tied_head_params) * share
     return layers, np.where(rows.pp > 1, boundary, single)
 
 
@@ -80,15 +95,15 @@ def weights_bytes(rows: RowInputs) -> np.ndarray:
     DP replicas on the same RNGD card share one copy of the weights (shared HBM, Furiosa
     2024.2 Model Parallelism docs), so a card holds one copy of each stage it serves.
     """
-    layers, boundary = weight_params_per_unit(rows)
-    per_unit = layers * rows.weight_bytes_per_param + boundary * rows.boundary_bytes_per_param
-    return per_unit * units_on_device(rows) * stages_per_device(rows)
+    layers, boundary = weight_params_on_device(rows)
+    per_group = layers * rows.weight_bytes_per_param + boundary * rows.boundary_bytes_per_param
+    return per_group * stages_per_device(rows)
 
 
 def kv_bytes_per_sequence(rows: RowInputs) -> np.ndarray:
     """Returns the KV-cache bytes one sequence at full context adds to the most loaded device."""
-    per_unit = rows.kv_sequence_bytes * stage_fraction(rows) / kv_split(rows)
-    return per_unit * units_on_device(rows) * groups_per_device(rows)
+    per_group = rows.kv_sequence_bytes * stage_fraction(rows) / kv_split_on_device(rows)
+    return per_group * groups_per_device(rows)
 
 
 def kv_cache_bytes(rows: RowInputs) -> np.ndarray:

@@ -81,11 +81,21 @@ def test_rngd_replicas_on_one_card_share_weights_but_not_kv():
     two = rows(model, card, tp=4, dp=2, batch=2)
     assert memory.weights_bytes(two)[0] == pytest.approx(memory.weights_bytes(one)[0])
     assert memory.kv_cache_bytes(two)[0] == pytest.approx(2 * memory.kv_cache_bytes(one)[0])
-    # A TP group of 4 PEs holds the whole stage on its card (4 units x 1/4 each), plus the K/V
-    # projections replicated twice over (2 KV heads for 4 units): one more copy of them.
+    # A TP group of 4 PEs holds the whole stage on its card once: the PEs share the card's HBM,
+    # so K/V projections that two PEs use (2 KV heads for 4 PEs) are not stored twice.
     full = rows(model, device(units=1), tp=1)
-    kv_proj_bytes = 4 * (2 * 64 * 2 * 16) * 2.0
-    assert memory.weights_bytes(one)[0] == pytest.approx(memory.weights_bytes(full)[0] + kv_proj_bytes)
+    assert memory.weights_bytes(one)[0] == pytest.approx(memory.weights_bytes(full)[0])
+
+
+def test_rngd_kv_heads_split_per_card_not_per_pe():
+    # TP 16 over 2 cards with 2 KV heads: each card stores one head, half the KV cache; a GPU
+    # TP 16 with 2 KV heads stores one head per GPU as well (split 2 ways, replicated beyond).
+    model = tiny_model(kv_heads=2)
+    whole = memory.kv_cache_bytes(rows(model, device(units=8), tp=8, batch=1))[0]
+    split = memory.kv_cache_bytes(rows(model, device(units=8), tp=16, batch=1))[0]
+    assert split == pytest.approx(whole / 2)
+    gpu = memory.kv_cache_bytes(rows(model, device(units=1), tp=16, batch=1))[0]
+    assert gpu == pytest.approx(whole / 2)
 
 
 def test_max_batch_is_the_largest_batch_that_fits():
