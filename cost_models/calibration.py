@@ -25,7 +25,7 @@ LOSS_SCALE = 0.1
 _STEP = {"runtime_reserve_bytes.default": 0.05}
 
 #: Scale of each fitted field in the optimizer's variables, so every variable is O(1).
-_UNITS = {"layer_overhead_s": 1e-6, "step_overhead_s": 1e-3, "comm_call_overhead_s": 1e-6,
+_UNITS = {"layer_overhead_s": 1e-6, "step_overhead_s": 1e-3, "sequence_overhead_s": 1e-6, "comm_call_overhead_s": 1e-6,
           "runtime_reserve_bytes.default": 1e9}
 
 

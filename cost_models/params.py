@@ -39,6 +39,8 @@ class CostParams:
     """Fixed time per decoder layer per forward pass: kernel launches, norms, small ops (fitted)."""
     step_overhead_s: float
     """Fixed time per engine iteration: scheduling, sampling, host work (fitted)."""
+    sequence_overhead_s: float
+    """Time per sequence in an engine iteration: its logits, sampling and request bookkeeping (fitted)."""
     comm_bandwidth_efficiency: float
     """Achieved fraction of a link's datasheet bandwidth in all-reduce and send/recv (fitted)."""
     comm_bandwidth_efficiency_pcie: float
@@ -99,6 +101,7 @@ FITTED_BOUNDS: dict[str, tuple[float, float]] = {
     "roofline_sharpness": (1.0, 12.0),
     "layer_overhead_s": (0.0, 500e-6),
     "step_overhead_s": (0.0, 50e-3),
+    "sequence_overhead_s": (0.0, 100e-6),
     "comm_bandwidth_efficiency": (0.05, 1.0),
     "comm_bandwidth_efficiency_pcie": (0.05, 1.0),
     "comm_call_overhead_s": (0.0, 200e-6),
@@ -115,12 +118,13 @@ DEFAULT_FITTED: tuple[str, ...] = (
 _SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "compute_efficiency_4bit",
                   "bandwidth_efficiency",
                   "attention_bandwidth_efficiency",
-                  "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
-                  "comm_call_overhead_s", "comm_bandwidth_efficiency_pcie",
+                  "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "sequence_overhead_s",
+                  "comm_bandwidth_efficiency", "comm_call_overhead_s", "comm_bandwidth_efficiency_pcie",
                   "activation_bytes_per_element")
 _SCALAR_INTS = ("activation_tokens", "max_batch_per_replica")
 _MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction", "sliding_window_kv")
-_UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s": 10.0, "comm_call_overhead_s": 1.0,
+_UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s": 10.0, "sequence_overhead_s": 1.0,
+          "comm_call_overhead_s": 1.0,
           "activation_bytes_per_element": 8.0}
 
 

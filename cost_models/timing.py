@@ -97,15 +97,18 @@ def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.nda
 
 
 def pass_latency_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:
-    """Returns the seconds for `work` to cross every stage: stages, transfers, step overheads.
+    """Returns the seconds for `work` to cross every stage: stages, transfers, step and sequence overheads.
 
     Each pipeline rank runs its own engine iteration (scheduling, buffers, and on the last
-    stage sampling), so the per-iteration overhead is paid at every stage, in sequence.
+    stage sampling), so the per-iteration overhead is paid at every stage, in sequence. Each
+    sequence that emits a token in the pass adds its own cost once (its logits, sampling and
+    request bookkeeping), which no batch amortizes.
     """
     tokens = work.decode_tokens + work.prefill_tokens
     message = tokens * rows.hidden_size * params.activation_bytes_per_element
     transfers = (rows.pp - 1.0) * pp_transfer_time_s(rows, message, params)
-    return rows.pp * (stage_time_s(rows, params, work) + params.step_overhead_s) + transfers
+    sequences_s = (work.decode_tokens + work.prefill_sequences) * params.sequence_overhead_s
+    return rows.pp * (stage_time_s(rows, params, work) + params.step_overhead_s) + transfers + sequences_s
 
 
 def decode_cycle_s(rows: RowInputs, params: CostParams, batch: np.ndarray,

@@ -69,8 +69,8 @@ def test_calibration_file_meets_the_median_targets():
     assert report["throughput"]["median_abs_pct_error"] <= 8.0      # issue #3 target
     assert report["ttft"]["median_abs_pct_error"] <= 10.0           # issue #3 target
     assert report["spearman_within_groups"] >= 0.95                 # issue #3 target
-    # Target p90 <= 20% is not reached yet (25.4% shipped, see docs/cost-model.md); guard against regressions.
-    assert report["throughput"]["p90_abs_pct_error"] <= 26.0
+    # Target p90 <= 20% is not reached yet (20.5% shipped, see docs/cost-model.md); guard against regressions.
+    assert report["throughput"]["p90_abs_pct_error"] <= 21.0
 
 
 def test_extra_measurements_stay_within_their_shipped_accuracy():

@@ -101,7 +101,18 @@ def test_pipeline_token_latency_is_the_sum_of_stages_and_transfers():
                             prefill_sequences=np.array([0.0]))
     stage = timing.stage_time_s(r, PARAMS, work)[0]
     transfer = comm.pp_transfer_time_s(r, np.array([2.0 * 64 * PARAMS.activation_bytes_per_element]), PARAMS)[0]
-    assert cycle == pytest.approx(2 * (stage + PARAMS.step_overhead_s) + transfer)
+    # The micro-batch's 2 sequences each add their per-sequence cost once, not per stage.
+    assert cycle == pytest.approx(2 * (stage + PARAMS.step_overhead_s) + transfer + 2 * PARAMS.sequence_overhead_s)
+
+
+def test_each_sequence_adds_its_overhead_once_per_pass():
+    model = tiny_model(layers=4)
+    r = rows(model, device(), batch=8)
+    params = PARAMS.with_values(sequence_overhead_s=5e-6)
+    without = PARAMS.with_values(sequence_overhead_s=0.0)
+    got = timing.decode_cycle_s(r, params, np.array([8.0]), np.array([0.0]))[0]
+    base = timing.decode_cycle_s(r, without, np.array([8.0]), np.array([0.0]))[0]
+    assert got - base == pytest.approx(8 * 5e-6)
 
 
 def test_more_prefill_mixed_in_makes_decode_slower():
