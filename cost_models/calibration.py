@@ -37,6 +37,8 @@ class FitResult:
     cost: float
     success: bool
     message: str
+    held: tuple[str, ...] = ()
+    """Requested fields the rows cannot move (no row depends on them), kept at their start value."""
 
 
 def log_residuals(prepared: PreparedRows, params: CostParams) -> np.ndarray:
@@ -73,16 +75,46 @@ def fit(rows: list[MeasuredRow], start: CostParams, *, names: tuple[str, ...] | 
 
     prepared = prepare(rows, start)
 
-    count = len(residuals(x0))
-    result = least_squares(residuals, x0, bounds=(lower, upper), loss="soft_l1", f_scale=LOSS_SCALE,
-                           x_scale="jac", diff_step=np.array([_STEP.get(n, 1e-4) for n in names]), max_nfev=400)
-    return FitResult(params=to_params(result.x), rows_used=len(rows), residuals=count,
-                     cost=float(result.cost), success=bool(result.success), message=str(result.message))
+    base = residuals(x0)
+    count = len(base)
+    # A field no row depends on (the PCIe efficiency when every row runs on NVLink) has a zero
+    # Jacobian column: the optimizer would send it anywhere. Keep it at its start value.
+    movable = np.array([_identifiable(residuals, x0, base, i, lower[i], upper[i]) for i in range(len(names))],
+                       dtype=bool)
+    held = tuple(n for n, ok in zip(names, movable) if not ok)
+    x = x0.copy()
+    result = None
+    if movable.any():
+        def moving_residuals(free: np.ndarray) -> np.ndarray:
+            full = x0.copy()
+            full[movable] = free
+            return residuals(full)
+
+        steps = np.array([_STEP.get(n, 1e-4) for n, ok in zip(names, movable) if ok])
+        result = least_squares(moving_residuals, x0[movable], bounds=(lower[movable], upper[movable]),
+                               loss="soft_l1", f_scale=LOSS_SCALE, x_scale="jac", diff_step=steps, max_nfev=400)
+        x[movable] = result.x
+    return FitResult(params=to_params(x), rows_used=len(rows), residuals=count,
+                     cost=float(result.cost) if result is not None else 0.0,
+                     success=bool(result.success) if result is not None else True,
+                     message=str(result.message) if result is not None else "no field depends on these rows",
+                     held=held)
 
 
-def fitted_sources(params: CostParams, names: tuple[str, ...], data: str) -> dict[str, Any]:
-    """Returns the params' sources with each fitted field naming the fit and the data."""
+def _identifiable(residuals, x0: np.ndarray, base: np.ndarray, index: int, lower: float, upper: float) -> bool:
+    """Returns True when moving field `index` by 10% of its range changes some residual."""
+    probe = x0.copy()
+    span = 0.1 * (upper - lower)
+    probe[index] = x0[index] + span if x0[index] + span <= upper else x0[index] - span
+    moved = residuals(probe)
+    return moved.shape != base.shape or bool(np.any(np.abs(moved - base) > 1e-12))
+
+
+def fitted_sources(params: CostParams, names: tuple[str, ...], data: str,
+                   held: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Returns the params' sources with each fitted field naming the fit and the data (held fields keep theirs)."""
     sources = dict(params.sources)
     for name in names:
-        sources[name] = f"fitted by autotune calibrate on {data} (soft-L1 least squares on log error)"
+        if name not in held:
+            sources[name] = f"fitted by autotune calibrate on {data} (soft-L1 least squares on log error)"
     return sources

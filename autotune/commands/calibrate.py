@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     label = " + ".join(data) + (f" ({args.dtype} rows)" if args.dtype else "") \
         + (f" ({args.load_type} rows)" if args.load_type else "") \
         + (f" ({args.hardware} rows)" if args.hardware else "")
-    params = replace(result.params, sources=fitted_sources(result.params, names, label), provenance=provenance)
+    params = replace(result.params, sources=fitted_sources(result.params, names, label, result.held), provenance=provenance)
     header = ("Cost-model parameters shared by every device, model and layout (docs/cost-model.md).\n"
               f"Produced by: {command}\n"
               "Hardware without measurements (RNGD) uses these shared values with its own datasheet figures.")
