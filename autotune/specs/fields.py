@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from autotune.errors import InputError
+from autotune.specs.yaml_io import parse_yaml
 
 _MISSING = object()
 
@@ -54,10 +55,10 @@ def load_json_mapping(path: Path) -> dict[str, Any]:
 
 
 def load_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Returns the YAML mapping in `path`."""
+    """Returns the YAML mapping in `path` (numbers such as `48e9` read as floats)."""
     text = read_text(path)
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

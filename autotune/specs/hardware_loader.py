@@ -12,11 +12,10 @@ from typing import Any
 
 from autotune.errors import InputError
 from autotune.specs.dtypes import BYTES_PER_ELEMENT
-from autotune.specs.fields import (check_float, get_float, get_int, get_mapping, get_str,
+from autotune.specs.fields import (check_float, get_float, get_int, get_mapping, get_str, load_yaml_mapping,
                                    reject_unknown_keys)
 from autotune.specs.hardware import HardwareSpec, LinkSpec
 from autotune.specs.presets import unknown_preset_error
-from autotune.specs.yaml_io import load_yaml_mapping
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets" / "hardware"
 

@@ -14,10 +14,9 @@ import numpy as np
 
 from autotune.errors import InputError
 from autotune.specs.dtypes import USER_DTYPES
-from autotune.specs.fields import (check_int, get_bool, get_int, get_mapping, get_str,
+from autotune.specs.fields import (check_int, get_bool, get_int, get_mapping, get_str, load_yaml_mapping,
                                    reject_unknown_keys)
 from autotune.specs.presets import unknown_preset_error
-from autotune.specs.yaml_io import load_yaml_mapping
 
 SPACE_DIR = Path(__file__).resolve().parent.parent.parent / "search_spaces"
 

@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from autotune.errors import InputError
-from autotune.specs.fields import read_text
 
 
 class _Loader(yaml.SafeLoader):
@@ -34,15 +31,6 @@ for _first, _resolvers in _Loader.yaml_implicit_resolvers.items():
     _Loader.yaml_implicit_resolvers[_first] = ints + others
 
 
-def load_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Returns the YAML mapping in `path`; an `InputError` for unreadable, invalid or non-mapping YAML."""
-    text = read_text(path)
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(source=str(path), expected=f"valid YAML{where}", has_value=False) from None
-    if not isinstance(data, dict):
-        raise InputError(source=str(path), value=type(data).__name__, expected="a YAML mapping at the top level")
-    return data
+def parse_yaml(text: str) -> Any:
+    """Returns the YAML document in `text`, with `48e9`-style numbers read as floats."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
