@@ -15,7 +15,7 @@ from autotune.specs.dtypes import BYTES_PER_ELEMENT
 from autotune.specs.fields import (check_float, get_float, get_int, get_mapping, get_str, load_yaml_mapping,
                                    reject_unknown_keys)
 from autotune.specs.hardware import HardwareSpec, LinkSpec
-from autotune.specs.presets import unknown_preset_error
+from autotune.specs.presets import find_yaml_preset, resolve_yaml_preset, yaml_presets
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets" / "hardware"
 
@@ -40,16 +40,12 @@ _MAX_UNITS = 1024
 
 def list_hardware_presets() -> list[str]:
     """Returns the names of the shipped hardware presets, sorted."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    return yaml_presets(PRESET_DIR)
 
 
 def hardware_preset_path(name: str) -> Path | None:
     """Returns the file of the preset called `name` (case-insensitive), or None."""
-    wanted = name.strip().lower()
-    for preset in list_hardware_presets():
-        if preset.lower() == wanted:
-            return PRESET_DIR / f"{preset}.yaml"
-    return None
+    return find_yaml_preset(PRESET_DIR, name)
 
 
 def load_hardware(name_or_path: str | Path) -> HardwareSpec:
@@ -59,19 +55,7 @@ def load_hardware(name_or_path: str | Path) -> HardwareSpec:
 
 
 def _resolve(name_or_path: str | Path) -> Path:
-    if isinstance(name_or_path, Path):
-        return name_or_path
-    text = str(name_or_path)
-    if not text.strip():
-        raise InputError(source="hardware", value=text, expected="a hardware preset name or a YAML file path")
-    preset = hardware_preset_path(text)
-    if preset is not None:
-        return preset
-    path = Path(text).expanduser()
-    looks_like_path = path.exists() or "/" in text or "\\" in text or path.suffix.lower() in (".yaml", ".yml")
-    if looks_like_path:
-        return path
-    raise unknown_preset_error("hardware", text, list_hardware_presets())
+    return resolve_yaml_preset("hardware", name_or_path, PRESET_DIR)
 
 
 def parse_hardware(data: dict[str, Any], *, source: str) -> HardwareSpec:

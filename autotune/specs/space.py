@@ -16,7 +16,7 @@ from autotune.errors import InputError
 from autotune.specs.dtypes import USER_DTYPES
 from autotune.specs.fields import (check_int, get_bool, get_int, get_mapping, get_str, load_yaml_mapping,
                                    reject_unknown_keys)
-from autotune.specs.presets import unknown_preset_error
+from autotune.specs.presets import find_yaml_preset, resolve_yaml_preset, yaml_presets
 
 SPACE_DIR = Path(__file__).resolve().parent.parent.parent / "search_spaces"
 
@@ -166,16 +166,12 @@ class SearchSpace:
 
 def list_spaces() -> list[str]:
     """Returns the names of the shipped search spaces, sorted."""
-    return sorted(p.stem for p in SPACE_DIR.glob("*.yaml"))
+    return yaml_presets(SPACE_DIR)
 
 
 def space_preset_path(name: str) -> Path | None:
     """Returns the file of the search-space preset called `name` (case-insensitive), or None."""
-    wanted = name.strip().lower()
-    for preset in list_spaces():
-        if preset.lower() == wanted:
-            return SPACE_DIR / f"{preset}.yaml"
-    return None
+    return find_yaml_preset(SPACE_DIR, name)
 
 
 def load_space(name_or_path: str | Path) -> SearchSpace:
@@ -187,18 +183,7 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
 
 
 def _resolve(name_or_path: str | Path) -> Path:
-    if isinstance(name_or_path, Path):
-        return name_or_path
-    text = str(name_or_path)
-    if not text.strip():
-        raise InputError(source="space", value=text, expected="a search-space preset name or a YAML file path")
-    preset = space_preset_path(text)
-    if preset is not None:
-        return preset
-    path = Path(text).expanduser()
-    if path.exists() or "/" in text or "\\" in text or path.suffix.lower() in (".yaml", ".yml"):
-        return path
-    raise unknown_preset_error("space", text, list_spaces())
+    return resolve_yaml_preset("space", name_or_path, SPACE_DIR)
 
 
 def parse_space(data: dict[str, Any], *, source: str) -> SearchSpace:
