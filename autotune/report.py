@@ -21,14 +21,23 @@ _STATUS_WORDS = {
 }
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 0) -> list[str]:
-    """Returns aligned lines: the first `left` columns left-aligned, the others right-aligned."""
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 0,
+           text_last: bool = False) -> list[str]:
+    """Returns aligned lines: the first `left` columns (and the last, if `text_last`) left-aligned, the others right.
+
+    A column whose header repeats an earlier one (devices and units on a GPU, where each
+    device is one unit) is shown once.
+    """
+    keep = [i for i, h in enumerate(headers) if h not in headers[:i]]
+    headers = [headers[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        last = len(widths) - 1 if text_last else -1
+        parts = [c.ljust(w) if i < left or i == last else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
         return "  ".join(parts).rstrip()[:WIDTH]
 
     return [line(headers)] + [line(r) for r in rows]
@@ -203,7 +212,7 @@ def enumerate_report(result: EnumerateResult, *, limit: int | None = None) -> st
         first = "ok" if c.metrics["feasible"] else c.metrics["violations"][0]
         rows.append([str(i + 1)] + cells[:7] + [cells[8], cells[10], first])
     headers = ["#"] + _config_headers(a)[:7] + ["TPOT ms", "tok/s", "violation"]
-    lines += _table(headers, rows)
+    lines += _table(headers, rows, text_last=True)
     return "\n".join(lines)
 
 
