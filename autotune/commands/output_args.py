@@ -6,6 +6,7 @@ adds the flags, checks that they combine, and attaches emitted settings to resul
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -70,3 +71,23 @@ def with_settings(entry: dict[str, Any], text: str | None, fmt: str | None) -> d
 def settings_block(label: str, text: str) -> str:
     """Returns the human block of one answer's settings."""
     return f"\n{label}:\n{text.rstrip()}"
+
+
+def print_answers(args: argparse.Namespace, *, doc: Callable[[], dict[str, Any]], entries_key: str,
+                  text: Callable[[], str], settings: list[str | None], label: str,
+                  notes: list[str] | None = None) -> None:
+    """Prints a result with each answer's --emit settings: one JSON document, or the report and its blocks.
+
+    `label` names answer i in the report, formatted with `{n}` (1-based), e.g. "settings for #{n}".
+    """
+    if args.json:
+        out = doc()
+        for entry, block in zip(out[entries_key], settings):
+            with_settings(entry, block, args.emit)
+        print(json.dumps(out, indent=2))
+        return
+    report = text()
+    for i, block in enumerate(settings):
+        if block is not None:
+            report += settings_block(f"{label.format(n=i + 1)} ({args.emit})", block)
+    print("\n".join([report, *(notes or [])]))

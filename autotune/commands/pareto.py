@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from autotune.commands import common_args as ca
@@ -49,17 +48,8 @@ def run(args: argparse.Namespace) -> int:
         if args.csv == oa.STDOUT:
             return EXIT_OK if result.points else EXIT_INFEASIBLE
         notes.append(f"csv: {args.csv}")
-    if args.json:
-        out = result.to_dict()
-        for entry, text in zip(out["points"], settings):
-            oa.with_settings(entry, text, args.emit)
-        print(json.dumps(out, indent=2))
-    else:
-        text = report.pareto_report(result)
-        for i, block in enumerate(settings):
-            if block is not None:
-                text += oa.settings_block(f"settings for point #{i + 1} ({args.emit})", block)
-        print("\n".join([text, *notes]))
+    oa.print_answers(args, doc=result.to_dict, entries_key="points", text=lambda: report.pareto_report(result),
+                     settings=settings, label="settings for point #{n}", notes=notes)
     if result.points:
         return EXIT_OK
     if result.status == "UNKNOWN":

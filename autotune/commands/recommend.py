@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from autotune.commands import common_args as ca
@@ -35,17 +34,8 @@ def run(args: argparse.Namespace) -> int:
     render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
                              hardware=request.hardware)
     settings = [render(r) for r in result.recommendations] if render else [None] * len(result.recommendations)
-    if args.json:
-        out = result.to_dict()
-        for entry, text in zip(out["recommendations"], settings):
-            oa.with_settings(entry, text, args.emit)
-        print(json.dumps(out, indent=2))
-    else:
-        text = report.recommend_report(result)
-        for i, block in enumerate(settings):
-            if block is not None:
-                text += oa.settings_block(f"settings for #{i + 1} ({args.emit})", block)
-        print(text)
+    oa.print_answers(args, doc=result.to_dict, entries_key="recommendations",
+                     text=lambda: report.recommend_report(result), settings=settings, label="settings for #{n}")
     if result.recommendations:
         return EXIT_OK
     if result.status == "UNKNOWN":
