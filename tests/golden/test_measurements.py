@@ -77,9 +77,14 @@ def test_extra_measurements_stay_within_their_shipped_accuracy():
     # cost_models/data/measurements_extra.csv: published rows of other devices, PP > 1, MoE, FP4 and
     # small-batch latency (sources per row). Only its latency rows (overheads) and FP4 rows (4-bit
     # efficiency) enter the fit; guard the shipped figures (docs/cost-model.md, section 5).
+    # Every row is used since the qwen3-235b-a22b preset exists; its 44 rows ran with attention data
+    # parallelism and expert parallelism, a layout the model does not distinguish (docs, known gaps).
     rows, skipped = read_measurements(DATA / "measurements_extra.csv")
     report = validate(rows, skipped, load_params())
-    assert report["throughput"]["median_abs_pct_error"] <= 13.0     # issue #3 aim: 10
-    assert report["throughput"]["p90_abs_pct_error"] <= 33.0        # issue #3 aim: 30
+    assert report["rows_used"] == 786 and report["rows_skipped"] == 0
+    assert report["throughput"]["median_abs_pct_error"] <= 13.0     # issue #3 aim: 10 (shipped: 12.7)
+    assert report["throughput"]["p90_abs_pct_error"] <= 36.0        # issue #3 aim: 30 (shipped: 35.3)
+    without = [r for r in rows if r.model_key != "Qwen/Qwen3-235B-A22B"]
+    assert validate(without, [], load_params())["throughput"]["p90_abs_pct_error"] <= 33.0  # shipped: 32.5
     assert report["tpot"]["median_abs_pct_error"] <= 15.0           # issue #3 aim
     assert report["spearman_within_groups"] >= 0.9                  # issue #3 aim

@@ -246,6 +246,16 @@ def test_qwen3_235b_a22b_moe() -> None:
     assert abs(spec.active_params - 22e9) <= 0.5e9
 
 
+def test_qwen3_235b_a22b_preset_matches_model_card() -> None:
+    # Qwen3-235B-A22B model card (huggingface.co/Qwen/Qwen3-235B-A22B): "Number of Parameters:
+    # 235B in total and 22B activated"; the preset must also equal the card-built config above.
+    spec = load_model("qwen3-235b-a22b")
+    assert load_model("Qwen/Qwen3-235B-A22B").total_params == spec.total_params
+    assert abs(spec.total_params - 235e9) <= 0.5e9
+    assert abs(spec.active_params - 22e9) <= 0.5e9
+    assert (spec.num_layers, spec.num_key_value_heads, spec.num_experts, spec.experts_per_token) == (94, 4, 128, 8)
+
+
 def test_deepseek_v2_moe() -> None:
     # DeepSeek-V2 card / paper: "236B total parameters, of which 21B are activated for each token".
     config = dict(model_type="deepseek_v2", vocab_size=102400, hidden_size=5120, intermediate_size=12288,
