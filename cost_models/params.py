@@ -29,6 +29,9 @@ class CostParams:
     """Achieved fraction of the dense peak for 8-bit matmuls (fitted)."""
     compute_efficiency_4bit: float
     """Achieved fraction of the dense peak for 4-bit (FP4, INT4) matmuls (fitted)."""
+    attention_compute_efficiency: float
+    """Achieved fraction of the dense peak for attention score and value FLOPs (context FMHA and decode
+    attention kernels: softmax, masking and head-sized matrices keep them below GEMM efficiency) (fitted)."""
     bandwidth_efficiency: float
     """Achieved fraction of the datasheet memory bandwidth when streaming weights and KV (fitted)."""
     attention_bandwidth_efficiency: float
@@ -96,6 +99,7 @@ FITTED_BOUNDS: dict[str, tuple[float, float]] = {
     "compute_efficiency_4bit": (0.05, 1.0),
     "compute_efficiency_16bit": (0.05, 1.0),
     "compute_efficiency_8bit": (0.05, 1.0),
+    "attention_compute_efficiency": (0.05, 1.0),
     "bandwidth_efficiency": (0.2, 1.0),
     "attention_bandwidth_efficiency": (0.05, 1.0),
     "roofline_sharpness": (1.0, 12.0),
@@ -111,11 +115,12 @@ FITTED_BOUNDS: dict[str, tuple[float, float]] = {
 #: What `autotune calibrate` fits by default: the shared efficiencies and overheads the
 #: calibration file pins (4-bit matmuls and memory figures have no rows there).
 DEFAULT_FITTED: tuple[str, ...] = (
-    "compute_efficiency_16bit", "compute_efficiency_8bit", "bandwidth_efficiency", "attention_bandwidth_efficiency",
-    "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
+    "compute_efficiency_16bit", "compute_efficiency_8bit", "attention_compute_efficiency", "bandwidth_efficiency",
+    "attention_bandwidth_efficiency", "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
     "comm_bandwidth_efficiency_pcie", "comm_call_overhead_s")
 
 _SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "compute_efficiency_4bit",
+                  "attention_compute_efficiency",
                   "bandwidth_efficiency",
                   "attention_bandwidth_efficiency",
                   "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "sequence_overhead_s",

@@ -53,6 +53,12 @@ def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     return layers * stage_fraction(rows) + head
 
 
+def stage_attention_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
+    """Returns the attention score and value FLOPs of one pass of the most loaded stage (part of `stage_flops`)."""
+    return (rows.attention_decode_flops * work.decode_tokens
+            + rows.attention_prefill_flops * work.prefill_sequences) * stage_fraction(rows)
+
+
 def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
     """Returns the bytes one TP unit reads in one stage pass: (weights it uses, KV cache).
 
@@ -81,7 +87,12 @@ def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.nda
                            [params.compute_efficiency_4bit, params.compute_efficiency_8bit],
                            params.compute_efficiency_16bit)
     unit_flops_per_s = rows.peak_flops / rows.units_per_device * efficiency
-    compute_s = stage_flops(rows, work) / (rows.tp * unit_flops_per_s)
+    # Attention kernels run on the weight format's datapath (trtllm-bench builds FP8 engines with
+    # use_fp8_context_fmha) but at their own achieved fraction of its peak.
+    attention = stage_attention_flops(rows, work)
+    attention_flops_per_s = rows.peak_flops / rows.units_per_device * params.attention_compute_efficiency
+    compute_s = (stage_flops(rows, work) - attention) / (rows.tp * unit_flops_per_s) \
+        + attention / (rows.tp * attention_flops_per_s)
     unit_bytes_per_s = rows.memory_bandwidth_bytes_per_s / rows.units_per_device
     weights, kv = stage_traffic_bytes_per_unit(rows, work)
     memory_s = weights / (unit_bytes_per_s * params.bandwidth_efficiency) \

@@ -82,6 +82,24 @@ def test_stage_flops_of_a_decode_step():
     assert timing.stage_flops(r, work)[0] == pytest.approx(layers + attention + head)
 
 
+def test_attention_flops_run_at_their_own_efficiency():
+    # Same decode step as above on a 100 TFLOPS device; memory, comm and overheads switched off so
+    # only compute remains: GEMM FLOPs at compute_efficiency_16bit, attention FLOPs at
+    # attention_compute_efficiency (time = FLOPs / (peak x efficiency)).
+    model = tiny_model()
+    r = rows(model, device(), batch=3, input_len=100, output_len=28)
+    work = timing.StageWork(decode_tokens=np.array([3.0]), prefill_tokens=np.array([0.0]),
+                            prefill_sequences=np.array([0.0]))
+    attention = 2.0 * 4 * (16 + 16) * 4 * (100 + 14) * 3
+    assert timing.stage_attention_flops(r, work)[0] == pytest.approx(attention)
+    gemm = 2.0 * sum(model.layer_active_params) * 3 + 2.0 * 1000 * 64 * 3
+    params = PARAMS.with_values(compute_efficiency_16bit=0.5, attention_compute_efficiency=0.25,
+                                bandwidth_efficiency=1e12, attention_bandwidth_efficiency=1e12,
+                                layer_overhead_s=0.0, roofline_sharpness=1.0)
+    got = timing.stage_time_s(r, params, work)[0]
+    assert got == pytest.approx(gemm / (100e12 * 0.5) + attention / (100e12 * 0.25), rel=1e-6)
+
+
 def test_decode_traffic_reads_weights_once_and_kv_per_sequence():
     model = tiny_model()
     r = rows(model, device(), batch=3, input_len=100, output_len=28)
