@@ -102,6 +102,10 @@ class RowInputs:
     runtime_reserve_bytes: np.ndarray
     comm_buffer_bytes: np.ndarray
     memory_headroom_fraction: np.ndarray
+    # The engine.
+    activation_tokens: np.ndarray
+    """Tokens one engine step may hold (its activation workspace): `params.activation_tokens`, or the
+    `max_num_tokens` a measured engine was built with."""
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -208,6 +212,7 @@ def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, ou
     windowed = params.per_hardware("sliding_window_kv", hardware.name) > 0
     facts = _model_facts(model, input_len, output_len, kv_dtype, windowed)
     facts.update(_hardware_facts(hardware, dtype, params))
+    facts["activation_tokens"] = float(params.activation_tokens)
     facts["input_len"] = float(input_len)
     facts["output_len"] = float(output_len)
     facts["weight_bytes_per_param"] = bytes_per_element(dtype)

@@ -37,6 +37,18 @@ VLLM_DEFAULT_MAX_NUM_SEQS = 256
 #: recipe (nvidia.github.io/TensorRT-LLM/features/quantization.html, "NVFP4 KV Cache").
 KV_DTYPE_OF_WEIGHTS = {"fp4": "fp8", "int4": "fp16"}
 
+#: trtllm-bench's engine tuning (TensorRT-LLM tensorrt_llm/bench/build/tuning.py, calc_engine_setting and
+#: finetune_setting): the KV cache share of free memory it assumes, its caps on requests and tokens, and the
+#: rounding tiers of max_num_tokens (minimum 2048; steps of 256 below 4096, 512 below 8192, 1024 above).
+TRTLLM_BENCH_KV_FRACTION = 0.95
+TRTLLM_BENCH_MAX_REQUESTS = 4096
+TRTLLM_BENCH_MAX_TOKENS = 32768
+TRTLLM_BENCH_MIN_TOKENS = 2048
+GIB = 1024.0 ** 3
+#: Bytes per weight trtllm-bench assumes for the formats it tunes (tuning.py BYTES_PER_ELEM: no quantization,
+#: FP8, NVFP4); other formats keep TensorRT-LLM's BuildConfig defaults.
+TRTLLM_BENCH_WEIGHT_BYTES = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "fp4": 0.5}
+
 _MAX_SEQS = re.compile(r"max[ _-]?num[ _-]?seqs[ =:]*(\d+)", re.IGNORECASE)
 
 
@@ -61,6 +73,8 @@ class MeasuredRow:
     """Sequences in flight over all replicas (None: the engine chooses, offline rows)."""
     engine_max_batch: int | None
     """The engine's ceiling on sequences in flight per replica when the row or framework states one."""
+    engine_max_num_tokens: int | None = None
+    """Tokens one engine step holds when the benchmark tool sized the engine (trtllm-bench); None: the default."""
     throughput_tokens_per_s: float | None
     ttft_s: float | None
     tpot_s: float | None
@@ -138,8 +152,38 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
         hardware_key=(raw.get("hardware_id") or "").strip(), model=model, hardware=device,
         dtype=dtype, kv_dtype=KV_DTYPE_OF_WEIGHTS.get(dtype, dtype), tp=tp, pp=pp, dp=dp, input_len=lengths[0], output_len=lengths[1],
         load_type=load_type, batch=batch, engine_max_batch=_engine_cap(batch_text, raw.get("framework") or ""),
+        engine_max_num_tokens=(trtllm_bench_max_num_tokens(model, device, dtype, tp, pp, lengths[0], lengths[1])
+                               if "trtllm-bench" in batch_text else None),
         throughput_tokens_per_s=throughput, ttft_s=None if ttft_ms is None else ttft_ms / 1e3,
         tpot_s=None if tpot_ms is None else tpot_ms / 1e3, e2e_latency_s=e2e)
+
+
+def trtllm_bench_max_num_tokens(model: ModelSpec, hardware: HardwareSpec, dtype: str, tp: int, pp: int,
+                                input_len: int, output_len: int) -> int | None:
+    """Returns the max_num_tokens trtllm-bench builds an engine with for this model, layout and dataset.
+
+    TensorRT-LLM tensorrt_llm/bench/build/build.py and tuning.py (calc_engine_setting,
+    finetune_setting): the requests that fit are estimated from the whole TP x PP group's
+    memory minus the weights (95% of it for KV, at least one KV head per TP rank), capped at
+    4096 and divided by PP; one step's tokens are that batch times (1 + ISL / OSL), capped at
+    32768, then rounded up to its tiers (at least 2048). FP8 and NVFP4 engines get an FP8 KV
+    cache. The device memory is the preset's usable capacity (the tool asks the driver).
+    None for formats the tool does not tune (it keeps the BuildConfig default).
+    """
+    weight_bytes = TRTLLM_BENCH_WEIGHT_BYTES.get(dtype)
+    if weight_bytes is None:
+        return None
+    kv_bytes = 1.0 if dtype in ("fp8", "fp4") else 2.0
+    per_token_gib = 2.0 * model.num_layers * max(tp, model.num_key_value_heads) * model.head_dim * kv_bytes / GIB
+    free_gib = hardware.memory_capacity_bytes * tp * pp / GIB - model.total_params * weight_bytes / GIB
+    requests = max(free_gib, 0.0) * TRTLLM_BENCH_KV_FRACTION / max(per_token_gib * (input_len + output_len), 1e-30)
+    batch = min(requests, TRTLLM_BENCH_MAX_REQUESTS) / pp
+    tokens = min(batch * (1.0 + input_len / output_len), TRTLLM_BENCH_MAX_TOKENS)
+    if tokens < 4096:
+        return max(TRTLLM_BENCH_MIN_TOKENS, 256 * math.ceil(tokens / 256))
+    if tokens < 8192:
+        return 512 * math.ceil(tokens / 512)
+    return 1024 * math.ceil(tokens / 1024)
 
 
 def _load_model(key: str, folder: Path) -> ModelSpec:

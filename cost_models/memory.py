@@ -121,10 +121,10 @@ def activation_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
     """Returns the workspace bytes for the largest prefill chunk plus the batch's fp32 logits.
 
     The chunk is the batch's prompts, capped at the engine's activation workspace
-    (`params.activation_tokens`): live tensors of one layer (residual copies, QKV, FFN
+    (`rows.activation_tokens`, the engine's max_num_tokens): live tensors of one layer (residual copies, QKV, FFN
     intermediates) per token.
     """
-    tokens = np.minimum(rows.batch * rows.input_len, params.activation_tokens)
+    tokens = np.minimum(rows.batch * rows.input_len, rows.activation_tokens)
     return _activation_bytes(rows, params, tokens, rows.batch)
 
 
@@ -147,7 +147,7 @@ def reserved_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
 
 def _workspace_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
     """Returns the activation workspace at its full engine size (no logits)."""
-    return _activation_bytes(rows, params, np.full(len(rows), float(params.activation_tokens)), 0.0)
+    return _activation_bytes(rows, params, rows.activation_tokens, 0.0)
 
 
 def max_batch(rows: RowInputs, params: CostParams) -> np.ndarray:

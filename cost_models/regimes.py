@@ -12,6 +12,9 @@ load_type -> regime:
 - `batch1_first_token_latency`: TTFT of one prompt alone.
 - `static_batch_e2e_latency`: TPOT of a pure decode step at the given batch, static throughput;
   a row with only an end-to-end latency compares e2e / output_len on both sides.
+
+Rows measured with trtllm-bench ran an engine the tool sized for their lengths: its activation
+workspace holds the max_num_tokens of `measurements.trtllm_bench_max_num_tokens`, not the default.
 """
 from __future__ import annotations
 
@@ -46,9 +49,14 @@ def prepare(rows: list[MeasuredRow], params: CostParams) -> PreparedRows:
         parts.append(build_inputs(row.model, row.hardware, input_len=row.input_len, output_len=row.output_len,
                                   dtype=row.dtype, kv_dtype=row.kv_dtype, tp=one * row.tp, pp=one * row.pp,
                                   dp=one * row.dp, batch=one, params=params))
+    inputs = concat_inputs(parts) if parts else None
+    if inputs is not None:
+        tokens = np.array([params.activation_tokens if r.engine_max_num_tokens is None else r.engine_max_num_tokens
+                           for r in rows], dtype=np.float64)
+        inputs = replace(inputs, activation_tokens=tokens)
     given = np.array([np.nan if r.batch is None else max(r.batch / r.dp, 1.0) for r in rows], dtype=np.float64)
     cap = np.array([np.nan if r.engine_max_batch is None else r.engine_max_batch for r in rows], dtype=np.float64)
-    return PreparedRows(rows=rows, inputs=concat_inputs(parts) if parts else None,
+    return PreparedRows(rows=rows, inputs=inputs,
                         load_type=np.array([r.load_type for r in rows]), given_batch=given, engine_cap=cap)
 
 
