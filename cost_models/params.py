@@ -116,8 +116,8 @@ FITTED_BOUNDS: dict[str, tuple[float, float]] = {
 #: calibration file pins (4-bit matmuls and memory figures have no rows there).
 DEFAULT_FITTED: tuple[str, ...] = (
     "compute_efficiency_16bit", "compute_efficiency_8bit", "attention_compute_efficiency", "bandwidth_efficiency",
-    "attention_bandwidth_efficiency", "roofline_sharpness", "layer_overhead_s", "step_overhead_s", "comm_bandwidth_efficiency",
-    "comm_bandwidth_efficiency_pcie", "comm_call_overhead_s")
+    "attention_bandwidth_efficiency", "roofline_sharpness", "layer_overhead_s", "step_overhead_s",
+    "comm_bandwidth_efficiency", "comm_bandwidth_efficiency_pcie", "comm_call_overhead_s")
 
 _SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "compute_efficiency_4bit",
                   "attention_compute_efficiency",
