@@ -147,6 +147,22 @@ def expand_batches(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batches: Sequ
                       batch=np.tile(b, n), cards=cards)
 
 
+def with_largest_batches(candidates: Candidates, layouts: Candidates, largest: np.ndarray, *,
+                         ceiling: int) -> Candidates:
+    """Returns `candidates` plus, per layout, a row at its largest fitting batch when that is unlisted and below `ceiling`.
+
+    Rows stay sorted by (tp, pp, dp, batch), degrees outer and batch inner, as `expand_batches` makes them.
+    """
+    largest = np.asarray(largest, dtype=np.int64)
+    listed = set(np.unique(candidates.batch).tolist())
+    extra = (largest >= 1) & (largest < ceiling) & ~np.isin(largest, list(listed))
+    columns = [np.concatenate([getattr(candidates, name), getattr(layouts, name)[extra]]) for name in ("tp", "pp", "dp")]
+    batch = np.concatenate([candidates.batch, largest[extra]])
+    order = np.lexsort((batch, columns[2], columns[1], columns[0]))
+    return Candidates(tp=columns[0][order], pp=columns[1][order], dp=columns[2][order], batch=batch[order],
+                      cards=candidates.cards)
+
+
 def device_word(hardware: HardwareSpec | None) -> str:
     """Returns what one device is called in messages: the hardware's `device_name` ("card", "GPU")."""
     return "device" if hardware is None else hardware.device_name
@@ -207,7 +223,13 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     pins = {k: v for k, v in (pins or {}).items() if v is not None}
     if pins:
         tp, pp, dp = with_pinned_layouts(tp, pp, dp, pins)
-    candidates = expand_batches(tp, pp, dp, batch_candidates(workload, space_batch_sizes(space)), cards)
+    batches = batch_candidates(workload, space_batch_sizes(space))
+    candidates = expand_batches(tp, pp, dp, batches, cards)
+    if workload.batch == AUTO:
+        # The largest batch that fits is where throughput peaks; it is seldom one of the listed sizes.
+        layouts = expand_batches(tp, pp, dp, (1,), cards)
+        largest = cost_models.max_batch(model, hardware, workload, layouts, params=params)
+        candidates = with_largest_batches(candidates, layouts, largest, ceiling=max(batches))
     table = cost_models.evaluate(model, hardware, workload, candidates, params=params)
     results = rules.check_rules(space, hardware, model, cards, candidates.tp, candidates.pp, candidates.dp)
     limits = rule_limits(results) + (memory_limit(table, hardware),) + slo_limits(table, workload)
