@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 
 from autotune.commands import common_args as ca
 from autotune.commands import output_args as out
@@ -98,5 +99,6 @@ def render(result, *, model_name: str, hardware_name: str, workload) -> str:
         "",
         "feasible" if result.feasible else "INFEASIBLE:",
     ]
-    lines += [f"  - {v}" for v in result.violations]
+    for violation in result.violations:
+        lines += textwrap.wrap(violation, width=100, initial_indent="  - ", subsequent_indent="    ")
     return "\n".join(lines)
