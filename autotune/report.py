@@ -99,6 +99,19 @@ def _config_cells(r: Recommendation) -> list[str]:
             _num(m["throughput_tokens_per_s_per_device"])]
 
 
+#: Memory terms of the breakdown table: (metrics key, column header).
+_MEMORY_TERMS = (("weights", "weights"), ("kv_cache", "KV cache"), ("activations", "activations"),
+                 ("reserved", "reserved"), ("total", "total"), ("capacity", "capacity"))
+
+
+def memory_table(recs: Sequence[Recommendation], a: Assumptions) -> list[str]:
+    """Returns the memory breakdown of the most loaded device of each answer, in GB."""
+    headers = ["#", f"memory per {a.device_name}, GB:"] + [label for _, label in _MEMORY_TERMS]
+    rows = [[str(i + 1), ""] + [f"{r.metrics['memory_per_device_bytes'][key] / GB:.1f}" for key, _ in _MEMORY_TERMS]
+            for i, r in enumerate(recs)]
+    return _table(headers, rows, left=2)
+
+
 def short_config(r: Recommendation) -> str:
     """Returns 'TP 8, PP 4, DP 1, batch 16 on 4 devices: 78.9 tok/s, TPOT 202.74 ms'."""
     p, m = r.plan, r.metrics
@@ -118,6 +131,8 @@ def recommend_report(result: RecommendResult) -> str:
     if result.recommendations:
         rows = [[str(i + 1)] + _config_cells(r) for i, r in enumerate(result.recommendations)]
         lines += _table(["#"] + _config_headers(a), rows)
+        lines.append("")
+        lines += memory_table(result.recommendations, a)
         binding = [f"#{i + 1}: {', '.join(r.binding)}" for i, r in enumerate(result.recommendations) if r.binding]
         if binding:
             lines.append("")

@@ -33,3 +33,15 @@ def test_pareto_and_sweep_reports_fit():
     text = report.sweep_report(sweep)
     assert _widest(text) <= 100
     assert text.count("INFEASIBLE") >= 1 and text.count("OPTIMAL") >= 1
+
+
+def test_recommend_report_breaks_memory_down_by_term():
+    from autotune import api
+    from autotune.report import recommend_report
+
+    result = api.recommend("llama-3.1-8b", "rngd", cards=1)
+    text = recommend_report(result)
+    assert "memory per card, GB:" in text
+    memory = result.recommendations[0].metrics["memory_per_device_bytes"]
+    line = next(l for l in text.splitlines() if l.startswith("1 ") and l.rstrip().endswith(f"{memory['capacity'] / 1e9:.1f}"))
+    assert f"{memory['weights'] / 1e9:.1f}" in line and f"{memory['kv_cache'] / 1e9:.1f}" in line
