@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from autotune.commands.common_args import NO_AUTO_DEFAULT
-from autotune.errors import InputError
+from autotune.errors import EXIT_INFEASIBLE, InputError
 from autotune.results import Recommendation
 
 STDOUT = "-"
@@ -91,3 +92,13 @@ def print_answers(args: argparse.Namespace, *, doc: Callable[[], dict[str, Any]]
         if block is not None:
             report += settings_block(f"{label.format(n=i + 1)} ({args.emit})", block)
     print("\n".join([report, *(notes or [])]))
+
+
+def no_answer_exit(command: str, *, status: str, reason: str) -> int:
+    """Says on stderr, in one line, why a solve returned no answer; returns exit code 1."""
+    if status == "UNKNOWN":
+        print(f"autotune {command}: the time limit ran out before any configuration was found (UNKNOWN); "
+              f"allow more with --time-limit", file=sys.stderr)
+    else:
+        print(f"autotune {command}: no configuration fits ({status}): {reason}", file=sys.stderr)
+    return EXIT_INFEASIBLE

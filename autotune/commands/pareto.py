@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from autotune.commands import common_args as ca
 from autotune.commands import output_args as oa
@@ -52,10 +51,5 @@ def run(args: argparse.Namespace) -> int:
                      settings=settings, label="settings for point #{n}", notes=notes)
     if result.points:
         return EXIT_OK
-    if result.status == "UNKNOWN":
-        print(f"autotune pareto: the time limit ran out before any configuration was found (UNKNOWN); "
-              f"allow more with --time-limit", file=sys.stderr)
-    else:
-        print(f"autotune pareto: no configuration fits ({result.status}): "
-              f"{report.one_line_reason(result.reasons, 'the solver found none')}", file=sys.stderr)
-    return EXIT_INFEASIBLE
+    return oa.no_answer_exit("pareto", status=result.status,
+                             reason=report.one_line_reason(result.reasons, "the solver found none"))

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from autotune.commands import common_args as ca
 from autotune.commands import output_args as oa
-from autotune.errors import EXIT_INFEASIBLE, EXIT_OK
+from autotune.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +37,5 @@ def run(args: argparse.Namespace) -> int:
                      text=lambda: report.recommend_report(result), settings=settings, label="settings for #{n}")
     if result.recommendations:
         return EXIT_OK
-    if result.status == "UNKNOWN":
-        print(f"autotune recommend: the time limit ran out before any configuration was found (UNKNOWN); "
-              f"allow more with --time-limit", file=sys.stderr)
-    else:
-        print(f"autotune recommend: no configuration fits ({result.status}): "
-              f"{report.one_line_reason(result.reasons, 'the solver found none')}", file=sys.stderr)
-    return EXIT_INFEASIBLE
+    return oa.no_answer_exit("recommend", status=result.status,
+                             reason=report.one_line_reason(result.reasons, "the solver found none"))
