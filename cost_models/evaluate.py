@@ -1,10 +1,7 @@
 """The cost model's entry points: `evaluate` (a CostTable for arrays of candidates) and `max_batch`.
 
-Regime: serving with continuous batching. `batch` sequences per replica are in flight;
-every decode step also carries the prefill work of the requests that replace finished
-ones (input_len / output_len prompt tokens per generated token), so TPOT is a mixed step,
-TTFT is one prompt's prefill alongside the other batch - 1 sequences' decode tokens,
-throughput is dp x batch / TPOT. The static regimes (measurements) are in `regimes.py`.
+Times come from `steady_state.steady_state_metrics` (continuous batching), the same function
+that `autotune validate` checks on the offline measurements (`regimes.py`).
 """
 from __future__ import annotations
 
@@ -15,9 +12,10 @@ from autotune.rules import devices_used
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
-from cost_models import memory, timing
+from cost_models import memory
 from cost_models.inputs import RowInputs, build_inputs
 from cost_models.params import CostParams, load_params
+from cost_models.steady_state import steady_state_metrics
 from cost_models.table import CostTable
 
 
@@ -30,15 +28,6 @@ def candidate_inputs(model: ModelSpec, hardware: HardwareSpec, workload: Workloa
                         batch=np.maximum(np.asarray(candidates.batch, dtype=np.float64), 1.0), params=params)
 
 
-def serving_metrics(rows: RowInputs, params: CostParams) -> dict[str, np.ndarray]:
-    """Returns TTFT, TPOT, end-to-end latency (seconds) and output tokens/s over all replicas."""
-    batch = rows.batch
-    tpot = timing.decode_cycle_s(rows, params, batch, rows.input_len / rows.output_len)
-    ttft = timing.prefill_time_s(rows, params, np.ones(len(rows)), batch - 1.0)
-    e2e = ttft + (rows.output_len - 1.0) * tpot
-    return {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "throughput_tokens_per_s": rows.dp * batch / tpot}
-
-
 def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,
              params: CostParams | None = None) -> CostTable:
     """Returns memory (bytes per device), times (seconds) and throughput (tokens/s) for every candidate."""
@@ -49,7 +38,7 @@ def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candi
     activations = memory.activation_bytes(rows, params)
     reserved = memory.reserved_bytes(rows, params)
     total = weights + kv + activations + reserved
-    metrics = serving_metrics(rows, params)
+    metrics = steady_state_metrics(rows, params)
     return CostTable(
         weights_bytes=weights, kv_cache_bytes=kv, activations_bytes=activations, reserved_bytes=reserved,
         total_bytes=total, capacity_bytes=float(hardware.memory_capacity_bytes),

@@ -1,7 +1,8 @@
 """Predicting what each measurement row measured, in its own regime (docs/cost-model.md, section 4).
 
 load_type -> regime:
-- `offline_max_throughput`: continuous batching at the largest batch that fits (engine cap applied);
+- `offline_max_throughput`: continuous batching at the largest batch that fits (engine cap applied),
+  priced by `steady_state.steady_state_metrics`, the function the search ranks candidates with;
   throughput = dp x batch / TPOT of a mixed step.
 - `static_batch`: a fixed batch prefilled at once, then output_len - 1 pure decode steps;
   throughput = batch x output_len / (prefill + (output_len - 1) x decode step); TTFT = that prefill.
@@ -9,7 +10,7 @@ load_type -> regime:
   flight; the requests start together and, having equal lengths, finish together, so they run in
   waves: the wave's prompts are prefilled, then decoded together. Throughput and TPOT as
   `static_batch`; a request waits on average for (concurrency + 1) / 2 prompts' prefill (TTFT).
-- `batch1_first_token_latency`: TTFT of one prompt alone.
+- `batch1_first_token_latency`: TTFT of one prompt alone (`steady_state_metrics` at batch 1).
 - `static_batch_e2e_latency`: TPOT of a pure decode step at the given batch, static throughput;
   a row with only an end-to-end latency compares e2e / output_len on both sides.
 
@@ -26,6 +27,7 @@ from cost_models import memory, timing
 from cost_models.inputs import RowInputs, build_inputs, concat_inputs
 from cost_models.measurements import MeasuredRow
 from cost_models.params import CostParams
+from cost_models.steady_state import steady_state_metrics
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,14 +75,13 @@ def predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray]
     batch = np.where(offline, np.minimum(fitted, cap), np.nan_to_num(prepared.given_batch, nan=1.0))
     rows = replace(base, batch=np.maximum(batch, 1.0))
     b = rows.batch
-    mixed = timing.decode_cycle_s(rows, params, b, rows.input_len / rows.output_len)
+    steady = steady_state_metrics(rows, params)
     pure = timing.decode_cycle_s(rows, params, b, np.zeros(len(rows)))
     static_prefill = timing.prefill_time_s(rows, params, b, np.zeros(len(rows)))
-    joining_prefill = timing.prefill_time_s(rows, params, np.ones(len(rows)), b - 1.0)
     wave_prefill = timing.prefill_time_s(rows, params, (b + 1.0) / 2.0, np.zeros(len(rows)))
     static_e2e = static_prefill + (rows.output_len - 1.0) * pure
     static_throughput = rows.dp * b * rows.output_len / static_e2e
-    serving_throughput = rows.dp * b / mixed
+    serving_throughput = steady["throughput_tokens_per_s"]
     serving_throughput = np.where(offline & (fitted < 1), 0.0, serving_throughput)
 
     nan = np.full(len(rows), np.nan)
@@ -90,7 +91,7 @@ def predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray]
     ttft = np.select(
         [lt == "batch1_first_token_latency", lt == "static_batch", lt == "static_batch_e2e_latency",
          lt == "online_fixed_concurrency"],
-        [joining_prefill, static_prefill, static_prefill, wave_prefill], nan)
+        [steady["ttft_s"], static_prefill, static_prefill, wave_prefill], nan)
     tpot = np.select([lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"], [pure, pure], nan)
     e2e_per_token = static_e2e / rows.output_len
     return {"throughput": throughput, "ttft": ttft, "tpot": tpot, "e2e_per_token": e2e_per_token, "batch": b}
