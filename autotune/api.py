@@ -21,7 +21,7 @@ from autotune.errors import InputError
 from autotune.formulation import INFEASIBLE, OBJECTIVES, integer_tables, objective_levels, rank_order
 from autotune.results import (Assumptions, EnumerateResult, ParetoResult, Recommendation, RecommendResult,
                               SweepPoint, SweepResult)
-from autotune.search import Problem, build_problem
+from autotune.search import BEST, BRUTE_FORCE, EVERY, Problem, build_problem
 from autotune.solve import SolverSettings, best_rows
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
@@ -103,10 +103,11 @@ class Request:
     dp: int | None = None
     params: CostParams | None = None
 
-    def problem(self, workload: Workload | None = None, cards: int | None = None) -> Problem:
-        """Returns the search problem, optionally with another workload or fleet."""
+    def problem(self, workload: Workload | None = None, cards: int | None = None, *, batches: str = BEST) -> Problem:
+        """Returns the search problem, optionally with another workload or fleet (`batches`: see `build_problem`)."""
         return build_problem(model=self.model, hardware=self.hardware, space=self.space,
                              workload=workload or self.workload, cards=cards or self.cards, params=self.params,
+                             batches=batches,
                              pins={"tp": self.tp, "pp": self.pp, "dp": self.dp})
 
     def assumptions(self) -> Assumptions:
@@ -152,14 +153,25 @@ def _recommendation(problem: Problem, row: int, *, binding: bool = False) -> Rec
 
 
 def binding_for_larger_batch(problem: Problem, row: int) -> tuple[str, ...]:
-    """Returns the limits the same layout breaks at the next larger batch (why the batch stops there)."""
+    """Returns, in words with numbers, the limits that stop the same layout at the next larger batch.
+
+    E.g. "TPOT 99.60 ms of the 100 ms SLO (batch 22: TPOT 100.41 ms of the 100 ms SLO)". Empty when
+    the next larger batch of the layout is not a row or breaks nothing.
+    """
     c = problem.candidates
-    same = (c.tp == c.tp[row]) & (c.pp == c.pp[row]) & (c.dp == c.dp[row]) & (c.batch > c.batch[row])
+    same = (c.tp == c.tp[row]) & (c.pp == c.pp[row]) & (c.dp == c.dp[row]) & (c.batch == c.batch[row] + 1)
     larger = np.flatnonzero(same)
     if len(larger) == 0:
         return ()
-    nxt = int(larger[np.argmin(c.batch[larger])])
-    return tuple(dict.fromkeys(limit.limit_id for limit in problem.limits if limit.violated[nxt]))
+    nxt = int(larger[0])
+    out = []
+    for limit in problem.limits:
+        if limit.violated[nxt] and not limit.violated[row]:
+            if limit.standing is None:
+                out.append(limit.message(nxt))
+            else:
+                out.append(f"{limit.standing(row)} (batch {int(c.batch[nxt])}: {limit.standing(nxt)})")
+    return tuple(dict.fromkeys(out))
 
 
 def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
@@ -218,7 +230,7 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
     settings = SolverSettings(time_limit_s=time_limit_s)
-    problem = request.problem()
+    problem = request.problem(batches=EVERY)  # every integer batch: each one can be a point of the front
     status, rows = pareto_rows(problem, axes, settings=settings)
     reasons: tuple[str, ...] = ()
     if not rows and status == INFEASIBLE:
@@ -227,22 +239,58 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
                         assumptions=request.assumptions(), reasons=reasons)
 
 
+#: What `enumerate_candidates` lists (`--batches`).
+ENUMERATE_BATCHES = ("candidates", "every", "layout-best")
+
+
 def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
                          cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
                          tp: int | None = None, pp: int | None = None, dp: int | None = None,
-                         params: CostParams | None = None) -> EnumerateResult:
-    """Returns every candidate with metrics and violations: feasible rows first, each group in the
-    objective's order (the solver's tie-breaks), so the first row is what `recommend` returns."""
+                         params: CostParams | None = None, batches: str = "candidates") -> EnumerateResult:
+    """Returns candidates with metrics and violations: feasible rows first, each group in the
+    objective's order (the solver's tie-breaks), so the first row is what `recommend` returns.
+
+    `batches` (for batch 'auto'): 'candidates', the rows the solver chooses among (each layout's
+    best batch per objective, its largest feasible batch and the next); 'every', every integer
+    batch of every layout from 1 to one past what memory and the runtime allow (the brute force);
+    'layout-best', each layout once, at its best batch by that brute force.
+    """
     _check_objective(objective)
+    if batches not in ENUMERATE_BATCHES:
+        raise InputError(source="--batches", value=batches, expected="one of " + ", ".join(ENUMERATE_BATCHES))
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
-    problem = request.problem()
+    problem = request.problem(batches=BEST if batches == "candidates" else BRUTE_FORCE)
     levels = objective_levels(objective, integer_tables(problem.table))
-    feasible = np.flatnonzero(problem.feasible)
-    infeasible = np.flatnonzero(~problem.feasible)
-    order = np.concatenate([rank_order(levels, feasible), rank_order(levels, infeasible)])
+    feasible = rank_order(levels, np.flatnonzero(problem.feasible))
+    infeasible = rank_order(levels, np.flatnonzero(~problem.feasible))
+    if batches == "layout-best":
+        feasible = first_per_layout(problem, feasible)
+        done = {layout_key(problem, r) for r in feasible.tolist()}
+        infeasible = np.array([r for r in first_per_layout(problem, np.sort(infeasible)).tolist()
+                               if layout_key(problem, r) not in done], dtype=np.int64)
+        infeasible = rank_order(levels, infeasible)
+    order = np.concatenate([feasible, infeasible])
     return EnumerateResult(objective=objective, candidates=tuple(_recommendation(problem, int(r)) for r in order),
                            assumptions=request.assumptions(), feasible_count=len(feasible),
                            total_count=len(order))
+
+
+def layout_key(problem: Problem, row: int) -> tuple[int, int, int]:
+    """Returns the layout (TP, PP, DP) of `row`."""
+    c = problem.candidates
+    return int(c.tp[row]), int(c.pp[row]), int(c.dp[row])
+
+
+def first_per_layout(problem: Problem, rows: np.ndarray) -> np.ndarray:
+    """Returns the first row of each layout in `rows`, in the order of `rows`."""
+    seen: set[tuple[int, int, int]] = set()
+    keep = []
+    for row in np.asarray(rows, dtype=np.int64).tolist():
+        key = layout_key(problem, row)
+        if key not in seen:
+            seen.add(key)
+            keep.append(row)
+    return np.array(keep, dtype=np.int64)
 
 
 def only_feasible(result: EnumerateResult) -> EnumerateResult:

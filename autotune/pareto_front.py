@@ -7,6 +7,11 @@ Method: maximise throughput (ties: lower TPOT, fewer devices, lower row index); 
 point; require TPOT strictly below it (in integer microseconds); repeat until infeasible. Every
 point found is non-dominated and every non-dominated (TPOT, throughput) pair is found, one
 configuration per pair (the tie-breaks choose which).
+
+Presolve: with every integer batch a row, a large fleet has 10^5 feasible rows and a front of
+hundreds of points. A row strictly dominated by another feasible row (no slower per token and no
+less throughput, better in one) can be on no front, so `undominated` drops those rows in one
+sorted pass before the epsilon-constraint solves: the same front, in seconds instead of minutes.
 """
 from __future__ import annotations
 
@@ -59,7 +64,7 @@ def pareto_rows(problem: Problem, axes: str = "tpot-throughput", *,
     clock = Clock(settings.time_limit_s)
     levels = front_levels(problem, axes)
     order = (levels.throughput, levels.latency, levels.devices, levels.row)
-    feasible_rows = np.flatnonzero(problem.feasible)
+    feasible_rows = undominated(levels, np.flatnonzero(problem.feasible))
     c = problem.candidates
     rows: list[int] = []
     status = OPTIMAL
@@ -81,6 +86,24 @@ def pareto_rows(problem: Problem, axes: str = "tpot-throughput", *,
         epsilon_us = int(levels.latency.values[row])
     rows.reverse()
     return status, rows
+
+
+def undominated(levels: FrontLevels, rows: np.ndarray) -> np.ndarray:
+    """Returns `rows` less those strictly dominated by another of `rows` on the front's two axes, ascending."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) == 0:
+        return rows
+    lat = levels.latency.values[rows]
+    thr = levels.throughput.values[rows]
+    order = np.lexsort((-thr, lat))  # latency ascending, throughput descending within a latency
+    lat_sorted, thr_sorted = lat[order], thr[order]
+    group_start = np.r_[True, lat_sorted[1:] != lat_sorted[:-1]]
+    group_id = np.cumsum(group_start) - 1
+    group_best = thr_sorted[group_start]  # the first row of a latency group has its highest throughput
+    # Highest throughput among strictly lower latencies (none for the first group).
+    before = np.r_[np.iinfo(np.int64).min, np.maximum.accumulate(group_best)[:-1]]
+    keep_sorted = (thr_sorted == group_best[group_id]) & (thr_sorted > before[group_id])
+    return np.sort(rows[order[keep_sorted]])
 
 
 def non_dominated_rows(problem: Problem, axes: str = "tpot-throughput") -> list[int]:

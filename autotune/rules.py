@@ -414,3 +414,50 @@ def _check_cards(cards: int) -> int:
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules on the batch and the lengths (rows of (PP, batch) for one workload)
+
+
+def context_limit(model: ModelSpec) -> int:
+    """Returns the longest context (prompt + output tokens) the model supports."""
+    return int(getattr(model, "max_context_len", model.max_position_embeddings))
+
+
+def check_batch_rules(space: SearchSpace, model: ModelSpec, input_len: int, output_len: int,
+                      pp: np.ndarray, batch: np.ndarray) -> list[RuleResult]:
+    """Returns the rules on the batch per replica and the request lengths, vectorized over rows.
+
+    - `context_len`: input + output tokens within the model's context limit (every row alike).
+    - `decode_bucket_batch`: on runtimes that compile their own decode buckets, the batch of a
+      micro-batch (batch / PP, rounded up) fits the largest bucket whose context holds the request.
+    """
+    pp = np.asarray(pp, dtype=np.int64)
+    batch = np.asarray(batch, dtype=np.int64)
+    context = input_len + output_len
+    limit = context_limit(model)
+    results = [RuleResult(
+        rule_id="context_len", description=f"prompt + output within the model's {limit:,}-token context",
+        violated=np.full(len(batch), context > limit),
+        explain=lambda i: f"context: {input_len:,} prompt + {output_len:,} output = {context:,} tokens exceeds "
+                          f"{model.name}'s limit of {limit:,} tokens")]
+    bucket_batch = space.max_decode_batch(context)
+    if bucket_batch is not None:
+        per_micro = -(-batch // np.maximum(pp, 1))
+        cap = bucket_batch * pp
+
+        def explain(i: int) -> str:
+            if bucket_batch == 0:
+                return (f"decode buckets: none of {space.name}'s decode buckets holds {context:,} tokens "
+                        f"(widest {max(c for _, c in space.decode_buckets):,})")
+            return (f"decode buckets: batch {int(batch[i])} per replica needs {int(per_micro[i])} sequences per "
+                    f"micro-batch; {space.name}'s largest decode bucket holding {context:,} tokens has batch "
+                    f"{bucket_batch} (at most {int(cap[i])} with PP {int(pp[i])})")
+
+        results.append(RuleResult(
+            rule_id="decode_bucket_batch",
+            description=f"batch per micro-batch within the largest decode bucket holding {context:,} tokens "
+                        f"({bucket_batch})",
+            violated=per_micro > bucket_batch, explain=explain))
+    return results

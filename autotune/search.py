@@ -7,6 +7,7 @@ The solver, `enumerate` and the explanations all read the same masks, so they ca
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autotune import batches as batches_
 from autotune.candidates import Candidates
 from autotune.plan import ParallelPlan
 from autotune.specs.hardware import HardwareSpec
@@ -35,6 +37,12 @@ REQUESTED_PREFIX = "requested_"
 
 GB = 1e9  # Vendors' decimal gigabytes, as the hardware presets use.
 
+#: Which batches per layout `build_problem` turns into rows for batch 'auto'.
+BEST = "best"
+EVERY = "every"
+BRUTE_FORCE = "brute-force"
+BATCH_MODES = (BEST, EVERY, BRUTE_FORCE)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Limit:
@@ -46,6 +54,9 @@ class Limit:
     """Boolean, one per candidate row."""
     message: Callable[[int], str]
     """Row index -> one sentence with the numbers (only asked for rows that break the limit)."""
+    standing: Callable[[int], str] | None = None
+    """Row index -> where the row stands against a limit that depends on the batch, in words with
+    numbers ("TPOT 99.60 ms of the 100 ms SLO"); None for limits the batch does not move."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,13 +140,6 @@ class Problem:
         }
 
 
-def batch_candidates(workload: Workload, space_batches: Sequence[int]) -> tuple[int, ...]:
-    """Returns the batches per replica to consider: the workload's, or the space's list for 'auto'."""
-    if workload.batch == AUTO:
-        return tuple(sorted(set(int(b) for b in space_batches)))
-    return (int(workload.batch),)
-
-
 def expand_batches(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batches: Sequence[int],
                    cards: int) -> Candidates:
     """Returns every (tp, pp, dp) row crossed with every batch, degrees outer and batch inner."""
@@ -145,22 +149,6 @@ def expand_batches(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batches: Sequ
                       pp=np.repeat(np.asarray(pp, dtype=np.int64), len(b)),
                       dp=np.repeat(np.asarray(dp, dtype=np.int64), len(b)),
                       batch=np.tile(b, n), cards=cards)
-
-
-def with_largest_batches(candidates: Candidates, layouts: Candidates, largest: np.ndarray, *,
-                         ceiling: int) -> Candidates:
-    """Returns `candidates` plus, per layout, a row at its largest fitting batch when that is unlisted and below `ceiling`.
-
-    Rows stay sorted by (tp, pp, dp, batch), degrees outer and batch inner, as `expand_batches` makes them.
-    """
-    largest = np.asarray(largest, dtype=np.int64)
-    listed = set(np.unique(candidates.batch).tolist())
-    extra = (largest >= 1) & (largest < ceiling) & ~np.isin(largest, list(listed))
-    columns = [np.concatenate([getattr(candidates, name), getattr(layouts, name)[extra]]) for name in ("tp", "pp", "dp")]
-    batch = np.concatenate([candidates.batch, largest[extra]])
-    order = np.lexsort((batch, columns[2], columns[1], columns[0]))
-    return Candidates(tp=columns[0][order], pp=columns[1][order], dp=columns[2][order], batch=batch[order],
-                      cards=candidates.cards)
 
 
 def device_word(hardware: HardwareSpec | None) -> str:
@@ -179,8 +167,11 @@ def memory_limit(table: CostTable, hardware: HardwareSpec | None) -> Limit:
                 f"activations {table.activations_bytes[row] / GB:.1f}, reserved "
                 f"{table.reserved_bytes[row] / GB:.1f}) > {capacity_gb:.1f} GB capacity")
 
+    def standing(row: int) -> str:
+        return f"memory {table.total_bytes[row] / GB:.1f} of {capacity_gb:.1f} GB per {word}"
+
     return Limit(limit_id=MEMORY, description=f"memory per {word} within its capacity",
-                 violated=~np.asarray(table.fits_memory, dtype=bool), message=message)
+                 violated=~np.asarray(table.fits_memory, dtype=bool), message=message, standing=standing)
 
 
 def slo_limits(table: CostTable, workload: Workload) -> tuple[Limit, ...]:
@@ -191,26 +182,43 @@ def slo_limits(table: CostTable, workload: Workload) -> tuple[Limit, ...]:
         bound = workload.ttft_ms
         limits.append(Limit(limit_id=SLO_TTFT, description=f"TTFT <= {bound:g} ms",
                             violated=~(ttft_ms <= bound),
-                            message=lambda r: f"TTFT {ttft_ms[r]:.1f} ms > SLO {bound:g} ms"))
+                            message=lambda r: f"TTFT {ttft_ms[r]:.1f} ms > SLO {bound:g} ms",
+                            standing=lambda r: f"TTFT {ttft_ms[r]:.1f} ms of the {bound:g} ms SLO"))
     if workload.tpot_ms is not None:
         tpot_ms = np.asarray(table.tpot_s, dtype=float) * 1e3
         bound_tpot = workload.tpot_ms
         limits.append(Limit(limit_id=SLO_TPOT, description=f"TPOT <= {bound_tpot:g} ms",
                             violated=~(tpot_ms <= bound_tpot),
-                            message=lambda r: f"TPOT {tpot_ms[r]:.2f} ms > SLO {bound_tpot:g} ms"))
+                            message=lambda r: f"TPOT {tpot_ms[r]:.2f} ms > SLO {bound_tpot:g} ms",
+                            standing=lambda r: f"TPOT {tpot_ms[r]:.2f} ms of the {bound_tpot:g} ms SLO"))
     return tuple(limits)
 
 
-def rule_limits(rule_results: Sequence[RuleResult]) -> tuple[Limit, ...]:
-    """Returns one Limit per rule result of `autotune.rules.check_rules`."""
-    return tuple(Limit(limit_id=result.rule_id, description=result.description,
-                       violated=np.asarray(result.violated, dtype=bool), message=result.message)
-                 for result in rule_results)
+def rule_limits(rule_results: Sequence[RuleResult], batch: np.ndarray | None = None) -> tuple[Limit, ...]:
+    """Returns one Limit per rule result of `autotune.rules` (`batch`: the rows' batches, for the decode-bucket rule)."""
+    limits = []
+    for result in rule_results:
+        standing = None
+        if result.rule_id == "decode_bucket_batch" and batch is not None:
+            standing = (lambda r, d=result.description: f"batch {int(batch[r])} per replica; "
+                                                        + d.replace("batch per micro-batch", "the batch per micro-batch"))
+        limits.append(Limit(limit_id=result.rule_id, description=result.description,
+                            violated=np.asarray(result.violated, dtype=bool), message=result.message,
+                            standing=standing))
+    return tuple(limits)
 
 
 def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpace, workload: Workload, cards: int,
-                  params: CostParams | None = None, pins: Mapping[str, int | None] | None = None) -> Problem:
+                  params: CostParams | None = None, pins: Mapping[str, int | None] | None = None,
+                  batches: str = BEST) -> Problem:
     """Returns the problem for `cards` devices: candidates, their cost table and every limit.
+
+    With the workload's batch 'auto', `batches` says which batches per layout become rows (see
+    `autotune.batches`): BEST, each objective's best batch, the largest feasible one and the next
+    (what `recommend` needs, exact over every integer batch); EVERY, every batch from 1 to the
+    largest feasible one, plus the next (the Pareto front); BRUTE_FORCE, every batch from 1 to one
+    past the largest that memory and the runtime allow, SLOs not used to bound it (what the
+    solver is checked against). A given batch is the only row per layout.
 
     `pins` ({'tp': 4, 'pp': None, ...}) fixes degrees: rows with another degree are excluded by
     a `requested_*` limit, and pinned layouts outside the usual superset (PP 5 on 4 cards) are
@@ -223,20 +231,35 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     pins = {k: v for k, v in (pins or {}).items() if v is not None}
     if pins:
         tp, pp, dp = with_pinned_layouts(tp, pp, dp, pins)
-    batches = batch_candidates(workload, space_batch_sizes(space))
-    candidates = expand_batches(tp, pp, dp, batches, cards)
-    if workload.batch == AUTO:
-        # The largest batch that fits is where throughput peaks; it is seldom one of the listed sizes.
-        layouts = expand_batches(tp, pp, dp, (1,), cards)
-        largest = cost_models.max_batch(model, hardware, workload, layouts, params=params)
-        candidates = with_largest_batches(candidates, layouts, largest, ceiling=max(batches))
-    table = cost_models.evaluate(model, hardware, workload, candidates, params=params)
+    layouts = expand_batches(tp, pp, dp, (1,), cards)
+    params = cost_models.load_params() if params is None else params  # parsed once, not per bisection step
+
+    def evaluate(rows: Candidates) -> CostTable:
+        return cost_models.evaluate(model, hardware, workload, rows, params=params)
+
+    if workload.batch != AUTO:
+        candidates = expand_batches(tp, pp, dp, (int(workload.batch),), cards)
+    elif batches == EVERY:
+        candidates = batches_.every_batch(layouts, batches_.batch_range(evaluate, space, workload, layouts).feasible)
+    elif batches == BRUTE_FORCE:
+        ranges = batches_.batch_range(evaluate, space, workload.__class__(
+            **{**_workload_fields(workload), "ttft_ms": None, "tpot_ms": None}), layouts)
+        candidates = batches_.every_batch(layouts, ranges.feasible)
+    else:
+        candidates, _ = batches_.layout_batches(evaluate, space, workload, layouts)
+    table = evaluate(candidates)
     results = rules.check_rules(space, hardware, model, cards, candidates.tp, candidates.pp, candidates.dp)
-    limits = rule_limits(results) + (memory_limit(table, hardware),) + slo_limits(table, workload)
+    results += rules.check_batch_rules(space, model, workload.input_len, workload.output_len, candidates.pp,
+                                       candidates.batch)
+    limits = rule_limits(results, candidates.batch) + (memory_limit(table, hardware),) + slo_limits(table, workload)
     limits += pin_limits(candidates, pins)
     return Problem(candidates=candidates, table=table, limits=limits,
                    units_per_device=hardware.compute_units_per_device,
                    model=model, hardware=hardware, space=space, workload=workload)
+
+
+def _workload_fields(workload: Workload) -> dict[str, Any]:
+    return {f.name: getattr(workload, f.name) for f in dataclasses.fields(workload)}
 
 
 def with_pinned_layouts(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray,
@@ -269,6 +292,3 @@ def pin_limits(candidates: Candidates, pins: Mapping[str, int]) -> tuple[Limit, 
     return tuple(limits)
 
 
-def space_batch_sizes(space: SearchSpace) -> tuple[int, ...]:
-    """Returns the batch candidates the search space lists."""
-    return tuple(space.batch_sizes)

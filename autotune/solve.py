@@ -93,7 +93,10 @@ def worst_status(a: str, b: str) -> str:
 
 def best_rows(problem: Problem, objective: str, *, top: int = 1,
               settings: SolverSettings | None = None) -> tuple[str, list[int]]:
-    """Returns (status, up to `top` distinct rows, best first) for `objective` over feasible rows.
+    """Returns (status, the best rows of up to `top` distinct layouts, best first) for `objective` over feasible rows.
+
+    A runner-up is another layout (TP, PP, DP) at its own best batch, not the same layout one
+    sequence smaller.
 
     Status is that of the first solve (INFEASIBLE when nothing fits), degraded to FEASIBLE if a
     time limit cut any later solve short.
@@ -111,7 +114,7 @@ def best_rows(problem: Problem, objective: str, *, top: int = 1,
         selection = build_selection_model(rows=feasible_rows, tp=candidates.tp, pp=candidates.pp,
                                           dp=candidates.dp, batch=candidates.batch)
         for row in excluded:
-            selection.exclude_row(row)
+            selection.forbid(same_layout(candidates, row)[selection.rows])
         this_status, row = solve_lexicographic(selection, levels, settings=settings, clock=clock)
         if row is None:
             if k == 0:
@@ -123,6 +126,12 @@ def best_rows(problem: Problem, objective: str, *, top: int = 1,
         rows.append(row)
         excluded.append(row)
     return status, rows
+
+
+def same_layout(candidates, row: int) -> np.ndarray:
+    """Returns a Boolean mask over all candidate rows: those with the layout (TP, PP, DP) of `row`."""
+    c = candidates
+    return (c.tp == c.tp[row]) & (c.pp == c.pp[row]) & (c.dp == c.dp[row])
 
 
 def infeasible_core(violations: dict[str, np.ndarray], *,

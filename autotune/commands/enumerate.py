@@ -14,6 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ca.add_degree_arguments(parser)
     parser.add_argument("--objective", default="throughput", metavar="|".join(ca.OBJECTIVE_CHOICES),
                         help="the order of the rows (the solver's, ties included): feasible rows first")
+    parser.add_argument("--batches", default="candidates", metavar="|".join(("candidates", "every", "layout-best")),
+                        help="with --batch auto: 'candidates', the rows the solver chooses among (each layout's "
+                             "best batch per objective, its largest feasible batch and the next); 'every', every "
+                             "integer batch from 1 to one past what memory and the runtime allow (the brute "
+                             "force the solver is checked against); 'layout-best', each layout once at its best "
+                             "batch by that brute force (default: candidates)")
     parser.add_argument("--feasible-only", action="store_true", help="list only the rows that break no limit" + ca.NO_AUTO_DEFAULT)
     parser.add_argument("--limit", default="0", metavar="N", help="show the first N rows (0: all)")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
@@ -30,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     result = api.enumerate_candidates(
         args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args), space=args.space,
         objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
-        params=ca.params_from_args(args), **ca.degrees_from_args(args))
+        params=ca.params_from_args(args), batches=args.batches, **ca.degrees_from_args(args))
     if args.feasible_only:
         result = api.only_feasible(result)
     if limit:

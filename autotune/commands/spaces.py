@@ -82,7 +82,9 @@ def rules_text(space: SearchSpace) -> str:
         replica.append(f"at most {space.replica_max_devices} {device} (ceil(TP/8) x PP)")
     entries.append(("one replica", "; ".join(replica) or "may span machines"))
     entries += [
-        ("batch candidates", ", ".join(str(b) for b in space.batch_sizes)),
+        ("batch per replica", "at most the decode buckets': " + ", ".join(
+            f"{b} up to {c:,} tokens" for b, c in space.decode_buckets) + " (x PP micro-batches)"
+         if space.decode_buckets else "any (a setting the tool emits)"),
         ("weight dtypes", ", ".join(space.dtypes)),
         ("KV-cache dtypes", ", ".join(space.kv_dtypes)),
         ("default TP", "per model" if space.default_tp is None

@@ -25,7 +25,7 @@ TP_UNITS = ("pe", "device")
 WORLD_SIZE_RELATIONS = ("equal", "at_most")
 
 _TOP_KEYS = ("name", "release", "covers_releases", "runtime", "tp_unit", "description",
-             "tensor_parallel", "pipeline_parallel", "world_size", "replica", "batch_sizes",
+             "tensor_parallel", "pipeline_parallel", "world_size", "replica", "decode_buckets",
              "dtypes", "kv_dtypes", "defaults")
 _TP_KEYS = ("sizes", "multiples_of", "powers_of_two", "cards_per_group", "max_units", "within_node",
             "divides_attention_heads", "kv_heads_divisible_by_cards")
@@ -81,8 +81,19 @@ class SearchSpace:
     replica_max_devices: int | None = None
     """Most devices one replica may span (2026.3: ceil(TP/8) x PP <= 8)."""
 
-    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-    """Batch-per-replica candidates when the workload says 'auto'."""
+    decode_buckets: tuple[tuple[int, int], ...] = ()
+    """(batch, widest context in tokens) of the compiled decode buckets the runtime picks itself
+    (Furiosa 2026.2+ presets); empty: the runtime has no such limit (GPU engines, and Furiosa
+    releases whose buckets the build command states, take the batch as a setting we emit)."""
+
+    def max_decode_batch(self, context_len: int) -> int | None:
+        """Returns the largest decode batch of one micro-batch whose bucket holds `context_len` tokens (None: no limit).
+
+        A replica with PP stages runs PP micro-batches, so it holds at most this x PP sequences.
+        """
+        if not self.decode_buckets:
+            return None
+        return max((batch for batch, context in self.decode_buckets if context >= context_len), default=0)
     dtypes: tuple[str, ...] = USER_DTYPES
     """Weight formats the runtime serves."""
     kv_dtypes: tuple[str, ...] = USER_DTYPES
@@ -156,12 +167,26 @@ class SearchSpace:
             },
             "world_size": self.world_size,
             "replica": {"within_node": self.replica_within_node, "max_devices": self.replica_max_devices},
-            "batch_sizes": list(self.batch_sizes),
+            "decode_buckets": [list(pair) for pair in self.decode_buckets],
             "dtypes": list(self.dtypes),
             "kv_dtypes": list(self.kv_dtypes),
             "defaults": {"tensor_parallel_size": self.default_tp, "pipeline_parallel_size": self.default_pp},
             "source": self.source,
         }
+
+
+def _bucket_pairs(data: dict[str, Any], key: str, *, source: str) -> tuple[tuple[int, int], ...]:
+    """Returns the [batch, context] pairs under `key`, each two integers >= 1 (empty when absent)."""
+    value = data.get(key)
+    if value is None:
+        return ()
+    ok = isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in pair) for pair in value)
+    if not ok:
+        raise InputError(source=source, field=key, value=value,
+                         expected="a list of [batch, widest context] pairs of integers >= 1")
+    return tuple((int(b), int(c)) for b, c in value)
 
 
 def list_spaces() -> list[str]:
@@ -225,7 +250,7 @@ def parse_space(data: dict[str, Any], *, source: str) -> SearchSpace:
         world_size=get_str(data, "world_size", source=source, choices=WORLD_SIZE_RELATIONS),
         replica_within_node=get_bool(replica, "within_node", source=source, default=False, prefix="replica."),
         replica_max_devices=_optional_int(replica, "max_devices", source=source, prefix="replica."),
-        batch_sizes=_int_tuple(data, "batch_sizes", source=source, required=True),
+        decode_buckets=_bucket_pairs(data, "decode_buckets", source=source),
         dtypes=_dtype_tuple(data, "dtypes", source=source),
         kv_dtypes=_dtype_tuple(data, "kv_dtypes", source=source),
         default_tp=_optional_int(defaults, "tensor_parallel_size", source=source, prefix="defaults."),

@@ -6,18 +6,13 @@ import pytest
 
 from autotune import api
 from autotune.errors import InputError
-from autotune.search import batch_candidates, expand_batches, pin_limits, with_pinned_layouts
+from autotune.search import expand_batches, pin_limits, with_pinned_layouts
 from autotune.specs.workload import Workload
 
 
 def test_expand_batches_crosses_degrees_outer_batches_inner():
     c = expand_batches(np.array([1, 2]), np.array([1, 1]), np.array([1, 3]), (4, 8), cards=2)
     assert c.tp.tolist() == [1, 1, 2, 2] and c.dp.tolist() == [1, 1, 3, 3] and c.batch.tolist() == [4, 8, 4, 8]
-
-
-def test_batch_candidates_auto_uses_the_space_list_and_a_fixed_batch_is_alone():
-    assert batch_candidates(Workload(batch="auto"), (8, 1, 4, 4)) == (1, 4, 8)
-    assert batch_candidates(Workload(batch=3), (1, 2)) == (3,)
 
 
 def test_pinned_layouts_outside_the_superset_are_added_once():
