@@ -37,7 +37,7 @@ def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candi
     kv = memory.kv_cache_bytes(rows)
     activations = memory.activation_bytes(rows, params)
     reserved = memory.reserved_bytes(rows, params)
-    total = weights + kv + activations + reserved
+    total = weights + kv + activations + reserved  # = memory.total_bytes(rows, params), terms kept for the table
     metrics = steady_state_metrics(rows, params)
     return CostTable(
         weights_bytes=weights, kv_cache_bytes=kv, activations_bytes=activations, reserved_bytes=reserved,
@@ -45,13 +45,13 @@ def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candi
         ttft_s=metrics["ttft_s"], tpot_s=metrics["tpot_s"], e2e_latency_s=metrics["e2e_latency_s"],
         throughput_tokens_per_s=metrics["throughput_tokens_per_s"],
         devices_used=devices_used(hardware, candidates.tp, candidates.pp, candidates.dp),
-        max_batch=memory.max_batch(rows, params),
+        max_batch=memory.largest_fitting_batch(rows, params),
         fits_memory=total <= hardware.memory_capacity_bytes,
     )
 
 
 def max_batch(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,
               params: CostParams | None = None) -> np.ndarray:
-    """Returns the largest batch per replica that fits memory for each candidate (0: none), engine cap applied."""
+    """Returns the largest batch per replica that fits memory for each candidate (0: none)."""
     params = load_params() if params is None else params
-    return memory.max_batch(candidate_inputs(model, hardware, workload, candidates, params), params)
+    return memory.largest_fitting_batch(candidate_inputs(model, hardware, workload, candidates, params), params)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cost_models.inputs import RowInputs
+from dataclasses import replace
+
+from cost_models.inputs import RowInputs, take_inputs
 from cost_models.params import CostParams
 
 #: Bytes of one logit: engines keep logits in fp32 for sampling.
@@ -150,14 +152,41 @@ def _workspace_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
     return _activation_bytes(rows, params, rows.activation_tokens, 0.0)
 
 
-def max_batch(rows: RowInputs, params: CostParams) -> np.ndarray:
-    """Returns the largest batch per replica that fits every device (0: not one sequence), engine cap applied.
+def total_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
+    """Returns the bytes on the most loaded device at `rows.batch`: weights, KV cache, activations and reserve."""
+    return weights_bytes(rows) + kv_cache_bytes(rows) + activation_bytes(rows, params) + reserved_bytes(rows, params)
 
-    Solved with the activation workspace at its full size, so any batch up to the answer fits.
+
+def largest_fitting_batch(rows: RowInputs, params: CostParams) -> np.ndarray:
+    """Returns the largest batch per replica whose `total_bytes` fits every device (0: not one sequence).
+
+    Exact: the activation workspace grows with the batch only until the engine's step holds
+    `activation_tokens`, so the answer lies between the batch that fits with the full workspace
+    (a lower bound) and the one whose KV cache and logits alone fill the free memory (an upper
+    bound); the integers between are bisected on `total_bytes` itself.
     """
-    fixed = weights_bytes(rows) + _workspace_bytes(rows, params) + reserved_bytes(rows, params)
+    fixed = weights_bytes(rows) + reserved_bytes(rows, params)
     logits_per_sequence = _activation_bytes(rows, params, np.zeros(len(rows)), 1.0)
-    free = rows.memory_capacity_bytes - fixed
-    per_sequence = kv_bytes_per_sequence(rows) + logits_per_sequence
-    fitted = np.floor(np.maximum(free, 0.0) / np.maximum(per_sequence, 1e-9))
-    return np.minimum(fitted, float(params.max_batch_per_replica)).astype(np.int64)
+    per_sequence = np.maximum(kv_bytes_per_sequence(rows) + logits_per_sequence, 1e-9)
+    free = np.maximum(rows.memory_capacity_bytes - fixed, 0.0)
+    lower = np.floor(np.maximum(free - _workspace_bytes(rows, params), 0.0) / per_sequence)
+    good = np.minimum(lower, 1e7)
+    bad = np.minimum(np.floor(free / per_sequence), 1e7) + 1.0
+    while True:
+        open_ = np.flatnonzero(bad - good > 1)
+        if len(open_) == 0:
+            return good.astype(np.int64)
+        mid = np.floor((good[open_] + bad[open_]) / 2.0)
+        probe = take_inputs(rows, open_)
+        fits = total_bytes(replace(probe, batch=mid), params) <= probe.memory_capacity_bytes
+        good[open_[fits]] = mid[fits]
+        bad[open_[~fits]] = mid[~fits]
+
+
+def max_batch(rows: RowInputs, params: CostParams) -> np.ndarray:
+    """Returns the largest batch per replica that fits every device (0: not one sequence), the engine cap applied.
+
+    The cap (`params.max_batch_per_replica`) is the batch ceiling of the engine the measurements
+    ran (trtllm-bench); the search uses `largest_fitting_batch` and the runtime's own rules.
+    """
+    return np.minimum(largest_fitting_batch(rows, params), params.max_batch_per_replica).astype(np.int64)

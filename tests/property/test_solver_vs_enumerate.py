@@ -37,7 +37,7 @@ def models(draw):
     """Returns a ModelSpec: a real preset's config.json with layers, heads and widths perturbed."""
     base = draw(st.sampled_from(BASE_MODELS))
     config = json.loads((PRESETS_DIR / f"{base}.json").read_text())
-    heads = draw(st.sampled_from([8, 16, 32, 64]))
+    heads = draw(st.sampled_from([16, 32, 64]))
     kv_heads = draw(st.sampled_from([h for h in (2, 4, 8, 16) if heads % h == 0]))
     head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
     hidden = heads * head_dim
@@ -70,10 +70,11 @@ def requests(draw):
     if workload.cache_dtype not in space.kv_dtypes:
         workload = api.Workload(**{**workload.__dict__, "kv_dtype": space.kv_dtypes[0]})
     return dict(model=draw(models()), hardware=hardware, space=space, workload=workload,
-                cards=draw(st.integers(1, 8)))
+                # Small instances: every-batch listings of up to ~10^5 rows (RNGD counts 8 PEs a card).
+                cards=draw(st.integers(1, 4 if hardware.compute_units_per_device > 1 else 8)))
 
 
-PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _key(metrics: dict, objective: str) -> tuple:
