@@ -165,6 +165,9 @@ FIT_CHAIN: tuple[FitStep, ...] = (
     FitStep(names=OVERHEAD_FIELDS, data="extra", load_types=LATENCY_LOAD_TYPES),
     FitStep(names=("compute_efficiency_4bit",), data="extra", dtype="fp4"),
 )
+#: Every scalar field a fit can move: the file between two steps stores each with 6 significant digits.
+_ROUNDED = tuple(n for n in FITTED_BOUNDS if "." not in n)
+
 #: Passes over the chain: a third pass changes no reported figure (docs/cost-model.md, section 4).
 CHAIN_PASSES = 2
 
@@ -185,14 +188,18 @@ class ChainResult:
     """The parameters after the last step, each fitted field's source naming its step's data."""
     steps: tuple[StepFit, ...]
 
+    def _last_pass(self) -> list[StepFit]:
+        return [s for s in self.steps if s.pass_number == max(t.pass_number for t in self.steps)]
+
     @property
     def held(self) -> tuple[str, ...]:
-        """Returns the fields the last pass could not move (held by their fit, or their step had no rows)."""
-        last = [s for s in self.steps if s.pass_number == max(t.pass_number for t in self.steps)]
-        held: list[str] = []
-        for s in last:
-            held += list(s.step.names) if s.result is None else list(s.result.held)
-        return tuple(held)
+        """Returns the fields a fit of the last pass held at their start value (no row it fitted depends on them)."""
+        return tuple(dict.fromkeys(n for s in self._last_pass() if s.result is not None for n in s.result.held))
+
+    @property
+    def unfitted(self) -> tuple[str, ...]:
+        """Returns the fields of the steps that had no rows (their set absent or held out): start values kept."""
+        return tuple(dict.fromkeys(n for s in self._last_pass() if s.result is None for n in s.step.names))
 
     @property
     def converged(self) -> bool:
@@ -226,9 +233,19 @@ def fit_chain(data: Mapping[str, Sequence[MeasuredRow]], start: CostParams, *,
             if not rows:
                 record.append(StepFit(step=step, pass_number=number, rows=0, result=None))
                 continue
-            result = fit(rows, params, names=step.names)
+            result = fit(rows, _as_stored(params), names=step.names)
             sources = fitted_sources(result.params, step.names, step.label(names_of.get(step.data, step.data)),
                                      result.held)
             params = replace(result.params, sources=sources)
             record.append(StepFit(step=step, pass_number=number, rows=len(rows), result=result))
-    return ChainResult(params=params, steps=tuple(record))
+    return ChainResult(params=_as_stored(params), steps=tuple(record))
+
+
+def _as_stored(params: CostParams) -> CostParams:
+    """Returns `params` with the scalar fields stored as a parameter file stores them (6 significant digits).
+
+    The documented chain passes each step's result to the next through the YAML file
+    (`params.dump_params`); the fit's tolerance makes its result move with that rounding of its
+    start, so the chain rounds alike and `calibrate --chain` equals the documented commands.
+    """
+    return params.with_values(**{n: float(f"{params.value(n):.6g}") for n in _ROUNDED})

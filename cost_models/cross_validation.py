@@ -108,7 +108,8 @@ def cross_validate(data: Mapping[str, Sequence[MeasuredRow]], start: CostParams,
             entry["groups_held_out"] = len({fold_group_key(r) for r in held_rows})
         entry.update({m: metric_summary(abs_pct_errors(*pairs[m])) for m in METRICS})
         entry["spearman_within_groups"] = spearman_within_groups(held_rows, *pairs["throughput"])["mean"]
-        entry["held_fields"] = list(dict.fromkeys(result.held))
+        entry["held_fields"] = list(result.held)
+        entry["unfitted_fields"] = list(result.unfitted)
         entry["fitted"] = {n: float(f"{result.params.value(n):.6g}") for s in steps for n in s.names}
         entries.append(entry)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 
 from autotune.errors import EXIT_OK, InputError
 
@@ -135,12 +136,16 @@ def render_cross_validation(cv: dict) -> list[str]:
         title = "out of sample: leave one hardware out;"
     lines = [title, f"each fold predicted by the fit chain ({cv['chain']['passes']} passes) refitted without it"]
     lines += _header("held out")
-    held_notes = []
+    notes = []
     for fold in cv["folds"]:
-        mark = "*" if fold["held_fields"] else ""
-        lines.append(_line(fold["name"] + mark, fold))
+        lines.append(_line(fold["name"] + ("*" if fold["held_fields"] else ""), fold))
         if fold["held_fields"]:
-            held_notes.append(f"* {fold['name']}: {', '.join(fold['held_fields'])} kept at its start value "
-                              "(no fit row depends on it)")
+            notes.append(f"* {fold['name']}: no row of its fit depends on {', '.join(fold['held_fields'])}: "
+                         "kept at the start value")
     lines.append(_line("pooled", cv["pooled"]))
-    return lines + [note[:100] for note in held_notes]
+    unfitted = sorted({tuple(f["unfitted_fields"]) for f in cv["folds"] if f["unfitted_fields"]})
+    for fields in unfitted:
+        where = [f["name"] for f in cv["folds"] if tuple(f["unfitted_fields"]) == fields]
+        scope = "any fold" if len(where) == len(cv["folds"]) else ", ".join(where)
+        notes.append(f"not refitted in {scope} (their step has no rows): {', '.join(fields)}")
+    return lines + [wrapped for note in notes for wrapped in textwrap.wrap(note, 100, subsequent_indent="  ")]
