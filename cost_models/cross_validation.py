@@ -121,6 +121,9 @@ def cross_validate(data: Mapping[str, Sequence[MeasuredRow]], start: CostParams,
     names = np.array([r.hardware_key for r in rows])
     pooled["by_hardware"] = {n: {m: metric_summary(errors[m][names == n]) for m in METRICS} | {
         "rows": int((names == n).sum())} for n in sorted(set(names.tolist()))}
+    role_of = np.array(roles)
+    pooled["by_data"] = {name: {m: metric_summary(errors[m][role_of == name]) for m in METRICS}
+                         | {"rows": int((role_of == name).sum())} for name in data}
     report: dict[str, Any] = {"mode": mode}
     if mode == "kfold":
         report.update(k=folds, seed=seed, grouping=GROUPING)

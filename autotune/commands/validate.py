@@ -143,6 +143,8 @@ def render_cross_validation(cv: dict) -> list[str]:
             notes.append(f"* {fold['name']}: no row of its fit depends on {', '.join(fold['held_fields'])}: "
                          "kept at the start value")
     lines.append(_line("pooled", cv["pooled"]))
+    if len(cv["pooled"]["by_data"]) > 1:
+        lines += [_line(f"  {name}", entry) for name, entry in cv["pooled"]["by_data"].items()]
     unfitted = sorted({tuple(f["unfitted_fields"]) for f in cv["folds"] if f["unfitted_fields"]})
     for fields in unfitted:
         where = [f["name"] for f in cv["folds"] if tuple(f["unfitted_fields"]) == fields]
