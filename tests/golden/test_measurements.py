@@ -108,9 +108,9 @@ def _pooled(report: dict, metric: str) -> tuple[int, float, float]:
 
 
 def test_out_of_sample_kfold_over_both_files(both_files):
-    """Out of sample, 5 group folds (measured with the shipped parameters: pooled throughput 9.50 / 30.50, TTFT 14.81 / 36.66,
-    TPOT 9.60 / 25.98; calibration.csv rows 6.56 / 19.73, extra rows 12.46 / 33.75; bounds: +0.5 median,
-    +1.0 p90). Reproduce with:
+    """Out of sample, 5 group folds. Measured with the shipped parameters (median / p90 abs % error):
+    pooled throughput 9.50 / 30.50, TTFT 14.81 / 36.66, TPOT 9.60 / 25.98; calibration.csv rows
+    6.56 / 19.73, extra rows 12.46 / 33.75. Bounds: +0.5 median, +1.0 p90. Reproduce with:
 
         autotune validate --measurements builtin:calibration --measurements builtin:extra \
             --cross-validate kfold --folds 5 --seed 0
@@ -131,10 +131,11 @@ def test_out_of_sample_kfold_over_both_files(both_files):
 
 
 def test_out_of_sample_leave_one_hardware_out_over_both_files(both_files):
-    """Out of sample, each device predicted from the others (measured with the shipped parameters: pooled throughput 11.01 /
-    32.46, TTFT 16.30 / 37.46, TPOT 9.65 / 27.03; H100 11.01 / 30.35, A100 7.26 / 19.62, B200 20.00 / 58.10;
-    bounds +0.5 median, +1.0 p90). L40S keeps the start value of comm_bandwidth_efficiency_pcie (no other
-    calibration row crosses PCIe), so its fold is reported as held. Reproduce with:
+    """Out of sample, each device predicted from the others. Measured with the shipped parameters
+    (median / p90 abs % error): pooled throughput 11.01 / 32.46, TTFT 16.30 / 37.46, TPOT 9.65 / 27.03;
+    H100 11.01 / 30.35, A100 7.26 / 19.62, B200 20.00 / 58.10. Bounds: +0.5 median, +1.0 p90. L40S
+    keeps the start value of comm_bandwidth_efficiency_pcie (no other calibration row crosses PCIe),
+    so its fold reports that field as held. Reproduce with:
 
         autotune validate --measurements builtin:calibration --measurements builtin:extra \
             --cross-validate hardware
