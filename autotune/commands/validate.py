@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         for flag, value in (("--folds", args.folds), ("--seed", args.seed)):
             if value is not None:
                 raise InputError(source=flag, value=value, expected="no value unless --cross-validate kfold")
+    if args.folds is not None and args.folds < 2:
+        raise InputError(source="--folds", value=args.folds, expected="an integer of at least 2")
     rows, skipped = [], []
     data: dict[str, list] = {}
     for name in args.measurements:
@@ -78,11 +80,9 @@ def run(args: argparse.Namespace) -> int:
 def _cross_validation(args: argparse.Namespace, data: dict, params) -> dict:
     from cost_models.cross_validation import cross_validate
 
-    folds = DEFAULT_FOLDS if args.folds is None else args.folds
-    if folds < 2:
-        raise InputError(source="--folds", value=folds, expected="an integer of at least 2")
     try:
-        return cross_validate(data, params, mode=args.cross_validate, folds=folds,
+        return cross_validate(data, params, mode=args.cross_validate,
+                              folds=DEFAULT_FOLDS if args.folds is None else args.folds,
                               seed=DEFAULT_SEED if args.seed is None else args.seed)
     except ValueError as exc:
         raise InputError(source="--cross-validate", value=args.cross_validate,
