@@ -2,10 +2,14 @@
 
 Only the fields of `FITTED_BOUNDS` move; every other parameter keeps its cited value. The
 same parameters serve every device, model and layout: no per-device or per-row factor.
+`fit` is one least-squares step; `fit_chain` runs the documented chain of steps that produced
+the shipped parameters (docs/cost-model.md, section 4), for `autotune calibrate --chain` and
+for the refit of every cross-validation fold alike.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -118,3 +122,130 @@ def fitted_sources(params: CostParams, names: tuple[str, ...], data: str,
         if name not in held:
             sources[name] = f"fitted by autotune calibrate on {data} (soft-L1 least squares on log error)"
     return sources
+
+
+#: The fields the throughput-dominated calibration file pins (step 1 of the chain).
+EFFICIENCY_FIELDS: tuple[str, ...] = (
+    "compute_efficiency_16bit", "compute_efficiency_8bit", "attention_compute_efficiency", "bandwidth_efficiency",
+    "attention_bandwidth_efficiency", "roofline_sharpness", "comm_bandwidth_efficiency",
+    "comm_bandwidth_efficiency_pcie", "sequence_overhead_s")
+#: The fixed overheads, pinned by small-batch latency rows (step 2; throughput rows cannot pin them, issue #3).
+OVERHEAD_FIELDS: tuple[str, ...] = ("layer_overhead_s", "step_overhead_s", "comm_call_overhead_s")
+#: Load types whose rows measure a decode step's latency (TPOT, end-to-end latency at a fixed batch).
+LATENCY_LOAD_TYPES: tuple[str, ...] = ("static_batch_e2e_latency", "online_fixed_concurrency")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitStep:
+    """One step of the fit chain: the fields it fits and which rows of which measurement set it fits them on."""
+
+    names: tuple[str, ...]
+    data: str
+    """The measurement set the step reads, by its builtin name (`calibration`, `extra`)."""
+    load_types: tuple[str, ...] | None = None
+    dtype: str | None = None
+
+    def rows(self, data: Mapping[str, Sequence[MeasuredRow]]) -> list[MeasuredRow]:
+        """Returns the rows of `data[self.data]` this step fits on (none when that set is absent)."""
+        return select_rows(data.get(self.data, ()), dtype=self.dtype, load_types=self.load_types)
+
+    def label(self, file_name: str) -> str:
+        """Returns the data the step fits on in words: `measurements_extra.csv (fp4 rows)`."""
+        filters = [f"{self.dtype} rows"] if self.dtype else []
+        filters += [f"{','.join(self.load_types)} rows"] if self.load_types else []
+        return file_name + "".join(f" ({f})" for f in filters)
+
+
+#: The chain that produced `cost_models/params/default.yaml` (docs/cost-model.md, section 4):
+#: efficiencies on calibration.csv, fixed overheads on the extra file's latency rows, the 4-bit
+#: efficiency on its FP4 rows; run in alternation `CHAIN_PASSES` times, each step starting from
+#: the previous step's result.
+FIT_CHAIN: tuple[FitStep, ...] = (
+    FitStep(names=EFFICIENCY_FIELDS, data="calibration"),
+    FitStep(names=OVERHEAD_FIELDS, data="extra", load_types=LATENCY_LOAD_TYPES),
+    FitStep(names=("compute_efficiency_4bit",), data="extra", dtype="fp4"),
+)
+#: Every scalar field a fit can move: the file between two steps stores each with 6 significant digits.
+_ROUNDED = tuple(n for n in FITTED_BOUNDS if "." not in n)
+
+#: Passes over the chain: a third pass changes no reported figure (docs/cost-model.md, section 4).
+CHAIN_PASSES = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFit:
+    """One step of one pass of the chain: the step, its row count and its fit (None: it had no rows)."""
+
+    step: FitStep
+    pass_number: int
+    rows: int
+    result: FitResult | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainResult:
+    params: CostParams
+    """The parameters after the last step, each fitted field's source naming its step's data."""
+    steps: tuple[StepFit, ...]
+
+    def _last_pass(self) -> list[StepFit]:
+        return [s for s in self.steps if s.pass_number == max(t.pass_number for t in self.steps)]
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        """Returns the fields a fit of the last pass held at their start value (no row it fitted depends on them)."""
+        return tuple(dict.fromkeys(n for s in self._last_pass() if s.result is not None for n in s.result.held))
+
+    @property
+    def unfitted(self) -> tuple[str, ...]:
+        """Returns the fields of the steps that had no rows (their set absent or held out): start values kept."""
+        return tuple(dict.fromkeys(n for s in self._last_pass() if s.result is None for n in s.step.names))
+
+    @property
+    def converged(self) -> bool:
+        """Returns True when every least-squares step that ran reported success."""
+        return all(s.result.success for s in self.steps if s.result is not None)
+
+
+def select_rows(rows: Sequence[MeasuredRow], *, hardware: str | None = None, dtype: str | None = None,
+                load_types: Sequence[str] | None = None) -> list[MeasuredRow]:
+    """Returns the rows of one hardware preset, weight format and load types (None: any)."""
+    return [r for r in rows
+            if (hardware is None or r.hardware_key == hardware) and (dtype is None or r.dtype == dtype)
+            and (load_types is None or r.load_type in load_types)]
+
+
+def fit_chain(data: Mapping[str, Sequence[MeasuredRow]], start: CostParams, *,
+              steps: tuple[FitStep, ...] = FIT_CHAIN, passes: int = CHAIN_PASSES,
+              file_names: Mapping[str, str] | None = None) -> ChainResult:
+    """Returns the parameters the fit chain reaches from `start` on the measurement sets `data`.
+
+    `data` maps a set's builtin name (`calibration`, `extra`) to its rows. A step whose rows are
+    absent (a set not given, or every row held out by a cross-validation fold) is skipped: its
+    fields keep their value and source. `file_names` names each set in the fitted fields' sources.
+    """
+    names_of = {"calibration": "calibration.csv", "extra": "measurements_extra.csv"} | dict(file_names or {})
+    params = start
+    record: list[StepFit] = []
+    for number in range(1, passes + 1):
+        for step in steps:
+            rows = step.rows(data)
+            if not rows:
+                record.append(StepFit(step=step, pass_number=number, rows=0, result=None))
+                continue
+            result = fit(rows, _as_stored(params), names=step.names)
+            sources = fitted_sources(result.params, step.names, step.label(names_of.get(step.data, step.data)),
+                                     result.held)
+            params = replace(result.params, sources=sources)
+            record.append(StepFit(step=step, pass_number=number, rows=len(rows), result=result))
+    return ChainResult(params=_as_stored(params), steps=tuple(record))
+
+
+def _as_stored(params: CostParams) -> CostParams:
+    """Returns `params` with the scalar fields stored as a parameter file stores them (6 significant digits).
+
+    The documented chain passes each step's result to the next through the YAML file
+    (`params.dump_params`); the fit's tolerance makes its result move with that rounding of its
+    start, so the chain rounds alike and `calibrate --chain` equals the documented commands.
+    """
+    return params.with_values(**{n: float(f"{params.value(n):.6g}") for n in _ROUNDED})

@@ -3,6 +3,8 @@
 `model_id` resolves as a preset (short name or Hugging Face id) or as a path to a
 config.json relative to the CSV's folder; `hardware_id` as a hardware preset. Rows the
 model cannot use are kept aside with the reason (variable lengths, unknown model, ...).
+The shipped files (package data) are named `builtin:calibration` and `builtin:extra`, so the
+commands find them from any working directory.
 """
 from __future__ import annotations
 
@@ -49,6 +51,14 @@ GIB = 1024.0 ** 3
 #: FP8, NVFP4); other formats keep TensorRT-LLM's BuildConfig defaults.
 TRTLLM_BENCH_WEIGHT_BYTES = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "fp4": 0.5}
 
+#: The measurement files shipped as package data, by the name `builtin:NAME` gives them.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUILTIN_MEASUREMENTS: dict[str, Path] = {
+    "calibration": DATA_DIR / "calibration.csv",
+    "extra": DATA_DIR / "measurements_extra.csv",
+}
+BUILTIN_PREFIX = "builtin:"
+
 _MAX_SEQS = re.compile(r"max[ _-]?num[ _-]?seqs[ =:]*(\d+)", re.IGNORECASE)
 
 
@@ -87,9 +97,27 @@ class SkippedRow:
     reason: str
 
 
+def measurements_path(name: str | Path) -> Path:
+    """Returns the file a `--measurements` value names: `builtin:NAME` (a shipped file) or a path."""
+    text = str(name)
+    if not text.startswith(BUILTIN_PREFIX):
+        return Path(name)
+    key = text[len(BUILTIN_PREFIX):]
+    if key not in BUILTIN_MEASUREMENTS:
+        raise InputError(source="--measurements", value=text,
+                         expected="a CSV path or one of " + ", ".join(BUILTIN_PREFIX + k for k in BUILTIN_MEASUREMENTS))
+    return BUILTIN_MEASUREMENTS[key]
+
+
+def builtin_name_of(path: str | Path) -> str | None:
+    """Returns the builtin name (`calibration`, `extra`) of the file at `path`, or None for any other file."""
+    resolved = measurements_path(path).resolve()
+    return next((k for k, v in BUILTIN_MEASUREMENTS.items() if v.resolve() == resolved), None)
+
+
 def read_measurements(path: str | Path) -> tuple[list[MeasuredRow], list[SkippedRow]]:
-    """Returns the usable rows of the CSV at `path` and the skipped ones with their reasons."""
-    file = Path(path)
+    """Returns the usable rows of the CSV at `path` (or `builtin:NAME`) and the skipped ones with their reasons."""
+    file = measurements_path(path)
     text = read_text(file)
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]

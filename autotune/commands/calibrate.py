@@ -3,7 +3,9 @@
 Writes a parameter file (YAML) whose provenance names the command, the data (with its
 SHA-256) and the fit's accuracy on that data. Only the fitted fields move; the others keep
 their values and sources, and the starting file's provenance is kept under `previous`, so a
-file produced in steps records every step.
+file produced in steps records every step. `--chain` runs the documented chain of steps that
+produced the shipped parameters (docs/cost-model.md, section 4) in one command; it is the same
+function (`cost_models.calibration.fit_chain`) that `validate --cross-validate` refits per fold.
 """
 from __future__ import annotations
 
@@ -15,11 +17,20 @@ from pathlib import Path
 
 from autotune.errors import EXIT_OK, InputError
 
+METRICS = ("throughput", "ttft", "tpot")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from cost_models.measurements import BUILTIN_MEASUREMENTS, BUILTIN_PREFIX
+
+    builtins = ", ".join(f"{BUILTIN_PREFIX}{k} ({v.name})" for k, v in BUILTIN_MEASUREMENTS.items())
     parser.add_argument("--measurements", required=True, metavar="CSV", action="append",
-                        help="measurements with the columns of cost_models/data/calibration.csv "
-                             "(repeat the flag to fit on several files)")
+                        help="measurements with the columns of cost_models/data/calibration.csv, or a shipped "
+                             f"file: {builtins} (repeat the flag to fit on several files)")
+    parser.add_argument("--chain", action="store_true",
+                        help="run the fit chain of docs/cost-model.md (efficiencies on builtin:calibration and any "
+                             "file that is not a shipped one, fixed overheads on the latency rows and the 4-bit "
+                             "efficiency on the FP4 rows of builtin:extra, twice) instead of one fit")
     parser.add_argument("--hardware", default=None, metavar="NAME",
                         help="fit on this hardware's rows only; omitted: every row")
     parser.add_argument("--dtype", default=None, metavar="DTYPE",
@@ -30,69 +41,100 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="parameters to fit; omitted: the ten shared efficiencies and overheads")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
                         help="starting parameters and cited values; omitted: the shipped ones")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.yaml", help="where to write the fit")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.yaml",
+                        help="where to write the fit (never one of the --measurements files)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from cost_models.calibration import fit, fitted_sources
-    from cost_models.measurements import read_measurements
+    from cost_models.calibration import fit, fit_chain, fitted_sources, select_rows
+    from cost_models.measurements import builtin_name_of, measurements_path, read_measurements
     from cost_models.params import DEFAULT_FITTED, FITTED_BOUNDS, dump_params, load_params
     from cost_models.validation import validate
 
+    output = Path(args.output)
+    files = [measurements_path(p) for p in args.measurements]
+    for name, file in zip(args.measurements, files):
+        if file.resolve() == output.resolve():
+            raise InputError(source="-o", value=args.output,
+                             expected=f"a file other than the measurements it reads ({name}): writing the fit "
+                                      "there would replace the CSV")
+    if output.is_dir():
+        raise InputError(source="-o", value=args.output, expected="a file path, not a directory")
+    if args.chain:
+        for flag, value in (("--fit", args.fit), ("--hardware", args.hardware), ("--dtype", args.dtype),
+                            ("--load-type", args.load_type)):
+            if value is not None:
+                raise InputError(source=flag, value=value,
+                                 expected="no value with --chain (the chain's steps name their fields and rows)")
     names = DEFAULT_FITTED if args.fit is None else tuple(n.strip() for n in args.fit.split(",") if n.strip())
     unknown = [n for n in names if n not in FITTED_BOUNDS]
     if unknown or not names:
         raise InputError(source="--fit", value=args.fit, expected="names among " + ", ".join(sorted(FITTED_BOUNDS)))
     rows, skipped = [], []
-    for path in args.measurements:
-        used, dropped = read_measurements(path)
+    data: dict[str, list] = {}
+    file_names: dict[str, list[str]] = {}
+    for path, file in zip(args.measurements, files):
+        used, dropped = read_measurements(file)
         rows += used
         skipped += dropped
-    for flag, attr, value in (("--hardware", "hardware_key", args.hardware), ("--dtype", "dtype", args.dtype)):
+        # Files other than the shipped extra file play calibration.csv's part in the chain.
+        role = builtin_name_of(file) or "calibration"
+        data.setdefault(role, []).extend(used)
+        file_names.setdefault(role, []).append(file.name)
+    for flag, value, selected in (("--hardware", args.hardware, lambda: select_rows(rows, hardware=args.hardware)),
+                                  ("--dtype", args.dtype, lambda: select_rows(rows, dtype=args.dtype))):
         if value is not None:
-            rows = [r for r in rows if getattr(r, attr) == value]
+            rows = selected()
             if not rows:
                 raise InputError(source=flag, value=value,
                                  expected="a value with usable rows in " + ", ".join(args.measurements))
     if args.load_type is not None:
-        kinds = {k.strip() for k in args.load_type.split(",") if k.strip()}
-        rows = [r for r in rows if r.load_type in kinds]
+        kinds = tuple(k.strip() for k in args.load_type.split(",") if k.strip())
+        rows = select_rows(rows, load_types=kinds)
         if not rows:
             raise InputError(source="--load-type", value=args.load_type,
                              expected="load types with usable rows in " + ", ".join(args.measurements))
     if not rows:
         raise InputError(source=", ".join(args.measurements), has_value=False, expected="at least one usable row")
-    output = Path(args.output)
-    if output.is_dir():
-        raise InputError(source="-o", value=args.output, expected="a file path, not a directory")
     start = load_params(args.params)
-    result = fit(rows, start, names=names)
-    files = [Path(p) for p in args.measurements]
-    data = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
-    report = validate(rows, [], result.params)
+    digests = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     command = "autotune calibrate " + " ".join(f"--measurements {p}" for p in args.measurements) \
+        + (" --chain" if args.chain else "") \
         + (f" --hardware {args.hardware}" if args.hardware else "") \
         + (f" --dtype {args.dtype}" if args.dtype else "") \
         + (f" --load-type {args.load_type}" if args.load_type else "") \
         + (f" --fit {','.join(names)}" if args.fit else "") \
         + (f" --params {args.params}" if args.params else "") + f" -o {args.output}"
-    provenance = {
-        "command": command,
-        "data_sha256": data,
-        "rows_used": len(rows),
-        "rows_skipped": len(skipped),
-        "fitted": list(names),
-        "fit": {"method": "scipy.optimize.least_squares, soft_l1 loss on log(predicted/measured)",
-                "converged": result.success, "residuals": result.residuals},
-        "accuracy_on_fit_data": {m: report[m] for m in ("throughput", "ttft", "tpot")}
-        | {"spearman_within_groups": report["spearman_within_groups"]},
-    }
+    provenance = {"command": command, "data_sha256": digests, "rows_used": len(rows), "rows_skipped": len(skipped)}
+    if args.chain:
+        chain = fit_chain(data, start, file_names={k: " + ".join(v) for k, v in file_names.items()})
+        fitted = chain.params
+        passes = max(s.pass_number for s in chain.steps)
+        provenance["chain"] = [{"data": " + ".join(file_names.get(s.step.data, [s.step.data])),
+                                "fitted": list(s.step.names), "rows": s.rows}
+                               | ({"dtype": s.step.dtype} if s.step.dtype else {})
+                               | ({"load_types": list(s.step.load_types)} if s.step.load_types else {})
+                               for s in chain.steps if s.pass_number == passes]
+        provenance["passes"] = passes
+        provenance["fit"] = {"method": "scipy.optimize.least_squares, soft_l1 loss on log(predicted/measured)",
+                             "converged": chain.converged}
+        if chain.held or chain.unfitted:
+            provenance["held"] = list(chain.held + chain.unfitted)
+    else:
+        result = fit(rows, start, names=names)
+        label = " + ".join(digests) + (f" ({args.dtype} rows)" if args.dtype else "") \
+            + (f" ({args.load_type} rows)" if args.load_type else "") \
+            + (f" ({args.hardware} rows)" if args.hardware else "")
+        fitted = replace(result.params, sources=fitted_sources(result.params, names, label, result.held))
+        provenance["fitted"] = list(names)
+        provenance["fit"] = {"method": "scipy.optimize.least_squares, soft_l1 loss on log(predicted/measured)",
+                             "converged": result.success, "residuals": result.residuals}
+    report = validate(rows, [], fitted)
+    provenance["accuracy_on_fit_data"] = {m: report[m] for m in METRICS} \
+        | {"spearman_within_groups": report["spearman_within_groups"]}
     if args.params is not None and start.provenance:
         provenance["previous"] = dict(start.provenance)
-    label = " + ".join(data) + (f" ({args.dtype} rows)" if args.dtype else "") \
-        + (f" ({args.load_type} rows)" if args.load_type else "") \
-        + (f" ({args.hardware} rows)" if args.hardware else "")
-    params = replace(result.params, sources=fitted_sources(result.params, names, label, result.held), provenance=provenance)
+    params = replace(fitted, provenance=provenance)
     header = ("Cost-model parameters shared by every device, model and layout (docs/cost-model.md).\n"
               f"Produced by: {command}\n"
               "Hardware without measurements (RNGD) uses these shared values with its own datasheet figures.")
@@ -101,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(source="-o", value=args.output, expected=f"a writable file ({exc.strerror})") from None
     acc = provenance["accuracy_on_fit_data"]["throughput"]
-    print(f"fitted {len(names)} parameters on {len(rows)} rows; throughput median "
+    what = f"the fit chain ({passes} passes)" if args.chain else f"{len(names)} parameters"
+    print(f"fitted {what} on {len(rows)} rows; throughput median "
           f"{acc['median_abs_pct_error']}% p90 {acc['p90_abs_pct_error']}%; wrote {output}", file=sys.stderr)
     return EXIT_OK

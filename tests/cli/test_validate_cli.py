@@ -3,18 +3,26 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from autotune.commands.validate import render
 from cost_models.params import load_params
 
-DATA = Path(__file__).resolve().parents[2] / "cost_models" / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "cost_models" / "data"
 METRIC_KEYS = {"n", "median_abs_pct_error", "p90_abs_pct_error"}
 
 
-def autotune(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autotune", *args], capture_output=True, text=True, timeout=300)
+def autotune(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Runs `python -m autotune`; from `cwd` (not the repository) the checkout is put on the path explicitly."""
+    env = None
+    if cwd is not None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-m", "autotune", *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env=env)
 
 
 def small_csv(tmp_path: Path) -> Path:
@@ -81,3 +89,93 @@ def test_calibrate_unknown_hardware_is_exit_2(tmp_path):
                    "-o", str(tmp_path / "x.yaml"))
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_validate_names_the_shipped_files_from_another_directory(tmp_path):
+    out = autotune("validate", "--measurements", "builtin:calibration", "--measurements", "builtin:extra",
+                   "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert (data["rows_used"], data["rows_skipped"]) == (532 + 786, 0)
+
+
+def test_an_unknown_builtin_name_is_exit_2_naming_the_known_ones(tmp_path):
+    out = autotune("validate", "--measurements", "builtin:nope", cwd=tmp_path)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "builtin:nope" in out.stderr and "builtin:calibration" in out.stderr and "builtin:extra" in out.stderr
+
+
+def test_help_lists_the_builtin_names():
+    for command in ("validate", "calibrate"):
+        out = autotune(command, "--help")
+        assert "builtin:calibration" in out.stdout and "builtin:extra" in out.stdout, command
+
+
+def test_cross_validation_json_and_table(tmp_path):
+    # Leave one hardware out over calibration.csv: three folds, a few seconds.
+    out = autotune("validate", "--measurements", "builtin:calibration", "--cross-validate", "hardware", "--json",
+                   cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    cv = json.loads(out.stdout)["cross_validation"]
+    assert cv["mode"] == "hardware"
+    assert [f["name"] for f in cv["folds"]] == ["a100-sxm-80g", "h100-sxm", "l40s"]
+    assert [f["rows_held_out"] for f in cv["folds"]] == [148, 275, 109]
+    for metric in ("throughput", "ttft", "tpot"):
+        assert set(cv["pooled"][metric]) == METRIC_KEYS
+        assert cv["pooled"][metric]["n"] == sum(f[metric]["n"] for f in cv["folds"])
+    assert cv["pooled"]["throughput"]["n"] == 484
+    table = render(json.loads(out.stdout))      # what the command prints without --json
+    assert "out of sample: leave one hardware out" in table and "pooled" in table
+    assert "* l40s: no row of its fit depends on comm_bandwidth_efficiency_pcie" in table
+    assert max(len(line) for line in table.splitlines()) <= 100
+
+
+def test_kfold_flags_are_checked(tmp_path):
+    path = str(small_csv(tmp_path))
+    for args in (("--cross-validate", "hardware", "--seed", "3"), ("--cross-validate", "kfold", "--folds", "1"),
+                 ("--cross-validate", "kfold", "--folds", "500")):
+        out = autotune("validate", "--measurements", path, *args)
+        assert out.returncode == 2, args
+        assert len(out.stderr.strip().splitlines()) == 1, args
+
+
+def test_calibrate_refuses_to_overwrite_its_measurements(tmp_path):
+    path = small_csv(tmp_path)
+    before = path.read_bytes()
+    # The same file spelled another way (relative to another directory) is still the same file.
+    out = autotune("calibrate", "--measurements", str(path), "--hardware", "h100-sxm", "-o", "m.csv", cwd=tmp_path)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "-o" in out.stderr and "m.csv" in out.stderr
+    assert path.read_bytes() == before
+
+
+def test_calibrate_may_write_over_its_params_file(tmp_path):
+    # The documented chain writes each step over the file it started from.
+    params = tmp_path / "p.yaml"
+    params.write_text((ROOT / "cost_models" / "params" / "default.yaml").read_text())
+    out = autotune("calibrate", "--measurements", str(small_csv(tmp_path)), "--hardware", "h100-sxm",
+                   "--fit", "bandwidth_efficiency", "--params", str(params), "-o", str(params))
+    assert out.returncode == 0, out.stderr
+    assert load_params(params).provenance["previous"]
+
+
+def test_calibrate_chain_from_another_directory(tmp_path):
+    target = tmp_path / "chain.yaml"
+    out = autotune("calibrate", "--chain", "--measurements", "builtin:calibration", "--measurements",
+                   "builtin:extra", "-o", str(target), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    params = load_params(target)
+    assert [step["fitted"][0] for step in params.provenance["chain"]] == [
+        "compute_efficiency_16bit", "layer_overhead_s", "compute_efficiency_4bit"]
+    assert params.provenance["passes"] == 2
+    assert "measurements_extra.csv (fp4 rows)" in params.sources["compute_efficiency_4bit"]
+    assert "calibration.csv" in params.sources["bandwidth_efficiency"]
+
+
+def test_calibrate_chain_refuses_one_step_flags(tmp_path):
+    out = autotune("calibrate", "--chain", "--measurements", "builtin:calibration", "--fit", "bandwidth_efficiency",
+                   "-o", str(tmp_path / "x.yaml"))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "--fit" in out.stderr

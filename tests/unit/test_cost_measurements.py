@@ -1,10 +1,14 @@
-"""Reading measurement rows: the KV-cache format a published run used, the engine trtllm-bench built."""
+"""Reading measurement rows: the KV-cache format a published run used, the engine trtllm-bench built, builtin names."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from cost_models.measurements import REQUIRED_COLUMNS, read_measurements, trtllm_bench_max_num_tokens
+import pytest
+
+from autotune.errors import InputError
+from cost_models.measurements import (BUILTIN_MEASUREMENTS, REQUIRED_COLUMNS, builtin_name_of, measurements_path,
+                                      read_measurements, trtllm_bench_max_num_tokens)
 from cost_models.params import load_params
 from cost_models.regimes import prepare
 from tests.unit.test_cost_memory import device, tiny_model
@@ -61,3 +65,19 @@ def test_trtllm_bench_rows_size_the_workspace_with_the_tuned_tokens(tmp_path):
     other, _ = read_measurements(_write(tmp_path, "fp16"))
     assert other[0].engine_max_num_tokens is None
     assert prepare(other, load_params()).inputs.activation_tokens[0] == load_params().activation_tokens
+
+
+def test_builtin_names_resolve_to_the_package_data_files():
+    tomllib = pytest.importorskip("tomllib")        # Python 3.11+ (pyproject allows 3.10)
+    root = Path(__file__).resolve().parents[2]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "data/*.csv" in package_data["cost_models"]          # installed beside cost_models/
+    for name, path in BUILTIN_MEASUREMENTS.items():
+        assert path.parent == root / "cost_models" / "data" and path.suffix == ".csv" and path.is_file()
+        assert measurements_path(f"builtin:{name}") == path
+        assert builtin_name_of(f"builtin:{name}") == name
+        assert builtin_name_of(path.relative_to(root)) in (name, None)   # relative: depends on the cwd
+    assert builtin_name_of(root / "cost_models" / "data" / "measurements_extra.csv") == "extra"
+    assert measurements_path("some/file.csv") == Path("some/file.csv")
+    with pytest.raises(InputError, match="builtin:calibration, builtin:extra"):
+        measurements_path("builtin:calib")
