@@ -35,7 +35,7 @@ def pareto_plot(result: ParetoResult, path: str | Path, *, others: Sequence[Reco
     """Returns the path of the written Pareto plot: the front, `others` faded behind it, each point labelled.
 
     `others` are further configurations (for example the feasible rows of enumerate); infeasible
-    ones are skipped. Axes follow `result.axes`: TPOT (ms) against output tokens/s over all replicas,
+    ones and the front's own points (same plan) are skipped, so the legend counts only the rest. Axes follow `result.axes`: TPOT (ms) against output tokens/s over all replicas,
     or tokens/s per user against tokens/s per device.
     """
     target, fmt = output_path(path, source=source)
@@ -61,7 +61,9 @@ def _draw_pareto(result: ParetoResult, others: Sequence[Recommendation]) -> Any:
     canvas = _canvas(fig)
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.84)
     ax = fig.add_subplot(1, 1, 1)
-    background = [r for r in others if r.metrics.get("feasible", True)]
+    # The front's own points are drawn (and counted) as the front: the faded cloud is everything else.
+    on_front = {r.plan for r in result.points}
+    background = [r for r in others if r.metrics.get("feasible", True) and r.plan not in on_front]
     if background:
         ax.scatter([axis_value(r, x_key) for r in background], [axis_value(r, y_key) for r in background],
                    s=12, color="0.55", alpha=0.3, linewidths=0, zorder=1,

@@ -106,8 +106,26 @@ def test_dominated_candidates_are_drawn_faded_and_infeasible_ones_left_out(front
     assert len(faded) == 1
     feasible = [c for c in candidates if c.metrics["feasible"]]
     assert len(feasible) < len(candidates)  # the fixture has both kinds
-    assert len(faded[0].get_offsets()) == len(feasible)
+    on_front = {p.plan for p in front.points}
+    others = [c for c in feasible if c.plan not in on_front]
+    assert len(others) < len(feasible)  # the enumerate listing holds the front's own points too
+    assert len(faded[0].get_offsets()) == len(others)
     assert faded[0].get_alpha() < 0.5
+
+
+def test_legend_counts_only_the_configurations_off_the_front(front, candidates):
+    # The front's points are drawn (and counted) as the front; the faded cloud and its count are the rest.
+    fig = plots.pareto_figure(front, others=candidates)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    on_front = {p.plan for p in front.points}
+    rest = sum(1 for c in candidates if c.metrics["feasible"] and c.plan not in on_front)
+    assert f"other feasible configurations ({rest})" in labels
+    assert f"Pareto front ({len(front.points)} configurations, {front.status})" in labels
+
+
+def test_a_listing_of_only_the_front_draws_no_other_configurations(front):
+    fig = plots.pareto_figure(front, others=front.points)
+    assert not [c for c in fig.axes[0].collections if c.get_label().startswith("other feasible")]
 
 
 def test_user_card_axes_plot_per_user_speed_against_per_card_throughput(candidates, tmp_path):
