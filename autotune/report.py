@@ -19,6 +19,9 @@ _STATUS_WORDS = {
     "INFEASIBLE": "no configuration satisfies every limit",
     "UNKNOWN": "the time limit ran out before any configuration was found",
 }
+#: The line under the header of a solve that returned nothing because the time ran out (status UNKNOWN).
+NO_ANSWER_IN_TIME = ("the time limit ran out before the solver found a configuration; allow more with "
+                     "--time-limit")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 0,
@@ -124,8 +127,7 @@ def recommend_report(result: RecommendResult) -> str:
     """Returns the recommend report: status, assumptions, the table, binding limits or reasons."""
     a = result.assumptions
     lines = _wrap(f"objective: {result.objective}; status: {result.status} "
-                  f"({_STATUS_WORDS.get(result.status, result.status)}; {result.candidates_feasible} of "
-                  f"{result.candidates_total} candidates feasible)", indent="")
+                  f"({_STATUS_WORDS.get(result.status, result.status)}; {_counts_words(result)})", indent="")
     lines += _wrap(assumptions_line(a), indent="")
     lines.append("")
     if result.recommendations:
@@ -140,7 +142,7 @@ def recommend_report(result: RecommendResult) -> str:
                            indent="")
         return "\n".join(lines)
     if result.status != "INFEASIBLE":
-        lines.append("no configuration found before the time limit; allow more with --time-limit")
+        lines.append(NO_ANSWER_IN_TIME)
         return "\n".join(lines)
     lines += why_lines(result.reasons)
     if result.alternatives:
@@ -150,6 +152,16 @@ def recommend_report(result: RecommendResult) -> str:
     else:
         lines.append("no nearby alternative fits either")
     return "\n".join(lines)
+
+
+def _counts_words(result: RecommendResult) -> str:
+    """Returns the candidate counts in words that agree with the status."""
+    total, feasible = result.candidates_total, result.candidates_feasible
+    if result.recommendations or result.status == "INFEASIBLE":
+        return f"{feasible} of {total} candidates feasible"
+    # UNKNOWN: rows that meet every limit on their own exist, but the solver chose none in time; calling
+    # them "feasible" beside "no configuration found" reads as a contradiction.
+    return f"none chosen among {total} candidates, of which {feasible} meet every limit on their own"
 
 
 def why_lines(reasons: Sequence[str]) -> list[str]:
@@ -169,7 +181,7 @@ def pareto_report(result: ParetoResult) -> str:
     lines.append("")
     if not result.points:
         if result.status != "INFEASIBLE":
-            lines.append("no configuration found before the time limit; allow more with --time-limit")
+            lines.append(NO_ANSWER_IN_TIME)
         else:
             lines += why_lines(result.reasons)
         return "\n".join(lines)
@@ -179,10 +191,15 @@ def pareto_report(result: ParetoResult) -> str:
     return "\n".join(lines)
 
 
-def sweep_report(result: SweepResult) -> str:
-    """Returns the sweep as one block per series (model, dtype, prompt length), one line per card count."""
+def sweep_report(result: SweepResult, *, device_name: str = "device") -> str:
+    """Returns the sweep as one block per series (model, dtype, prompt length), one line per device count.
+
+    `device_name` ("card" on RNGD, "GPU") words the count columns.
+    """
+    dev = device_name
     lines = [f"sweep: objective {result.objective}; {len(result.points)} points", ""]
-    headers = ["cards", "status", "TP", "PP", "DP", "batch", "used", "TTFT ms", "TPOT ms", "tok/s", "tok/s/dev"]
+    headers = [f"{dev}s", "status", "TP", "PP", "DP", "batch", "used", "TTFT ms", "TPOT ms", "tok/s",
+               f"tok/s/{dev}"]
     rows: list[list[str]] = []
     for p in result.points:
         if p.recommendation is not None:
