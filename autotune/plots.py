@@ -16,6 +16,7 @@ from typing import Any
 
 from autotune.errors import InputError
 from autotune.results import Assumptions, ParetoResult, Recommendation, SweepPoint, SweepResult
+from cost_models.params import fitted_on
 
 #: File formats by suffix; anything else is refused before any drawing.
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -201,6 +202,8 @@ def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) 
         notes.append(f"hollow: best found within the time limit, not proven optimal ({not_proven} points)")
     if not result.points:
         notes.append("the sweep has no points")
+    if hardware and not fitted_on(hardware):
+        notes.append(f"efficiencies fitted on other hardware, no {hardware} fit yet")
     if notes:
         fig.text(0.02, 0.015, "; ".join(notes), fontsize=7.5, ha="left", va="bottom")
     return fig
@@ -334,7 +337,10 @@ def assumptions_text(a: Assumptions) -> str:
     text = (f"{a.model} on {a.cards} {a.hardware} {a.device_name}{'s' if a.cards != 1 else ''} "
             f"(space {a.space}); weights {a.dtype}, KV {a.kv_dtype}; {a.input_len} in + {a.output_len} out "
             f"tokens; batch {a.batch}")
-    return text + ("; " + ", ".join(slos) if slos else "")
+    text += ("; " + ", ".join(slos)) if slos else ""
+    if a.calibration is not None and not a.calibration.hardware_fitted:
+        text += f"; efficiencies fitted on other hardware, no {a.hardware} fit yet"
+    return text
 
 
 #: Short names of the Pareto axes for titles.

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autotune import api, report
     from autotune.sweeps import stderr_progress
+    from cost_models.params import calibration_for
 
     oa.check_output_arguments(args)
     names = _split(args.models, "--models") if args.models else ([args.model] if args.model else [])
@@ -70,15 +71,19 @@ def run(args: argparse.Namespace) -> int:
         if args.csv == oa.STDOUT:
             return code
         notes.append(f"csv: {args.csv}")
+    calibration = calibration_for(hardware.name)
     if args.json:
-        out = result.to_dict()
+        # A sweep has one hardware: its calibration stands in an assumptions object, as recommend's does.
+        out = {"objective": result.objective, "assumptions": {"hardware": hardware.name,
+                                                              "calibration": calibration.to_dict()},
+               **{k: v for k, v in result.to_dict().items() if k != "objective"}}
         for entry, text in zip(out["points"], settings):
             if "recommendation" in entry:
                 oa.with_settings(entry["recommendation"], text, args.emit)
         print(json.dumps(out, indent=2))
     else:
         dev = hardware.device_name
-        text = report.sweep_report(result, device_name=dev)
+        text = report.sweep_report(result, device_name=dev, calibration=calibration)
         for point, block in zip(result.points, settings):
             if block is not None:
                 label = (f"settings for {point.model}, {point.dtype}, input {point.input_len}, {point.cards} "

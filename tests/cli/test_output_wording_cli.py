@@ -6,6 +6,10 @@ import re
 from tests.cli.solver_cli import autotune
 
 
+def _header(text: str) -> list[str]:
+    return next(line for line in text.splitlines() if " status " in line).split()
+
+
 def test_gpu_sweep_counts_gpus_in_the_table_and_the_settings_labels():
     run = autotune("sweep", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--devices", "1,2",
                    "--emit", "vllm")
@@ -13,13 +17,13 @@ def test_gpu_sweep_counts_gpus_in_the_table_and_the_settings_labels():
     assert not re.search(r"\bcards?\b", run.stdout), run.stdout
     assert "settings for llama-3.1-8b, bf16, input 2048, 1 GPU (vllm):" in run.stdout
     assert "settings for llama-3.1-8b, bf16, input 2048, 2 GPUs (vllm):" in run.stdout
-    assert run.stdout.splitlines()[3].split()[0] == "GPUs"
+    assert _header(run.stdout)[0] == "GPUs"
 
 
 def test_rngd_sweep_still_counts_cards():
     run = autotune("sweep", "--model", "llama-3.1-8b", "--cards", "1,2")
     assert run.code == 0, run.stderr
-    assert run.stdout.splitlines()[3].split()[0] == "cards"
+    assert _header(run.stdout)[0] == "cards"
 
 
 def test_gpu_recommend_pareto_and_enumerate_never_say_card():

@@ -253,3 +253,13 @@ def test_plotting_leaves_the_callers_matplotlib_settings_alone(front, tmp_path):
     plots.pareto_plot(front, tmp_path / "front.svg")
     assert (matplotlib.rcParams["svg.hashsalt"], matplotlib.rcParams["font.size"],
             matplotlib.get_backend()) == before
+
+
+def test_rngd_plots_say_the_efficiencies_were_fitted_on_other_hardware(front, swept):
+    # No RNGD measurements in cost_models/data: the figures extrapolate a GPU fit (issue 8, 3.13).
+    title = " ".join(plots.pareto_figure(front)._suptitle.get_text().split())
+    assert "efficiencies fitted on other hardware, no rngd fit yet" in title
+    notes = " ".join(t.get_text() for t in plots.sweep_figure(swept, hardware="rngd", device_name="card").texts)
+    assert "no rngd fit yet" in notes
+    gpu = api.pareto("llama-3.1-8b", "h100-sxm", cards=1)
+    assert "fit yet" not in plots.pareto_figure(gpu)._suptitle.get_text()
