@@ -24,7 +24,8 @@ FIGURE_SIZE_IN = (9.0, 6.0)
 DPI = 150
 #: Salt of the SVG element ids, fixed so that SVG files are byte-identical across runs.
 SVG_HASH_SALT = "autotune"
-INSTALL_HINT = "matplotlib installed: pip install 'autotune[plot]'"
+#: From the checkout: the PyPI project named "autotune" is someone else's, so the hint never names it.
+INSTALL_HINT = 'matplotlib installed: pip install ".[plot]" from the checkout, or pip install matplotlib'
 LABEL_FONT_PT = 7.0
 #: Title characters per line at 9.5 pt on a 9-inch figure.
 TITLE_WRAP = 100
