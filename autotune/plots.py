@@ -16,6 +16,7 @@ from typing import Any
 
 from autotune.errors import InputError
 from autotune.results import Assumptions, ParetoResult, Recommendation, SweepPoint, SweepResult
+from cost_models.params import fitted_on
 
 #: File formats by suffix; anything else is refused before any drawing.
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -23,7 +24,8 @@ FIGURE_SIZE_IN = (9.0, 6.0)
 DPI = 150
 #: Salt of the SVG element ids, fixed so that SVG files are byte-identical across runs.
 SVG_HASH_SALT = "autotune"
-INSTALL_HINT = "matplotlib installed: pip install 'autotune[plot]'"
+#: From the checkout: the PyPI project named "autotune" is someone else's, so the hint never names it.
+INSTALL_HINT = 'matplotlib installed: pip install ".[plot]" from the checkout, or pip install matplotlib'
 LABEL_FONT_PT = 7.0
 #: Title characters per line at 9.5 pt on a 9-inch figure.
 TITLE_WRAP = 100
@@ -35,7 +37,7 @@ def pareto_plot(result: ParetoResult, path: str | Path, *, others: Sequence[Reco
     """Returns the path of the written Pareto plot: the front, `others` faded behind it, each point labelled.
 
     `others` are further configurations (for example the feasible rows of enumerate); infeasible
-    ones are skipped. Axes follow `result.axes`: TPOT (ms) against output tokens/s over all replicas,
+    ones and the front's own points (same plan) are skipped, so the legend counts only the rest. Axes follow `result.axes`: TPOT (ms) against output tokens/s over all replicas,
     or tokens/s per user against tokens/s per device.
     """
     target, fmt = output_path(path, source=source)
@@ -61,7 +63,9 @@ def _draw_pareto(result: ParetoResult, others: Sequence[Recommendation]) -> Any:
     canvas = _canvas(fig)
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.84)
     ax = fig.add_subplot(1, 1, 1)
-    background = [r for r in others if r.metrics.get("feasible", True)]
+    # The front's own points are drawn (and counted) as the front: the faded cloud is everything else.
+    on_front = {r.plan for r in result.points}
+    background = [r for r in others if r.metrics.get("feasible", True) and r.plan not in on_front]
     if background:
         ax.scatter([axis_value(r, x_key) for r in background], [axis_value(r, y_key) for r in background],
                    s=12, color="0.55", alpha=0.3, linewidths=0, zorder=1,
@@ -199,6 +203,8 @@ def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) 
         notes.append(f"hollow: best found within the time limit, not proven optimal ({not_proven} points)")
     if not result.points:
         notes.append("the sweep has no points")
+    if hardware and not fitted_on(hardware):
+        notes.append(f"efficiencies fitted on other hardware, no {hardware} fit yet")
     if notes:
         fig.text(0.02, 0.015, "; ".join(notes), fontsize=7.5, ha="left", va="bottom")
     return fig
@@ -332,7 +338,10 @@ def assumptions_text(a: Assumptions) -> str:
     text = (f"{a.model} on {a.cards} {a.hardware} {a.device_name}{'s' if a.cards != 1 else ''} "
             f"(space {a.space}); weights {a.dtype}, KV {a.kv_dtype}; {a.input_len} in + {a.output_len} out "
             f"tokens; batch {a.batch}")
-    return text + ("; " + ", ".join(slos) if slos else "")
+    text += ("; " + ", ".join(slos)) if slos else ""
+    if a.calibration is not None and not a.calibration.hardware_fitted:
+        text += f"; efficiencies fitted on other hardware, no {a.hardware} fit yet"
+    return text
 
 
 #: Short names of the Pareto axes for titles.

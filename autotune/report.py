@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from autotune.results import (Assumptions, EnumerateResult, ParetoResult, Recommendation, RecommendResult,
                               SweepResult)
+from cost_models.params import Calibration
 
 WIDTH = 100
 GB = 1e9
@@ -19,6 +20,9 @@ _STATUS_WORDS = {
     "INFEASIBLE": "no configuration satisfies every limit",
     "UNKNOWN": "the time limit ran out before any configuration was found",
 }
+#: The line under the header of a solve that returned nothing because the time ran out (status UNKNOWN).
+NO_ANSWER_IN_TIME = ("the time limit ran out before the solver found a configuration; allow more with "
+                     "--time-limit")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 0,
@@ -55,6 +59,18 @@ def assumptions_line(a: Assumptions) -> str:
     return (f"assumptions: {a.model} on {a.cards} {a.hardware} {a.device_name}{'s' if a.cards != 1 else ''}, "
             f"space {a.space}; weights {a.dtype}, KV {a.kv_dtype}; {a.input_len} in + {a.output_len} out "
             f"tokens; batch {a.batch}; TTFT SLO {slo(a.ttft_ms)}, TPOT SLO {slo(a.tpot_ms)}")
+
+
+def calibration_lines(a: Assumptions) -> list[str]:
+    """Returns the warning that the efficiencies were fitted on other hardware, wrapped; empty when fitted."""
+    if a.calibration is None or a.calibration.hardware_fitted:
+        return []
+    return _wrap(f"calibration: {a.calibration.note}", indent="")
+
+
+def assumption_lines(a: Assumptions) -> list[str]:
+    """Returns the assumptions line and, for hardware the fit has not seen, the calibration warning."""
+    return _wrap(assumptions_line(a), indent="") + calibration_lines(a)
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
@@ -124,9 +140,8 @@ def recommend_report(result: RecommendResult) -> str:
     """Returns the recommend report: status, assumptions, the table, binding limits or reasons."""
     a = result.assumptions
     lines = _wrap(f"objective: {result.objective}; status: {result.status} "
-                  f"({_STATUS_WORDS.get(result.status, result.status)}; {result.candidates_feasible} of "
-                  f"{result.candidates_total} candidates feasible)", indent="")
-    lines += _wrap(assumptions_line(a), indent="")
+                  f"({_STATUS_WORDS.get(result.status, result.status)}; {_counts_words(result)})", indent="")
+    lines += assumption_lines(a)
     lines.append("")
     if result.recommendations:
         rows = [[str(i + 1)] + _config_cells(r) for i, r in enumerate(result.recommendations)]
@@ -140,7 +155,7 @@ def recommend_report(result: RecommendResult) -> str:
                            indent="")
         return "\n".join(lines)
     if result.status != "INFEASIBLE":
-        lines.append("no configuration found before the time limit; allow more with --time-limit")
+        lines.append(NO_ANSWER_IN_TIME)
         return "\n".join(lines)
     lines += why_lines(result.reasons)
     if result.alternatives:
@@ -150,6 +165,16 @@ def recommend_report(result: RecommendResult) -> str:
     else:
         lines.append("no nearby alternative fits either")
     return "\n".join(lines)
+
+
+def _counts_words(result: RecommendResult) -> str:
+    """Returns the candidate counts in words that agree with the status."""
+    total, feasible = result.candidates_total, result.candidates_feasible
+    if result.recommendations or result.status == "INFEASIBLE":
+        return f"{feasible} of {total} candidates feasible"
+    # UNKNOWN: rows that meet every limit on their own exist, but the solver chose none in time; calling
+    # them "feasible" beside "no configuration found" reads as a contradiction.
+    return f"none chosen among {total} candidates, of which {feasible} meet every limit on their own"
 
 
 def why_lines(reasons: Sequence[str]) -> list[str]:
@@ -165,11 +190,11 @@ def pareto_report(result: ParetoResult) -> str:
     a = result.assumptions
     lines = _wrap(f"pareto front: {result.axes[0]} vs {result.axes[1]}; status: {result.status} "
                   f"({_STATUS_WORDS.get(result.status, result.status)}); {len(result.points)} points", indent="")
-    lines += _wrap(assumptions_line(a), indent="")
+    lines += assumption_lines(a)
     lines.append("")
     if not result.points:
         if result.status != "INFEASIBLE":
-            lines.append("no configuration found before the time limit; allow more with --time-limit")
+            lines.append(NO_ANSWER_IN_TIME)
         else:
             lines += why_lines(result.reasons)
         return "\n".join(lines)
@@ -179,10 +204,20 @@ def pareto_report(result: ParetoResult) -> str:
     return "\n".join(lines)
 
 
-def sweep_report(result: SweepResult) -> str:
-    """Returns the sweep as one block per series (model, dtype, prompt length), one line per card count."""
-    lines = [f"sweep: objective {result.objective}; {len(result.points)} points", ""]
-    headers = ["cards", "status", "TP", "PP", "DP", "batch", "used", "TTFT ms", "TPOT ms", "tok/s", "tok/s/dev"]
+def sweep_report(result: SweepResult, *, device_name: str = "device", calibration: Calibration | None = None) -> str:
+    """Returns the sweep as one block per series (model, dtype, prompt length), one line per device count.
+
+    `device_name` ("card" on RNGD, "GPU") words the count columns; `calibration` (the sweep's hardware)
+    adds the warning line when the efficiencies were not fitted on that hardware.
+    """
+    dev = device_name
+    count = len(result.points)
+    lines = [f"sweep: objective {result.objective}; {count} point{'s' if count != 1 else ''}"]
+    if calibration is not None and not calibration.hardware_fitted:
+        lines += _wrap(f"calibration: {calibration.note}", indent="")
+    lines.append("")
+    headers = [f"{dev}s", "status", "TP", "PP", "DP", "batch", "used", "TTFT ms", "TPOT ms", "tok/s",
+               f"tok/s/{dev}"]
     rows: list[list[str]] = []
     for p in result.points:
         if p.recommendation is not None:
@@ -219,7 +254,7 @@ def enumerate_report(result: EnumerateResult, *, limit: int | None = None) -> st
     total = max(result.total_count, len(result.candidates))
     lines = [f"enumerate: {total} candidates, {result.feasible_count} feasible; order: "
              f"objective {result.objective}" + (f"; showing {len(shown)}" if len(shown) < total else "")]
-    lines += _wrap(assumptions_line(a), indent="")
+    lines += assumption_lines(a)
     lines.append("")
     rows = []
     for i, c in enumerate(shown):

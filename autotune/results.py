@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autotune.plan import ParallelPlan
+from cost_models.params import Calibration, calibration_for
 
 
 #: Decimals kept in JSON, as `autotune estimate --json` keeps them (bytes are whole).
@@ -65,12 +66,20 @@ class Assumptions:
     """What one device is called ("card" on RNGD, "GPU")."""
     unit_name: str = "device"
     """What a TP degree counts ("PE" on RNGD, "GPU")."""
+    calibration: Calibration | None = None
+    """Whether the efficiencies were fitted on this hardware; None: what the shipped fit says
+    (`cost_models.params.calibration_for`), filled in at construction."""
+
+    def __post_init__(self) -> None:
+        if self.calibration is None:
+            object.__setattr__(self, "calibration", calibration_for(self.hardware))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "hardware": self.hardware, "space": self.space, "cards": self.cards,
             "dtype": self.dtype, "kv_dtype": self.kv_dtype, "input_len": self.input_len,
             "output_len": self.output_len, "batch": self.batch, "ttft_ms": self.ttft_ms, "tpot_ms": self.tpot_ms,
+            "calibration": self.calibration.to_dict(),
         }
 
 

@@ -6,6 +6,8 @@ Fitted fields come from `autotune calibrate`; the others are cited defaults of t
 """
 from __future__ import annotations
 
+import csv
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +19,8 @@ from autotune.errors import InputError
 from autotune.specs.fields import check_float, load_yaml_mapping, reject_unknown_keys
 
 DEFAULT_PARAMS_PATH = Path(__file__).resolve().parent / "params" / "default.yaml"
+#: The measurements the shipped parameters were fitted on (`hardware_id` names a hardware preset).
+CALIBRATION_DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,3 +200,65 @@ def dump_params(params: CostParams, path: str | Path, *, header: str = "") -> No
     text = yaml.safe_dump(document, sort_keys=True, width=110, default_flow_style=False)
     comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     Path(path).write_text(comment + text, encoding="utf-8")
+
+
+# --- which hardware the shipped fit has seen -------------------------------------------------------------
+
+#: The fitted timing fields: efficiencies, roofline sharpness and overheads (not the memory figures,
+#: whose per-hardware entries come from runtime documentation, not from a fit).
+EFFICIENCY_FIELDS: tuple[str, ...] = tuple(name for name in FITTED_BOUNDS if "." not in name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """Whether the efficiencies a hardware's answers use were fitted on that hardware's own measurements."""
+
+    hardware: str
+    hardware_fitted: bool
+    fitted_hardware: tuple[str, ...]
+    """Hardware the shipped fit has measurements (or its own efficiency entries) for, sorted."""
+
+    @property
+    def note(self) -> str:
+        """Returns the statement for a reader, in one sentence."""
+        seen = ", ".join(self.fitted_hardware) or "no hardware"
+        if self.hardware_fitted:
+            return f"{self.hardware} efficiencies fitted on measurements that include {self.hardware} ({seen})"
+        return (f"{self.hardware} efficiencies fitted on measurements of other hardware ({seen}); "
+                f"no {self.hardware} fit yet")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hardware_fitted": self.hardware_fitted, "fitted_on": list(self.fitted_hardware), "note": self.note}
+
+
+@functools.cache
+def fitted_hardware(params_path: Path = DEFAULT_PARAMS_PATH,
+                    data_dir: Path = CALIBRATION_DATA_DIR) -> tuple[str, ...]:
+    """Returns the hardware names the parameters were fitted for, sorted: each `hardware_id` with rows in
+    `data_dir/*.csv`, and each hardware key of an efficiency field given per hardware in `params_path`.
+
+    Read from the data, never from a device's name: shipping RNGD measurements (or per-RNGD
+    efficiencies) makes RNGD fitted without a code change.
+    """
+    names: set[str] = set()
+    for path in sorted(Path(data_dir).glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as stream:
+            names.update(row["hardware_id"].strip() for row in csv.DictReader(stream)
+                         if (row.get("hardware_id") or "").strip())
+    entries = load_yaml_mapping(Path(params_path)).get("parameters") or {}
+    for name in EFFICIENCY_FIELDS:
+        value = (entries.get(name) or {}).get("value") if isinstance(entries.get(name), dict) else None
+        if isinstance(value, dict):
+            names.update(str(key) for key in value if key != "default")
+    return tuple(sorted(names))
+
+
+def fitted_on(hardware_name: str) -> bool:
+    """Returns whether the shipped parameters were fitted on `hardware_name`'s own measurements."""
+    return hardware_name in fitted_hardware()
+
+
+def calibration_for(hardware_name: str) -> Calibration:
+    """Returns what the shipped fit says about `hardware_name` (fitted on it or on other hardware only)."""
+    seen = fitted_hardware()
+    return Calibration(hardware=hardware_name, hardware_fitted=hardware_name in seen, fitted_hardware=seen)

@@ -10,6 +10,10 @@ from autotune.specs.hardware import HardwareSpec, LinkSpec
 from autotune.specs.hardware_loader import list_hardware_presets, load_hardware
 
 WIDTH = 100
+GB = 1e9
+"""Vendors' decimal gigabytes, as the presets and every report use them."""
+MIB = 2 ** 20
+GIB = 2 ** 30
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def preset_table(specs: list[HardwareSpec]) -> str:
-    """Returns one aligned line per device (decimal GB and TB/s, dense TFLOPS), within 100 columns."""
+    """Returns one aligned line per device (decimal GB to 0.1, TB/s, dense TFLOPS), within 100 columns."""
     header = ("NAME", "UNITS", "MEMORY", "MEM BW", "BF16", "FP8", "DEVICE LINK", "/NODE", "SPACE")
     rows = [header]
     for s in specs:
         units = f"{s.compute_units_per_device} {s.unit_name}" if s.compute_units_per_device > 1 else "1"
         fp8 = s.peak_tflops.get("fp8")
-        rows.append((s.name, units, f"{s.memory_capacity_bytes / 1e9:g} GB",
+        rows.append((s.name, units, f"{s.memory_capacity_bytes / GB:.1f} GB",
                      f"{s.memory_bandwidth_bytes_per_s / 1e12:.3g} TB/s",
                      _tflops(s.peak_tflops.get("bf16")), _tflops(fp8),
                      f"{s.inter_device_link.bandwidth_bytes_per_s / 1e9:g} GB/s",
@@ -56,7 +60,7 @@ def facts_text(spec: HardwareSpec) -> str:
     """Returns one device's figures, each followed by its source, wrapped to 100 columns."""
     device, unit = spec.device_name, spec.unit_name
     entries: list[tuple[str, str, str]] = [
-        ("memory", f"{spec.memory_capacity_bytes / 1e9:g} GB per {device} "
+        ("memory", f"{capacity_text(spec.memory_capacity_bytes)} per {device} "
                    f"({spec.memory_capacity_bytes:,.0f} bytes)", "memory_capacity_bytes"),
         ("memory bandwidth", f"{spec.memory_bandwidth_bytes_per_s / 1e12:g} TB/s per {device}",
          "memory_bandwidth_bytes_per_s"),
@@ -85,6 +89,18 @@ def facts_text(spec: HardwareSpec) -> str:
             lines.extend(textwrap.wrap(source, WIDTH, initial_indent=indent + "source: ",
                                        subsequent_indent=indent + "        "))
     return "\n".join(lines)
+
+
+def capacity_text(capacity_bytes: float) -> str:
+    """Returns a capacity as decimal GB to 0.1 ('48.0 GB'), with GiB beside it when the bytes are whole MiB.
+
+    Whole MiB means the preset took what the driver reports (nvidia-smi counts MiB), so the binary
+    figure is the one a user sees on the machine: '42.9 GB = 40.0 GiB'.
+    """
+    text = f"{capacity_bytes / GB:.1f} GB"
+    if float(capacity_bytes).is_integer() and int(capacity_bytes) % MIB == 0:
+        text += f" = {capacity_bytes / GIB:.1f} GiB"
+    return text
 
 
 def _link_text(link: LinkSpec) -> str:

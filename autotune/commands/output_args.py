@@ -30,7 +30,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, emit: bool = False,
                             help="Furiosa LLM release for --emit furiosa (default: the space's release)" + NO_AUTO_DEFAULT)
     if plot:
         parser.add_argument("--plot", default=None, metavar="FILE.png|svg",
-                            help="also draw the result (needs matplotlib: pip install 'autotune[plot]'); default: none"
+                            help='also draw the result (needs matplotlib: pip install ".[plot]" from the checkout); default: none'
                                  + NO_AUTO_DEFAULT)
     if csv:
         parser.add_argument("--csv", default=None, metavar="FILE",

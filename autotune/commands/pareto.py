@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ca.add_degree_arguments(parser)
     parser.add_argument("--axes", default="tpot-throughput", metavar="|".join(AXES_CHOICES),
                         help="tpot-throughput: TPOT vs output tokens/s over all replicas; user-card: tokens/s per "
-                             "user (1/TPOT) vs tokens/s per card")
+                             "user (1/TPOT) vs tokens/s per device (card or GPU)")
     ca.add_solver_arguments(parser, top=False, objective=False)
     oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
 

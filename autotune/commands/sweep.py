@@ -1,4 +1,4 @@
-"""`autotune sweep`: the best configuration per card count (and per model, dtype, input length)."""
+"""`autotune sweep`: the best configuration per device count (and per model, dtype, input length)."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,7 @@ from autotune.errors import EXIT_INFEASIBLE, EXIT_OK, InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    ca.add_input_arguments(parser, cards_help="card counts: N, a range 1..64, a list 1,2,4,8, or a mix "
+    ca.add_input_arguments(parser, cards_help="device counts: N, a range 1..64, a list 1,2,4,8, or a mix "
                                               "(--devices is the synonym for GPUs); default: 1..one machine")
     parser.add_argument("--models", default=None, metavar="A,B",
                         help="sweep over these models too (comma list; replaces --model)" + ca.NO_AUTO_DEFAULT)
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autotune import api, report
     from autotune.sweeps import stderr_progress
+    from cost_models.params import calibration_for
 
     oa.check_output_arguments(args)
     names = _split(args.models, "--models") if args.models else ([args.model] if args.model else [])
@@ -70,17 +71,23 @@ def run(args: argparse.Namespace) -> int:
         if args.csv == oa.STDOUT:
             return code
         notes.append(f"csv: {args.csv}")
+    calibration = calibration_for(hardware.name)
     if args.json:
-        out = result.to_dict()
+        # A sweep has one hardware: its calibration stands in an assumptions object, as recommend's does.
+        out = {"objective": result.objective, "assumptions": {"hardware": hardware.name,
+                                                              "calibration": calibration.to_dict()},
+               **{k: v for k, v in result.to_dict().items() if k != "objective"}}
         for entry, text in zip(out["points"], settings):
             if "recommendation" in entry:
                 oa.with_settings(entry["recommendation"], text, args.emit)
         print(json.dumps(out, indent=2))
     else:
-        text = report.sweep_report(result)
+        dev = hardware.device_name
+        text = report.sweep_report(result, device_name=dev, calibration=calibration)
         for point, block in zip(result.points, settings):
             if block is not None:
-                label = f"settings for {point.model}, {point.dtype}, input {point.input_len}, {point.cards} cards"
+                label = (f"settings for {point.model}, {point.dtype}, input {point.input_len}, {point.cards} "
+                         f"{dev}{'s' if point.cards != 1 else ''}")
                 text += oa.settings_block(f"{label} ({args.emit})", block)
         print("\n".join([text, *notes]))
     return code

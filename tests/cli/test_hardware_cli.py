@@ -26,7 +26,16 @@ def test_list_is_an_aligned_table_within_100_columns():
     assert len(names) == 15 and "rngd" in names and "tpu-v5e" in names
     assert all(len(line) <= 100 for line in lines)
     rngd = next(line for line in lines if line.startswith("rngd"))
-    assert "8 PE" in rngd and "48 GB" in rngd and "1.5 TB/s" in rngd
+    assert "8 PE" in rngd and "48.0 GB" in rngd and "1.5 TB/s" in rngd
+
+
+def test_list_rounds_capacities_to_a_tenth_of_a_gb():
+    # a100-sxm-40g holds 40960 MiB (nvidia-smi) = 42,949,672,960 bytes: 42.9 GB, not "42.9497 GB".
+    lines = run().stdout.splitlines()
+    a100 = next(line for line in lines if line.startswith("a100-sxm-40g"))
+    assert " 42.9 GB " in a100
+    for line in lines[1:-1]:
+        assert re.search(r"\s\d+\.\d GB\s", line), line
 
 
 def test_list_json_is_one_document():
@@ -56,7 +65,16 @@ def test_rngd_text_names_every_figure_and_source_within_100_columns():
     result = run("rngd")
     assert result.returncode == 0
     text = result.stdout
-    assert "48 GB per card" in text and "1.5 TB/s per card" in text and "8 PEs per card" in text
+    assert "48.0 GB per card (48,000,000,000 bytes)" in text and "1.5 TB/s per card" in text
+    assert "8 PEs per card" in text
+    assert "GiB" not in text.split("source:")[0]  # 48e9 bytes is decimal: no binary figure beside it
+
+
+def test_a_capacity_the_driver_reports_in_mib_shows_gib_too():
+    # The preset's source: nvidia-smi A100 40GB total 40960 MiB = 40 GiB.
+    text = run("a100-sxm-40g").stdout
+    assert "42.9 GB = 40.0 GiB per GPU (42,949,672,960 bytes)" in text
+    assert "42.9497" not in text
     assert text.count("source:") >= 10
     assert all(len(line) <= 100 for line in text.splitlines())
 

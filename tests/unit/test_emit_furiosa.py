@@ -1,7 +1,8 @@
 """`--emit furiosa`: every flag and keyword each release's output uses exists in that release.
 
 Signatures: ../shared/reference/furiosa-llm-signatures.json (names parsed from the furiosa-llm wheels)
-and ../shared/reference/furiosa-llm.md section 3 (build_fxb from the native .so; ModelConfig fields).
+and ../shared/reference/furiosa-llm.md section 3 (build_fxb from the native .so; ModelConfig fields),
+both read from their copies in tests/data.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from autotune.errors import InputError
 from autotune.plan import ParallelPlan
 from autotune.specs.model_loader import load_model
 from autotune.specs.workload import Workload
-from tests.shared_data import SHARED, needs_shared
+from tests.shared_data import TEST_DATA
 
 LLAMA = load_model("llama-3.1-70b")
 MIXTRAL = load_model("mixtral-8x7b-v0.1")
@@ -46,11 +47,11 @@ CASES = [(release, p) for release, plans in PLANS.items() for p in plans]
 
 
 def signatures() -> dict:
-    return json.loads((SHARED / "reference" / "furiosa-llm-signatures.json").read_text())["releases"]
+    return json.loads((TEST_DATA / "furiosa-llm-signatures.json").read_text())["releases"]
 
 
 def reference_text() -> str:
-    return (SHARED / "reference" / "furiosa-llm.md").read_text()
+    return (TEST_DATA / "furiosa-llm.md").read_text()
 
 
 def cli_names(entry: list[list[str]]) -> tuple[set[str], int]:
@@ -100,7 +101,6 @@ def options(argv: list[str]) -> tuple[list[str], list[str]]:
     return flags, words
 
 
-@needs_shared
 @pytest.mark.parametrize("release,p", CASES)
 def test_build_command_flags_exist_in_the_release(release, p):
     sig = signatures()[RELEASES[release].wheel]
@@ -115,7 +115,6 @@ def test_build_command_flags_exist_in_the_release(release, p):
     assert "-tp" in flags and "-pp" in flags
 
 
-@needs_shared
 @pytest.mark.parametrize("release,p", CASES)
 def test_serve_command_flags_exist_in_the_release(release, p):
     sig = signatures()[RELEASES[release].wheel]
@@ -129,7 +128,6 @@ def test_serve_command_flags_exist_in_the_release(release, p):
         assert len(words) == positionals
 
 
-@needs_shared
 @pytest.mark.parametrize("release,p", CASES)
 def test_python_keywords_exist_in_the_release(release, p):
     sig = signatures()[RELEASES[release].wheel]
@@ -155,7 +153,6 @@ def test_python_keywords_exist_in_the_release(release, p):
     assert seen & {"ArtifactBuilder", "build_fxb"}
 
 
-@needs_shared
 def test_build_fxb_names_are_the_references():
     block = reference_text().split("build_fxb(model_path", 1)[1].split("```", 1)[0]
     for name in BUILD_FXB_PARAMS[1:]:

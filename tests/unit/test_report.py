@@ -45,3 +45,35 @@ def test_recommend_report_breaks_memory_down_by_term():
     memory = result.recommendations[0].metrics["memory_per_device_bytes"]
     line = next(l for l in text.splitlines() if l.startswith("1 ") and l.rstrip().endswith(f"{memory['capacity'] / 1e9:.1f}"))
     assert f"{memory['weights'] / 1e9:.1f}" in line and f"{memory['kv_cache'] / 1e9:.1f}" in line
+
+
+def test_sweep_report_names_the_hardwares_devices():
+    # A GPU sweep counts GPUs, not cards (issue 8, 3.11).
+    sweep = api.sweep("llama-3.1-8b", "h100-sxm", cards=[1, 2])
+    text = report.sweep_report(sweep, device_name="GPU")
+    header = next(line for line in text.splitlines() if "status" in line).split()
+    assert header[0] == "GPUs" and header[-1] == "tok/s/GPU"
+    assert "card" not in text
+
+
+def test_an_unknown_status_does_not_call_candidates_feasible_beside_no_answer():
+    # The time limit ran out before CP-SAT chose a row: rows that meet every limit exist, none was chosen.
+    import dataclasses
+    found = api.recommend("llama-3.1-8b", "h100-sxm", cards=2)
+    unknown = dataclasses.replace(found, status="UNKNOWN", recommendations=(), candidates_total=307284,
+                                  candidates_feasible=78104)
+    text = " ".join(report.recommend_report(unknown).split())
+    assert "78104 of 307284 candidates feasible" not in text
+    assert "the time limit ran out before any configuration was found" in text
+    assert "none chosen among 307284 candidates, of which 78104 meet every limit on their own" in text
+    assert "no configuration found" not in text
+    assert "allow more with --time-limit" in text
+    # An answered or infeasible solve keeps the plain count.
+    assert "candidates feasible)" in report.recommend_report(found)
+
+
+def test_an_unknown_pareto_says_the_time_ran_out():
+    import dataclasses
+    front = api.pareto("llama-3.1-8b", "h100-sxm", cards=1)
+    text = report.pareto_report(dataclasses.replace(front, status="UNKNOWN", points=()))
+    assert "the time limit ran out before the solver found a configuration" in text
