@@ -141,8 +141,11 @@ def check_expressible(release: FuriosaRelease, plan: ParallelPlan, model: ModelS
 
 
 def artifact_path(model: ModelSpec, plan: ParallelPlan, *, fxb: bool) -> str:
-    """Returns the output path we name the artifact (`./llama-3.1-70b-tp32-pp1`, `.fxb` for FXB)."""
-    slug = re.sub(r"[^a-z0-9.]+", "-", model.name.rsplit("/", 1)[-1].lower()).strip("-") or "model"
+    """Returns the output path we name the artifact (`./llama-3.1-70b-tp32-pp1`, `.fxb` for FXB).
+
+    Named after the model (preset name, HF id's last part, or the local folder's name), never a file.
+    """
+    slug = re.sub(r"[^a-z0-9.]+", "-", model.short_name.lower()).strip("-.") or "model"
     path = f"./{slug}-tp{plan.tensor_parallel_size}-pp{plan.pipeline_parallel_size}"
     return path + ".fxb" if fxb else path
 
@@ -152,7 +155,7 @@ def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: Mode
     """Returns the build, builder, serve and load settings of `plan` for one release."""
     check_expressible(release, plan, model, workload)
     meshes = machine_meshes(plan)
-    model_id = model.hf_id or model.name
+    model_id = model.serving_id
     uses_fxb = release.build_cli == "fxb" or (
         bool(release.furiosa_build_model_types) and model.model_type not in release.furiosa_build_model_types)
     out = artifact_path(model, plan, fxb=uses_fxb)

@@ -42,7 +42,8 @@ _TRTLLM_KV = {"fp8": "fp8"}
 
 
 def _model_id(model: ModelSpec) -> str:
-    return model.hf_id or model.name
+    """Returns the engine's MODEL: the local checkpoint folder the user gave, else the HF id."""
+    return model.serving_id
 
 
 def _check_context(model: ModelSpec, workload: Workload) -> int:

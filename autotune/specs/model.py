@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from autotune.specs.dtypes import USER_DTYPES, bytes_per_element
@@ -20,7 +21,7 @@ class ModelSpec:
     name: str
     """Short preset name (`llama-3.1-70b`) or the path the user gave."""
     hf_id: str | None
-    """Hugging Face id (`meta-llama/Llama-3.1-70B`) where known."""
+    """Hugging Face id (`meta-llama/Llama-3.1-70B`) where known (a preset's, or a config's `_name_or_path`)."""
     model_type: str
     num_layers: int
     hidden_size: int
@@ -69,6 +70,25 @@ class ModelSpec:
     """Per layer: True where the layer attends only within `sliding_window` (empty: none)."""
     lm_head_input_dim: int = 0
     """Width the LM head projects from when it is not hidden_size (OPT-350m: 512); 0 means hidden_size."""
+
+    # Where the checkpoint lives, for the commands we emit.
+    checkpoint: str | None = None
+    """The local folder the user gave (a config.json's folder), which engines load; None: use `hf_id`."""
+
+    @property
+    def serving_id(self) -> str:
+        """Returns what an engine's MODEL argument must be: the local folder, else the HF id, else the name."""
+        return self.checkpoint or self.hf_id or self.name
+
+    @property
+    def short_name(self) -> str:
+        """Returns a name without a path, for artifact names: the local folder's, the preset's or the id's last part."""
+        if self.checkpoint is not None:
+            folder = Path(self.checkpoint)
+            # `--model .` names the current folder; its own name is the model's.
+            return folder.name or folder.resolve().name or "model"
+        last = self.name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        return last[:-len(".json")] if last.lower().endswith(".json") else last
 
     @property
     def total_params(self) -> int:
