@@ -21,7 +21,7 @@ from typing import Any
 
 from autotune.errors import InputError
 from autotune.specs.architectures import model_spec_from_config
-from autotune.specs.fields import read_text
+from autotune.specs.fields import path_exists, path_is_dir, read_text
 from autotune.specs.model import ModelSpec
 
 CONFIG_FILE = "config.json"
@@ -46,7 +46,7 @@ def load_model(name_or_path: str) -> ModelSpec:
         raise InputError(source="model", value=name_or_path,
                          expected="a preset name, a config.json path or a folder holding one")
     path = Path(name_or_path).expanduser()
-    if path.exists():
+    if path_exists(path):
         return load_model_file(path, given=name_or_path)
     preset = _find_preset(name_or_path)
     if preset is not None:
@@ -65,9 +65,9 @@ def load_model_file(path: Path, *, given: str | None = None) -> ModelSpec:
     """
     text = str(path) if given is None else os.path.expanduser(given.strip())
     folder: str | None
-    if path.is_dir():
+    if path_is_dir(path):
         inner = path / CONFIG_FILE
-        if not inner.exists():
+        if not path_exists(inner):
             raise InputError(source=str(path), has_value=False,
                              expected=f"a folder holding a {CONFIG_FILE} (none found)")
         path = inner
