@@ -49,7 +49,8 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, batch_words: tuple[s
                         help=_BATCH_WORD_HELP.get(batch_words[0], "sequences per replica"))
     parser.add_argument("--dtype", default="bf16", metavar="|".join(USER_DTYPES), help="weight format")
     parser.add_argument("--kv-dtype", default=None, metavar="|".join(USER_DTYPES),
-                        help="KV-cache format (default: same as --dtype)" + NO_AUTO_DEFAULT)
+                        help="KV-cache format (default: as engines run the weights: bf16 for int8/int4, fp8 for fp4, "
+                             "else the weights' format)" + NO_AUTO_DEFAULT)
     parser.add_argument("--ttft-ms", default=None, metavar="MS", help="time-to-first-token SLO (default: none)" + NO_AUTO_DEFAULT)
     parser.add_argument("--tpot-ms", default=None, metavar="MS", help="time-per-output-token SLO (default: none)" + NO_AUTO_DEFAULT)
 

@@ -9,6 +9,16 @@ from autotune.specs.fields import check_float, check_int
 
 AUTO = "auto"
 
+#: The KV-cache format engines run by default for a weight format, where it is not that format itself.
+#: - int4 (AWQ/GPTQ, W4A16) and int8 (W8A8) are weight(/activation) formats: the engines cache K and V in
+#:   the model's 16-bit dtype unless told otherwise (vLLM engine arguments, `--kv-cache-dtype`: "auto" uses
+#:   the model data type; SGLang server arguments, `--kv-cache-dtype` default "auto" likewise).
+#: - fp4 (NVFP4, TensorRT Model Optimizer) checkpoints ship an FP8 KV cache: their hf_quant_config.json
+#:   holds `kv_cache_quant_algo: FP8` and TensorRT-LLM's KV dtype "auto" follows it, while an NVFP4 KV cache
+#:   is a separate opt-in recipe (nvidia.github.io/TensorRT-LLM/features/quantization.html, "FP8 KV Cache",
+#:   "NVFP4 KV Cache"). docs/cost-model.md and cost_models/measurements.py read the measured rows the same way.
+DEFAULT_KV_DTYPE_OF_WEIGHTS: dict[str, str] = {"int4": "bf16", "int8": "bf16", "fp4": "fp8"}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Workload:
@@ -27,7 +37,7 @@ class Workload:
     dtype: str = "bf16"
     """Weight (and activation) format."""
     kv_dtype: str | None = None
-    """KV-cache format; None means the same as `dtype`."""
+    """KV-cache format; None: the engines' default for `dtype` (see `cache_dtype`)."""
     source: str = field(default="workload", compare=False)
 
     def __post_init__(self) -> None:
@@ -47,8 +57,11 @@ class Workload:
 
     @property
     def cache_dtype(self) -> str:
-        """Returns the KV-cache format in effect."""
-        return self.kv_dtype or self.dtype
+        """Returns the KV-cache format in effect: `kv_dtype` when given, else the one engines run with `dtype`
+        (bf16 for int4 and int8 weights, fp8 for fp4, else the weights' own format)."""
+        if self.kv_dtype is not None:
+            return self.kv_dtype
+        return DEFAULT_KV_DTYPE_OF_WEIGHTS.get(self.dtype, self.dtype)
 
     @property
     def context_len(self) -> int:

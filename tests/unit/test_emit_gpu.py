@@ -16,6 +16,7 @@ from autotune.errors import InputError
 from autotune.plan import ParallelPlan
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model
+from autotune.specs.space import load_space
 from autotune.specs.workload import Workload
 
 MODEL = load_model("llama-3.1-70b")
@@ -106,8 +107,31 @@ def test_multi_node_plans_say_so():
 
 @pytest.mark.parametrize("fmt", ["vllm", "sglang", "trtllm"])
 def test_kv_formats_an_engine_lacks_are_input_errors(fmt):
-    with pytest.raises(InputError, match=f"--emit {fmt}: field 'kv_dtype': got 'int4'"):
-        emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype="int4"))
+    with pytest.raises(InputError, match=f"--emit {fmt}: field 'kv_dtype': got 'int8'"):
+        emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype="int4", kv_dtype="int8"))
+
+
+@pytest.mark.parametrize("fmt", ["vllm", "sglang", "trtllm"])
+@pytest.mark.parametrize(("dtype", "kv_flag"), [("int4", None), ("int8", None), ("fp4", "fp8")])
+def test_4_and_8_bit_weights_render_with_the_default_kv(fmt, dtype, kv_flag):
+    # Before: the default KV format was the weights' (int4, fp4), which no engine caches in: an InputError.
+    text = emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype=dtype))
+    if kv_flag is None:
+        assert "--kv-cache-dtype" not in text and "kv_cache_config" not in text
+    else:
+        assert "--kv-cache-dtype fp8" in text or "dtype: fp8" in text
+
+
+@pytest.mark.parametrize("kv_dtype", load_space("gpu").kv_dtypes)
+def test_every_kv_format_the_gpu_space_offers_renders_in_some_engine(kv_dtype):
+    rendered = []
+    for fmt in ("vllm", "sglang", "trtllm"):
+        try:
+            emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype="bf16", kv_dtype=kv_dtype))
+        except InputError:
+            continue
+        rendered.append(fmt)
+    assert rendered, f"no GPU emitter renders a {kv_dtype} KV cache"
 
 
 def test_quantized_weights_note_the_checkpoint():
