@@ -7,8 +7,12 @@ Flag names checked in the engines' documentation (search of their published docs
   --tensor-parallel-size 2` uses 8 GPUs, each DP rank its own engine, so `--max-num-seqs` is per replica).
 - SGLang: `python -m sglang.launch_server --model-path --tp-size --pp-size --dp-size
   --max-running-requests --context-length --dtype --quantization fp8 --kv-cache-dtype fp8_e4m3`
-  (docs.sglang.io advanced_features/server_arguments). `--max-running-requests` counts the whole
-  server: mlcommons/inference gpt-oss run_server.sh passes `dp x 512` beside `--data-parallel-size dp`.
+  (docs.sglang.io advanced_features/server_arguments). `--max-running-requests` caps each data-parallel
+  replica: every DP rank is its own scheduler and model runner, whose request pool is
+  `server_args.max_running_requests`, divided by the DP size only under `--enable-dp-attention`
+  (sgl-project/sglang python/sglang/srt/model_executor/model_runner_kv_cache_mixin.py `init_memory`,
+  0.5.x; ModelRunner.dp_size = dp_size if enable_dp_attention else 1; later pool_configurator.py divides
+  by `attn_dp_size`, also 1 without DP attention). We emit no DP attention, so the value is the batch.
 - TensorRT-LLM: `trtllm-serve MODEL --backend pytorch --tp_size --pp_size --max_batch_size
   --max_num_tokens --max_seq_len` and `--extra_llm_api_options FILE` with `kv_cache_config: {dtype: fp8}`
   (nvidia.github.io/TensorRT-LLM commands/trtllm-serve, 0.18.2 to 1.1; run-benchmark-with-trtllm-serve 1.0.0;
@@ -99,7 +103,7 @@ def sglang_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) 
         ("--tp-size", str(plan.tensor_parallel_size)),
         ("--pp-size", str(plan.pipeline_parallel_size)),
         ("--dp-size", str(plan.data_parallel_size)),
-        ("--max-running-requests", str(plan.batch_size * plan.data_parallel_size)),
+        ("--max-running-requests", str(plan.batch_size)),   # per DP replica (module docstring)
         ("--context-length", str(context)),
     ]
     if workload.dtype in _SGLANG_DTYPE:

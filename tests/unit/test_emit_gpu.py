@@ -65,12 +65,16 @@ def test_vllm_fp8_quantizes_weights_and_cache():
     assert "--dtype" not in flags
 
 
-def test_sglang_counts_running_requests_over_all_replicas():
+def test_sglang_caps_running_requests_per_replica():
+    # SGLang 0.5.x model_runner_kv_cache_mixin.py init_memory: each DP rank's request pool is
+    # --max-running-requests, divided by dp only with --enable-dp-attention (which we do not emit).
+    # So the flag is the plan's batch per replica (48), not batch x DP (96).
     (argv,) = argv_of(emit("sglang", plan=PLAN, model=MODEL, workload=FP8), "python -m sglang.launch_server")
     flags = option_map(argv)
     assert flags["--model-path"] == "meta-llama/Llama-3.1-70B"
     assert (flags["--tp-size"], flags["--pp-size"], flags["--dp-size"]) == ("4", "2", "2")
-    assert flags["--max-running-requests"] == "96" and flags["--context-length"] == "4000"
+    assert flags["--max-running-requests"] == "48" and flags["--context-length"] == "4000"
+    assert "--enable-dp-attention" not in flags
     assert flags["--kv-cache-dtype"] == "fp8_e4m3"
 
 
