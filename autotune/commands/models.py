@@ -70,6 +70,9 @@ def _facts_text(facts: dict[str, Any]) -> str:
         ("vocabulary", f"{facts['vocab_size']:,} (embeddings "
                        f"{'tied' if facts['tie_word_embeddings'] else 'untied'})"),
         ("max positions", f"{facts['max_position_embeddings']:,}"),
+        ("max context", f"{facts['max_context_len']:,} tokens"
+                        + (" (rope_scaling extends max positions)"
+                           if facts["max_context_len"] > facts["max_position_embeddings"] else "")),
     ]
     if facts["num_experts"]:
         lines.append(("experts", f"{facts['num_experts']} routed, {facts['experts_per_token']} per token, "

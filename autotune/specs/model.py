@@ -70,6 +70,8 @@ class ModelSpec:
     """Per layer: True where the layer attends only within `sliding_window` (empty: none)."""
     lm_head_input_dim: int = 0
     """Width the LM head projects from when it is not hidden_size (OPT-350m: 512); 0 means hidden_size."""
+    rope_extended_positions: int = 0
+    """Context the config's rope_scaling extends the model to (yarn/dynamic/linear); 0: none (`autotune.specs.rope`)."""
 
     # Where the checkpoint lives, for the commands we emit.
     checkpoint: str | None = None
@@ -104,6 +106,12 @@ class ModelSpec:
     def lm_head_params(self) -> int:
         """Returns the parameters of the output projection, used for every generated token."""
         return self.vocab_size * (self.lm_head_input_dim or self.hidden_size)
+
+    @property
+    def max_context_len(self) -> int:
+        """Returns the longest context (tokens) the model supports: max_position_embeddings, or the
+        rope-scaled length where the config's rope_scaling extends it further."""
+        return max(self.max_position_embeddings, self.rope_extended_positions)
 
     @property
     def is_moe(self) -> bool:
@@ -175,6 +183,7 @@ class ModelSpec:
             "v_head_dim": self.v_head_dim,
             "vocab_size": self.vocab_size,
             "max_position_embeddings": self.max_position_embeddings,
+            "max_context_len": self.max_context_len,
             "tie_word_embeddings": self.tie_word_embeddings,
             "embedding_params": self.embedding_params,
             "final_params": self.final_params,
