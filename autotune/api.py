@@ -67,6 +67,14 @@ def _hardware(value: HardwareSpec | str | os.PathLike) -> HardwareSpec:
     return value if isinstance(value, HardwareSpec) else load_hardware(value)
 
 
+def _default_workload(model: ModelSpec, space: SearchSpace) -> Workload:
+    """Returns the default workload, in the checkpoint's own formats where the space serves them."""
+    from autotune.specs.workload import default_formats
+
+    dtype, kv_dtype = default_formats(model, space.dtypes)
+    return Workload(dtype=dtype, kv_dtype=kv_dtype)
+
+
 def _space(value: SearchSpace | str | os.PathLike | None, hardware: HardwareSpec,
            release: str | None = None) -> SearchSpace:
     """Returns the space given, else the one covering `release`, else the hardware's default space."""
@@ -91,7 +99,8 @@ def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
 
     model, hardware = _model(model), _hardware(hardware)
     space = _space(space, hardware, release)
-    return _estimate(model, hardware, workload or Workload(), tp=tp, pp=pp, dp=dp, space=space, cards=cards,
+    workload = workload or _default_workload(model, space)
+    return _estimate(model, hardware, workload, tp=tp, pp=pp, dp=dp, space=space, cards=cards,
                      batch=batch, params=params)
 
 
@@ -133,7 +142,7 @@ def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Work
     model, hardware = _model(model), _hardware(hardware)
     space = _space(space, hardware, release)
     check_space_hardware(space, hardware)
-    workload = workload or Workload()
+    workload = workload or _default_workload(model, space)
     if cards is None:
         cards = hardware.devices_per_node
     most = MAX_FLEET_UNITS // hardware.compute_units_per_device

@@ -83,6 +83,11 @@ def _facts_text(facts: dict[str, Any]) -> str:
     if facts["sliding_window"]:
         lines.append(("sliding window", f"{facts['sliding_window']:,} tokens in {facts['num_sliding_layers']} "
                                         f"of {facts['num_layers']} layers"))
+    checkpoint = facts.get("checkpoint")
+    if checkpoint:
+        scope = "routed experts only; the rest 16-bit" if checkpoint["experts_only"] else "decoder weights"
+        lines.append(("checkpoint format", f"{checkpoint['method']} ({checkpoint['dtype']}, {scope}): "
+                                           f"{checkpoint['weight_bytes'] / gib:,.2f} GiB"))
     for dtype, size in facts["weight_bytes"].items():
         lines.append((f"weights {dtype}", f"{size:,} bytes ({size / gib:,.2f} GiB)"))
     context = flops["context_len"]

@@ -160,7 +160,7 @@ def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: Mode
         bool(release.furiosa_build_model_types) and model.model_type not in release.furiosa_build_model_types)
     out = artifact_path(model, plan, fxb=uses_fxb)
     buckets = plan_buckets(release, plan, model, workload)
-    notes = _notes(release, plan, workload, meshes, uses_fxb)
+    notes = _notes(release, plan, workload, meshes, uses_fxb, checkpoint_dtype=model.checkpoint_dtype)
     if uses_fxb:
         build = _fxb_build(model_id, out, plan, buckets)
         builder_imports, builder_calls = _build_fxb_call(model_id, out, plan, buckets)
@@ -176,14 +176,14 @@ def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: Mode
 
 
 def _notes(release: FuriosaRelease, plan: ParallelPlan, workload: Workload, meshes: list[MachineMesh],
-           uses_fxb: bool) -> tuple[str, ...]:
+           uses_fxb: bool, checkpoint_dtype: str | None = None) -> tuple[str, ...]:
     notes = []
     cards = cards_needed(plan)
     if plan.cards_used and plan.cards_used != cards:
         notes.append(f"note: this placement uses {cards} cards; the plan counted {plan.cards_used}")
     if len(meshes) > 1:
         notes.append(f"{len(meshes)} machines of 8 cards: build once, serve one command per machine")
-    if workload.dtype != "bf16":
+    if workload.dtype not in ("bf16", checkpoint_dtype):  # a checkpoint in the format is used as given
         notes.append(f"weights {workload.dtype}: pass a checkpoint already quantized to {workload.dtype} as MODEL "
                      f"(furiosa-model-compressor output or a published pre-quantized model)")
     if workload.cache_dtype != workload.dtype:

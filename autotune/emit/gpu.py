@@ -70,8 +70,9 @@ def _kv_flag(engine: str, table: dict[str, str], workload: Workload) -> str | No
                               + ", ".join(sorted(table)) + " (set the KV format explicitly)")
 
 
-def _dtype_notes(workload: Workload, table: dict[str, tuple[str, str]]) -> list[str]:
-    if workload.dtype in table:
+def _dtype_notes(model: ModelSpec, workload: Workload, table: dict[str, tuple[str, str]]) -> list[str]:
+    # A checkpoint already in the format (gpt-oss MXFP4, DeepSeek-V3 FP8) is served as given.
+    if workload.dtype in table or workload.dtype == model.checkpoint_dtype:
         return []
     return [f"# weights {workload.dtype}: pass a checkpoint already quantized to {workload.dtype} as MODEL "
             f"(the engine reads its format from the checkpoint's config)"]
@@ -151,13 +152,13 @@ def render_gpu(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Work
         lines.append(f"# {gpus} GPUs span {-(-gpus // devices_per_node)} nodes of {devices_per_node}: "
                      f"start the engine's multi-node mode (Ray or its node-rank flags) across them")
     if fmt == "vllm":
-        lines += _dtype_notes(workload, _VLLM_DTYPE)
+        lines += _dtype_notes(model, workload, _VLLM_DTYPE)
         lines.append(vllm_command(plan=plan, model=model, workload=workload).render())
     elif fmt == "sglang":
-        lines += _dtype_notes(workload, _SGLANG_DTYPE)
+        lines += _dtype_notes(model, workload, _SGLANG_DTYPE)
         lines.append(sglang_command(plan=plan, model=model, workload=workload).render())
     elif fmt == "trtllm":
-        if workload.dtype not in ("bf16", "fp16"):
+        if workload.dtype not in ("bf16", "fp16", model.checkpoint_dtype):
             lines.append(f"# weights {workload.dtype}: trtllm-serve reads the format from the checkpoint: "
                          f"pass one quantized to {workload.dtype} (TensorRT Model Optimizer)")
         commands = trtllm_commands(plan=plan, model=model, workload=workload)

@@ -16,6 +16,7 @@ from autotune.specs.arch_gpt import parse_falcon, parse_gpt_neox, parse_gptj, pa
 from autotune.specs.arch_gpt_oss import parse_gpt_oss
 from autotune.specs.arch_llama import LLAMA_STYLE_TYPES, parse_llama_style
 from autotune.specs.model import ModelSpec
+from autotune.specs.quantization import parse_quantization
 from autotune.specs.rope import rope_extended_positions
 
 _Parser = Callable[[ConfigReader, str], ModelSpec]
@@ -52,4 +53,4 @@ def model_spec_from_config(config: Mapping[str, Any], *, source: str) -> ModelSp
         raise InputError(source=source, field="model_type", value=model_type, expected=expected)
     spec = parser(cfg, model_type)
     extended = rope_extended_positions(config, max_positions=spec.max_position_embeddings, source=source)
-    return replace(spec, rope_extended_positions=extended) if extended else spec
+    return replace(spec, rope_extended_positions=extended, quantization=parse_quantization(config, source=source))

@@ -1,11 +1,16 @@
 """Workload: what the user serves (lengths, batch, SLOs, formats)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from autotune.errors import InputError
 from autotune.specs.dtypes import USER_DTYPES
 from autotune.specs.fields import check_float, check_int
+
+if TYPE_CHECKING:
+    from autotune.specs.model import ModelSpec
 
 AUTO = "auto"
 
@@ -67,3 +72,17 @@ class Workload:
     def context_len(self) -> int:
         """Returns the longest context a request reaches (prompt plus output)."""
         return self.input_len + self.output_len
+
+
+def default_formats(model: ModelSpec, served: Sequence[str]) -> tuple[str, str | None]:
+    """Returns the (weight, KV-cache) formats a workload takes when the user names none.
+
+    A pre-quantized checkpoint is served as it ships: its own weight format (gpt-oss: fp4 MXFP4
+    experts; DeepSeek-V3: fp8) and the KV format it declares, else the model's 16-bit one (vLLM
+    and SGLang `--kv-cache-dtype auto`). When the runtime (`served`, the space's formats) cannot
+    serve that format, or the checkpoint is unquantized: bf16, and the KV default of bf16.
+    """
+    quant = model.quantization
+    if quant is None or quant.dtype not in served:
+        return "bf16", None
+    return quant.dtype, quant.kv_dtype or "bf16"
