@@ -51,10 +51,11 @@ def _model_id(model: ModelSpec) -> str:
 
 
 def _check_context(model: ModelSpec, workload: Workload) -> int:
-    if workload.context_len > model.max_position_embeddings:
+    # The engines derive the longest context with the rope_scaling extension (vLLM _get_and_verify_max_len),
+    # which is what ModelSpec.max_context_len computes.
+    if workload.context_len > model.max_context_len:
         raise InputError(source="workload", field="input_len + output_len", value=workload.context_len,
-                         expected=f"at most max_position_embeddings ({model.max_position_embeddings}) of "
-                                  f"{model.name}")
+                         expected=f"at most the context limit ({model.max_context_len}) of {model.name}")
     return workload.context_len
 
 

@@ -92,3 +92,21 @@ def test_models_json_shows_max_context_len(tmp_path):
     text = subprocess.run([sys.executable, "-m", "autotune", "models", "llama-2-7b"], capture_output=True,
                           text=True, timeout=120).stdout
     assert "max context" in text and "4,096 tokens" in text
+
+
+def test_gpu_emitters_accept_a_rope_extended_context():
+    # vLLM derives max_model_len = original x factor for yarn (_get_and_verify_max_len), so a 100k
+    # context on the yarn-extended Qwen2.5 config above is servable; beyond 131072 it is not.
+    from autotune.emit import emit
+    from autotune.plan import ParallelPlan
+    from autotune.specs.workload import Workload
+
+    config = _qwen(max_position_embeddings=32768,
+                   rope_scaling={"factor": 4.0, "original_max_position_embeddings": 32768, "type": "yarn"})
+    model = model_spec_from_config(config, source="qwen-yarn.json")
+    plan = ParallelPlan(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=1, batch_size=1,
+                        cards_used=1, pes_used=1)
+    text = emit("vllm", plan=plan, model=model, workload=Workload(input_len=99_000, output_len=1_000))
+    assert "--max-model-len 100000" in text
+    with pytest.raises(InputError, match="context limit \\(131072\\)"):
+        emit("vllm", plan=plan, model=model, workload=Workload(input_len=131_000, output_len=1_000))
