@@ -67,16 +67,30 @@ def _hardware(value: HardwareSpec | str | os.PathLike) -> HardwareSpec:
     return value if isinstance(value, HardwareSpec) else load_hardware(value)
 
 
-def _space(value: SearchSpace | str | os.PathLike | None, hardware: HardwareSpec) -> SearchSpace:
-    """Returns the space given, or the hardware's default space when None."""
-    if isinstance(value, SearchSpace):
-        return value
-    return load_space(hardware.default_space if value is None else value)
+def _default_workload(model: ModelSpec, space: SearchSpace) -> Workload:
+    """Returns the default workload, in the checkpoint's own formats where the space serves them."""
+    from autotune.specs.workload import default_formats
+
+    dtype, kv_dtype = default_formats(model, space.dtypes)
+    return Workload(dtype=dtype, kv_dtype=kv_dtype)
+
+
+def _space(value: SearchSpace | str | os.PathLike | None, hardware: HardwareSpec,
+           release: str | None = None) -> SearchSpace:
+    """Returns the space given, else the one covering `release`, else the hardware's default space."""
+    from autotune.specs.space import check_space_covers, space_for_release
+
+    if value is None and release is not None:
+        return space_for_release(release)
+    space = value if isinstance(value, SearchSpace) else load_space(hardware.default_space if value is None else value)
+    if release is not None:
+        check_space_covers(space, release)
+    return space
 
 
 def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
              tp: int, pp: int = 1, dp: int = 1, cards: int | None = None, space: SearchSpace | str | None = None,
-             batch: int | str = "max", params: CostParams | None = None):
+             batch: int | str = "max", params: CostParams | None = None, release: str | None = None):
     """Returns the costs and broken limits of one layout (`cost_models.estimate.Estimate`, with `.to_dict()`).
 
     `cards` defaults to the fewest devices that hold the layout; `batch` to 'max' (the largest that fits).
@@ -84,8 +98,9 @@ def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
     from cost_models.estimate import estimate as _estimate
 
     model, hardware = _model(model), _hardware(hardware)
-    space = _space(space, hardware)
-    return _estimate(model, hardware, workload or Workload(), tp=tp, pp=pp, dp=dp, space=space, cards=cards,
+    space = _space(space, hardware, release)
+    workload = workload or _default_workload(model, space)
+    return _estimate(model, hardware, workload, tp=tp, pp=pp, dp=dp, space=space, cards=cards,
                      batch=batch, params=params)
 
 
@@ -120,14 +135,15 @@ class Request:
 
 def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
             cards: int | None = None, space: SearchSpace | str | None = None, tp: int | None = None, pp: int | None = None,
-            dp: int | None = None, params: CostParams | None = None) -> Request:
-    """Returns the resolved request: specs loaded, default fleet (one machine) and space (the hardware's)."""
+            dp: int | None = None, params: CostParams | None = None, release: str | None = None) -> Request:
+    """Returns the resolved request: specs loaded, default fleet (one machine) and space (the one covering
+    `release`, else the hardware's)."""
     from autotune.rules import check_space_hardware
 
     model, hardware = _model(model), _hardware(hardware)
-    space = _space(space, hardware)
+    space = _space(space, hardware, release)
     check_space_hardware(space, hardware)
-    workload = workload or Workload()
+    workload = workload or _default_workload(model, space)
     if cards is None:
         cards = hardware.devices_per_node
     most = MAX_FLEET_UNITS // hardware.compute_units_per_device
@@ -178,14 +194,15 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
               cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput", top: int = 1,
               tp: int | None = None, pp: int | None = None, dp: int | None = None,
               time_limit_s: float | None = None, explain: bool = True, alternatives: bool = True,
-              params: CostParams | None = None) -> RecommendResult:
+              params: CostParams | None = None, release: str | None = None) -> RecommendResult:
     """Returns the `top` best configurations for `objective` (best first), or why none fits.
 
     With batch 'auto' the batch per replica is a decision too: throughput favours the largest
     batch that fits, while latency (TPOT), ttft and e2e favour batch 1.
     """
     _check_objective(objective)
-    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
+    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
+                      release=release)
     settings = SolverSettings(time_limit_s=time_limit_s)
     problem = request.problem()
     return _recommend_problem(request, problem, objective=objective, top=top, settings=settings, explain=explain,
@@ -221,14 +238,16 @@ def _recommend_problem(request: Request, problem: Problem, *, objective: str, to
 def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
            cards: int | None = None, space: SearchSpace | str | None = None, axes: str = "tpot-throughput",
            tp: int | None = None, pp: int | None = None, dp: int | None = None,
-           time_limit_s: float | None = None, params: CostParams | None = None) -> ParetoResult:
+           time_limit_s: float | None = None, params: CostParams | None = None,
+           release: str | None = None) -> ParetoResult:
     """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first."""
     from autotune import explain as why
     from autotune.pareto_front import AXES, pareto_rows
 
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
-    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
+    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
+                      release=release)
     settings = SolverSettings(time_limit_s=time_limit_s)
     problem = request.problem(batches=EVERY)  # every integer batch: each one can be a point of the front
     status, rows = pareto_rows(problem, axes, settings=settings)
@@ -246,7 +265,8 @@ ENUMERATE_BATCHES = ("candidates", "every", "layout-best")
 def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
                          cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
                          tp: int | None = None, pp: int | None = None, dp: int | None = None,
-                         params: CostParams | None = None, batches: str = "candidates") -> EnumerateResult:
+                         params: CostParams | None = None, release: str | None = None,
+                         batches: str = "candidates") -> EnumerateResult:
     """Returns candidates with metrics and violations: feasible rows first, each group in the
     objective's order (the solver's tie-breaks), so the first row is what `recommend` returns.
 
@@ -258,7 +278,8 @@ def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, w
     _check_objective(objective)
     if batches not in ENUMERATE_BATCHES:
         raise InputError(source="--batches", value=batches, expected="one of " + ", ".join(ENUMERATE_BATCHES))
-    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params)
+    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
+                      release=release)
     problem = request.problem(batches=BEST if batches == "candidates" else BRUTE_FORCE)
     levels = objective_levels(objective, integer_tables(problem.table))
     feasible = rank_order(levels, np.flatnonzero(problem.feasible))
@@ -313,7 +334,8 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
           workload: Workload | None = None, *, cards: Sequence[int] | str, dtypes: Sequence[str] | None = None,
           input_lens: Sequence[int] | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
           time_limit_s: float | None = None, jobs: int = 1,
-          progress: Callable[[int, int], None] | None = None, params: CostParams | None = None) -> SweepResult:
+          progress: Callable[[int, int], None] | None = None, params: CostParams | None = None,
+          release: str | None = None) -> SweepResult:
     """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
 
     `jobs` > 1 solves points in that many processes; `progress(done, total)` is called as points finish.
@@ -326,7 +348,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     model_list = [models] if isinstance(models, (str, os.PathLike, ModelSpec)) else list(models)
     model_specs = [_model(m) for m in model_list]
     hardware_spec = _hardware(hardware)
-    space_spec = _space(space, hardware_spec)
+    space_spec = _space(space, hardware_spec, release)
     tasks = sweeps.sweep_tasks(model_specs, hardware_spec, space_spec, workload, cards=card_counts,
                                  dtypes=dtypes, input_lens=input_lens, objective=objective,
                                  time_limit_s=time_limit_s, params=params)

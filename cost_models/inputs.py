@@ -76,7 +76,10 @@ class RowInputs:
     """Activation elements per token split by TP (QKV, FFN intermediates)."""
     vocab_size: np.ndarray
     weight_bytes_per_param: np.ndarray
-    """Bytes per parameter of the decoder layers in the weight format."""
+    """Bytes per parameter of the decoder layers in the weight format (routed experts aside)."""
+    expert_weight_bytes_per_param: np.ndarray
+    """Bytes per parameter of the routed-expert weights: the same as the other decoder weights, except in a
+    checkpoint's own mixed format (gpt-oss MXFP4: experts 4.25 bits, attention 16-bit)."""
     boundary_bytes_per_param: np.ndarray
     """Bytes per parameter of the embedding and LM head: never narrower than 16-bit."""
     # The hardware.
@@ -215,7 +218,7 @@ def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, ou
     facts["activation_tokens"] = float(params.activation_tokens)
     facts["input_len"] = float(input_len)
     facts["output_len"] = float(output_len)
-    facts["weight_bytes_per_param"] = bytes_per_element(dtype)
+    facts["weight_bytes_per_param"], facts["expert_weight_bytes_per_param"] = model.decoder_bytes_per_param(dtype)
     # Quantized checkpoints (FP8/INT8/INT4/FP4 recipes of TensorRT Model Optimizer, vLLM,
     # llm-compressor) quantize the decoder layers' linear weights and keep the embedding
     # table and the LM head in 16-bit.

@@ -98,7 +98,11 @@ def weights_bytes(rows: RowInputs) -> np.ndarray:
     2024.2 Model Parallelism docs), so a card holds one copy of each stage it serves.
     """
     layers, boundary = weight_params_on_device(rows)
-    per_group = layers * rows.weight_bytes_per_param + boundary * rows.boundary_bytes_per_param
+    # Routed experts are split like the other non-K/V layer weights; a mixed checkpoint prices them apart.
+    experts = rows.moe_layers * rows.num_experts * rows.expert_params * stage_fraction(rows) \
+        * units_on_device(rows) / rows.tp
+    per_group = layers * rows.weight_bytes_per_param + boundary * rows.boundary_bytes_per_param \
+        + experts * (rows.expert_weight_bytes_per_param - rows.weight_bytes_per_param)
     return per_group * stages_per_device(rows)
 
 

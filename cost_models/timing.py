@@ -69,7 +69,7 @@ def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.n
     tokens = work.decode_tokens + work.prefill_tokens
     dense = (rows.dense_active_params - rows.kv_proj_params) / rows.tp + rows.kv_proj_params / kv_split(rows)
     experts = rows.moe_layers * expected_experts_touched(rows, tokens) * rows.expert_params / rows.tp
-    weights = (dense + experts) * frac * rows.weight_bytes_per_param \
+    weights = (dense * rows.weight_bytes_per_param + experts * rows.expert_weight_bytes_per_param) * frac \
         + rows.lm_head_params / rows.tp * rows.boundary_bytes_per_param
     kv = work.decode_tokens * rows.kv_read_bytes * frac / kv_split(rows)
     return weights, kv

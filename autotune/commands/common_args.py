@@ -47,9 +47,12 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, batch_words: tuple[s
     parser.add_argument("--output-len", default="512", metavar="N", help="generated tokens per request")
     parser.add_argument("--batch", default=batch_words[0], metavar=f"N|{words}",
                         help=_BATCH_WORD_HELP.get(batch_words[0], "sequences per replica"))
-    parser.add_argument("--dtype", default="bf16", metavar="|".join(USER_DTYPES), help="weight format")
+    parser.add_argument("--dtype", default=None, metavar="|".join(USER_DTYPES),
+                        help="weight format (default: the checkpoint's own, from its config.json quantization_config, "
+                             "when the runtime serves it; else bf16)" + NO_AUTO_DEFAULT)
     parser.add_argument("--kv-dtype", default=None, metavar="|".join(USER_DTYPES),
-                        help="KV-cache format (default: same as --dtype)" + NO_AUTO_DEFAULT)
+                        help="KV-cache format (default: as engines run the weights: bf16 for int8/int4, fp8 for fp4, "
+                             "else the weights' format)" + NO_AUTO_DEFAULT)
     parser.add_argument("--ttft-ms", default=None, metavar="MS", help="time-to-first-token SLO (default: none)" + NO_AUTO_DEFAULT)
     parser.add_argument("--tpot-ms", default=None, metavar="MS", help="time-per-output-token SLO (default: none)" + NO_AUTO_DEFAULT)
 
@@ -144,17 +147,45 @@ def parse_choice(value: Any, flag: str, choices: tuple[str, ...]) -> str:
 
 
 def workload_from_args(args: argparse.Namespace, *, batch_words: tuple[str, ...] = (AUTO,)) -> Workload:
-    """Returns the Workload the input flags describe."""
+    """Returns the Workload the input flags describe (formats not given: the checkpoint's, see `formats_from_args`)."""
+    dtype, kv_dtype = formats_from_args(args)
     return Workload(
         input_len=parse_int(args.input_len, "--input-len"),
         output_len=parse_int(args.output_len, "--output-len"),
         batch=parse_batch(args.batch, words=batch_words),
         ttft_ms=parse_positive_float(args.ttft_ms, "--ttft-ms"),
         tpot_ms=parse_positive_float(args.tpot_ms, "--tpot-ms"),
-        dtype=parse_dtype(args.dtype, "--dtype"),
-        kv_dtype=parse_dtype(args.kv_dtype, "--kv-dtype"),
+        dtype=dtype,
+        kv_dtype=kv_dtype,
         source="flags",
     )
+
+
+def formats_from_args(args: argparse.Namespace) -> tuple[str, str | None]:
+    """Returns (--dtype, --kv-dtype); without --dtype, the model's checkpoint formats (`default_formats`).
+
+    The model is --model (or sweep's --models: their common checkpoint formats, bf16 when they differ,
+    since one workload serves them all) and the runtime the one --space, --release or the hardware's
+    default space names.
+    """
+    dtype = parse_dtype(args.dtype, "--dtype")
+    kv_dtype = parse_dtype(args.kv_dtype, "--kv-dtype")
+    if dtype is not None:
+        return dtype, kv_dtype
+    models = getattr(args, "models", None)
+    names = [n.strip() for n in str(models).split(",") if n.strip()] if models else []
+    names = names or ([args.model] if getattr(args, "model", None) else [])
+    if not names:
+        return "bf16", kv_dtype
+    from autotune.specs.hardware_loader import load_hardware
+    from autotune.specs.model_loader import load_model
+    from autotune.specs.space import load_space
+    from autotune.specs.workload import default_formats
+
+    space = load_space(args.space or load_hardware(args.hardware).default_space)
+    formats = {default_formats(load_model(name), space.dtypes) for name in names}
+    dtype, checkpoint_kv = formats.pop() if len(formats) == 1 else ("bf16", None)
+    return dtype, kv_dtype or checkpoint_kv
 
 
 def cards_from_args(args: argparse.Namespace) -> int | None:

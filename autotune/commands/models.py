@@ -70,6 +70,9 @@ def _facts_text(facts: dict[str, Any]) -> str:
         ("vocabulary", f"{facts['vocab_size']:,} (embeddings "
                        f"{'tied' if facts['tie_word_embeddings'] else 'untied'})"),
         ("max positions", f"{facts['max_position_embeddings']:,}"),
+        ("max context", f"{facts['max_context_len']:,} tokens"
+                        + (" (rope_scaling extends max positions)"
+                           if facts["max_context_len"] > facts["max_position_embeddings"] else "")),
     ]
     if facts["num_experts"]:
         lines.append(("experts", f"{facts['num_experts']} routed, {facts['experts_per_token']} per token, "
@@ -80,6 +83,11 @@ def _facts_text(facts: dict[str, Any]) -> str:
     if facts["sliding_window"]:
         lines.append(("sliding window", f"{facts['sliding_window']:,} tokens in {facts['num_sliding_layers']} "
                                         f"of {facts['num_layers']} layers"))
+    checkpoint = facts.get("checkpoint")
+    if checkpoint:
+        scope = "routed experts only; the rest 16-bit" if checkpoint["experts_only"] else "decoder weights"
+        lines.append(("checkpoint format", f"{checkpoint['method']} ({checkpoint['dtype']}, {scope}): "
+                                           f"{checkpoint['weight_bytes'] / gib:,.2f} GiB"))
     for dtype, size in facts["weight_bytes"].items():
         lines.append((f"weights {dtype}", f"{size:,} bytes ({size / gib:,.2f} GiB)"))
     context = flops["context_len"]

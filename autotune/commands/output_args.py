@@ -27,7 +27,8 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, emit: bool = False,
         parser.add_argument("--emit", default=None, metavar="|".join(EMIT_FORMATS),
                             help="also print the builder/engine settings of each answer (default: none)" + NO_AUTO_DEFAULT)
         parser.add_argument("--release", default=None, metavar="R",
-                            help="Furiosa LLM release for --emit furiosa (default: the space's release)" + NO_AUTO_DEFAULT)
+                            help="Furiosa LLM release: selects its rules (the search space covering it) and the "
+                                 "--emit furiosa settings (default: the space's release)" + NO_AUTO_DEFAULT)
     if plot:
         parser.add_argument("--plot", default=None, metavar="FILE.png|svg",
                             help='also draw the result (needs matplotlib: pip install ".[plot]" from the checkout); default: none'
@@ -39,12 +40,33 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, emit: bool = False,
 
 
 def check_output_arguments(args: argparse.Namespace) -> None:
-    """Raises InputError for flags that cannot combine (CSV and JSON both on stdout) or an unknown --emit."""
+    """Raises InputError for flags that cannot combine (CSV and JSON both on stdout) or an unknown --emit.
+
+    Also applies --release to the rules (see `select_release_space`), since every command with
+    --release calls this before it loads the search space.
+    """
     if getattr(args, "csv", None) == STDOUT and getattr(args, "json", False):
         raise InputError(source="--csv", value=STDOUT, expected="a file path when --json prints to stdout")
     fmt = getattr(args, "emit", None)
     if fmt is not None and fmt not in EMIT_FORMATS:
         raise InputError(source="--emit", value=fmt, expected="one of " + ", ".join(EMIT_FORMATS))
+    select_release_space(args)
+
+
+def select_release_space(args: argparse.Namespace) -> None:
+    """Points `args.space` at the space of --release when --space is absent; checks they agree when both are given.
+
+    The settings are emitted for the release, so the solve must use that release's rules (a 2026.3
+    plan solved with 2026.4's rules can have a TP that 2026.3 refuses).
+    """
+    release = getattr(args, "release", None)
+    if release is None:
+        return
+    from autotune.specs.space import check_space_covers, load_space, space_for_release
+    if getattr(args, "space", None) is None:
+        args.space = space_for_release(release).name
+    else:
+        check_space_covers(load_space(args.space), release)
 
 
 def settings_for(args: argparse.Namespace, *, model: Any, workload: Any, space: Any,

@@ -141,8 +141,11 @@ def check_expressible(release: FuriosaRelease, plan: ParallelPlan, model: ModelS
 
 
 def artifact_path(model: ModelSpec, plan: ParallelPlan, *, fxb: bool) -> str:
-    """Returns the output path we name the artifact (`./llama-3.1-70b-tp32-pp1`, `.fxb` for FXB)."""
-    slug = re.sub(r"[^a-z0-9.]+", "-", model.name.rsplit("/", 1)[-1].lower()).strip("-") or "model"
+    """Returns the output path we name the artifact (`./llama-3.1-70b-tp32-pp1`, `.fxb` for FXB).
+
+    Named after the model (preset name, HF id's last part, or the local folder's name), never a file.
+    """
+    slug = re.sub(r"[^a-z0-9.]+", "-", model.short_name.lower()).strip("-.") or "model"
     path = f"./{slug}-tp{plan.tensor_parallel_size}-pp{plan.pipeline_parallel_size}"
     return path + ".fxb" if fxb else path
 
@@ -152,12 +155,12 @@ def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: Mode
     """Returns the build, builder, serve and load settings of `plan` for one release."""
     check_expressible(release, plan, model, workload)
     meshes = machine_meshes(plan)
-    model_id = model.hf_id or model.name
+    model_id = model.serving_id
     uses_fxb = release.build_cli == "fxb" or (
         bool(release.furiosa_build_model_types) and model.model_type not in release.furiosa_build_model_types)
     out = artifact_path(model, plan, fxb=uses_fxb)
     buckets = plan_buckets(release, plan, model, workload)
-    notes = _notes(release, plan, workload, meshes, uses_fxb)
+    notes = _notes(release, plan, workload, meshes, uses_fxb, checkpoint_dtype=model.checkpoint_dtype)
     if uses_fxb:
         build = _fxb_build(model_id, out, plan, buckets)
         builder_imports, builder_calls = _build_fxb_call(model_id, out, plan, buckets)
@@ -173,14 +176,14 @@ def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: Mode
 
 
 def _notes(release: FuriosaRelease, plan: ParallelPlan, workload: Workload, meshes: list[MachineMesh],
-           uses_fxb: bool) -> tuple[str, ...]:
+           uses_fxb: bool, checkpoint_dtype: str | None = None) -> tuple[str, ...]:
     notes = []
     cards = cards_needed(plan)
     if plan.cards_used and plan.cards_used != cards:
         notes.append(f"note: this placement uses {cards} cards; the plan counted {plan.cards_used}")
     if len(meshes) > 1:
         notes.append(f"{len(meshes)} machines of 8 cards: build once, serve one command per machine")
-    if workload.dtype != "bf16":
+    if workload.dtype not in ("bf16", checkpoint_dtype):  # a checkpoint in the format is used as given
         notes.append(f"weights {workload.dtype}: pass a checkpoint already quantized to {workload.dtype} as MODEL "
                      f"(furiosa-model-compressor output or a published pre-quantized model)")
     if workload.cache_dtype != workload.dtype:

@@ -7,8 +7,12 @@ Flag names checked in the engines' documentation (search of their published docs
   --tensor-parallel-size 2` uses 8 GPUs, each DP rank its own engine, so `--max-num-seqs` is per replica).
 - SGLang: `python -m sglang.launch_server --model-path --tp-size --pp-size --dp-size
   --max-running-requests --context-length --dtype --quantization fp8 --kv-cache-dtype fp8_e4m3`
-  (docs.sglang.io advanced_features/server_arguments). `--max-running-requests` counts the whole
-  server: mlcommons/inference gpt-oss run_server.sh passes `dp x 512` beside `--data-parallel-size dp`.
+  (docs.sglang.io advanced_features/server_arguments). `--max-running-requests` caps each data-parallel
+  replica: every DP rank is its own scheduler and model runner, whose request pool is
+  `server_args.max_running_requests`, divided by the DP size only under `--enable-dp-attention`
+  (sgl-project/sglang python/sglang/srt/model_executor/model_runner_kv_cache_mixin.py `init_memory`,
+  0.5.x; ModelRunner.dp_size = dp_size if enable_dp_attention else 1; later pool_configurator.py divides
+  by `attn_dp_size`, also 1 without DP attention). We emit no DP attention, so the value is the batch.
 - TensorRT-LLM: `trtllm-serve MODEL --backend pytorch --tp_size --pp_size --max_batch_size
   --max_num_tokens --max_seq_len` and `--extra_llm_api_options FILE` with `kv_cache_config: {dtype: fp8}`
   (nvidia.github.io/TensorRT-LLM commands/trtllm-serve, 0.18.2 to 1.1; run-benchmark-with-trtllm-serve 1.0.0;
@@ -42,14 +46,16 @@ _TRTLLM_KV = {"fp8": "fp8"}
 
 
 def _model_id(model: ModelSpec) -> str:
-    return model.hf_id or model.name
+    """Returns the engine's MODEL: the local checkpoint folder the user gave, else the HF id."""
+    return model.serving_id
 
 
 def _check_context(model: ModelSpec, workload: Workload) -> int:
-    if workload.context_len > model.max_position_embeddings:
+    # The engines derive the longest context with the rope_scaling extension (vLLM _get_and_verify_max_len),
+    # which is what ModelSpec.max_context_len computes.
+    if workload.context_len > model.max_context_len:
         raise InputError(source="workload", field="input_len + output_len", value=workload.context_len,
-                         expected=f"at most max_position_embeddings ({model.max_position_embeddings}) of "
-                                  f"{model.name}")
+                         expected=f"at most the context limit ({model.max_context_len}) of {model.name}")
     return workload.context_len
 
 
@@ -65,8 +71,9 @@ def _kv_flag(engine: str, table: dict[str, str], workload: Workload) -> str | No
                               + ", ".join(sorted(table)) + " (set the KV format explicitly)")
 
 
-def _dtype_notes(workload: Workload, table: dict[str, tuple[str, str]]) -> list[str]:
-    if workload.dtype in table:
+def _dtype_notes(model: ModelSpec, workload: Workload, table: dict[str, tuple[str, str]]) -> list[str]:
+    # A checkpoint already in the format (gpt-oss MXFP4, DeepSeek-V3 FP8) is served as given.
+    if workload.dtype in table or workload.dtype == model.checkpoint_dtype:
         return []
     return [f"# weights {workload.dtype}: pass a checkpoint already quantized to {workload.dtype} as MODEL "
             f"(the engine reads its format from the checkpoint's config)"]
@@ -98,7 +105,7 @@ def sglang_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) 
         ("--tp-size", str(plan.tensor_parallel_size)),
         ("--pp-size", str(plan.pipeline_parallel_size)),
         ("--dp-size", str(plan.data_parallel_size)),
-        ("--max-running-requests", str(plan.batch_size * plan.data_parallel_size)),
+        ("--max-running-requests", str(plan.batch_size)),   # per DP replica (module docstring)
         ("--context-length", str(context)),
     ]
     if workload.dtype in _SGLANG_DTYPE:
@@ -146,13 +153,13 @@ def render_gpu(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Work
         lines.append(f"# {gpus} GPUs span {-(-gpus // devices_per_node)} nodes of {devices_per_node}: "
                      f"start the engine's multi-node mode (Ray or its node-rank flags) across them")
     if fmt == "vllm":
-        lines += _dtype_notes(workload, _VLLM_DTYPE)
+        lines += _dtype_notes(model, workload, _VLLM_DTYPE)
         lines.append(vllm_command(plan=plan, model=model, workload=workload).render())
     elif fmt == "sglang":
-        lines += _dtype_notes(workload, _SGLANG_DTYPE)
+        lines += _dtype_notes(model, workload, _SGLANG_DTYPE)
         lines.append(sglang_command(plan=plan, model=model, workload=workload).render())
     elif fmt == "trtllm":
-        if workload.dtype not in ("bf16", "fp16"):
+        if workload.dtype not in ("bf16", "fp16", model.checkpoint_dtype):
             lines.append(f"# weights {workload.dtype}: trtllm-serve reads the format from the checkpoint: "
                          f"pass one quantized to {workload.dtype} (TensorRT Model Optimizer)")
         commands = trtllm_commands(plan=plan, model=model, workload=workload)

@@ -15,7 +15,8 @@ def plan_document(*, plan: ParallelPlan, model: ModelSpec, workload: Workload, r
     """Returns the document: plan degrees, model identity, workload, runtime, and RNGD devices when known."""
     doc: dict[str, object] = {
         "plan": plan.to_dict(),
-        "model": {"name": model.name, "hf_id": model.hf_id, "model_type": model.model_type,
+        "model": {"name": model.name, "hf_id": model.hf_id, "checkpoint": model.serving_id,
+                  "model_type": model.model_type,
                   "max_position_embeddings": model.max_position_embeddings},
         "workload": {"input_len": workload.input_len, "output_len": workload.output_len,
                      "context_len": workload.context_len, "batch_per_replica": plan.batch_size,

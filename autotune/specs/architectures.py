@@ -6,6 +6,7 @@ Each supported `model_type` maps to the parser of its family; an unknown one is 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from autotune.errors import InputError
@@ -15,6 +16,8 @@ from autotune.specs.arch_gpt import parse_falcon, parse_gpt_neox, parse_gptj, pa
 from autotune.specs.arch_gpt_oss import parse_gpt_oss
 from autotune.specs.arch_llama import LLAMA_STYLE_TYPES, parse_llama_style
 from autotune.specs.model import ModelSpec
+from autotune.specs.quantization import parse_quantization
+from autotune.specs.rope import rope_extended_positions
 
 _Parser = Callable[[ConfigReader, str], ModelSpec]
 
@@ -48,4 +51,6 @@ def model_spec_from_config(config: Mapping[str, Any], *, source: str) -> ModelSp
     parser = _PARSERS.get(model_type)
     if parser is None:
         raise InputError(source=source, field="model_type", value=model_type, expected=expected)
-    return parser(cfg, model_type)
+    spec = parser(cfg, model_type)
+    extended = rope_extended_positions(config, max_positions=spec.max_position_embeddings, source=source)
+    return replace(spec, rope_extended_positions=extended, quantization=parse_quantization(config, source=source))

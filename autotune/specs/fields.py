@@ -20,13 +20,37 @@ from autotune.specs.yaml_io import parse_yaml
 _MISSING = object()
 
 
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    return InputError(source=str(path), has_value=False,
+                      expected=f"a readable file ({exc.strerror or type(exc).__name__})")
+
+
+def path_exists(path: Path) -> bool:
+    """Returns whether `path` exists; an `InputError` when it cannot be looked at (a folder without access)."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
+def path_is_dir(path: Path) -> bool:
+    """Returns whether `path` is a directory; an `InputError` when it cannot be looked at."""
+    try:
+        return path.is_dir()
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
 def read_text(path: Path) -> str:
-    """Returns the UTF-8 text of `path`; an `InputError` for a missing, binary or empty file."""
-    if not path.exists():
-        raise InputError(source=str(path), expected="an existing file", has_value=False)
-    if path.is_dir():
-        raise InputError(source=str(path), expected="a file, not a directory", has_value=False)
-    raw = path.read_bytes()
+    """Returns the UTF-8 text of `path`; an `InputError` for a missing, unreadable, binary or empty file."""
+    try:
+        if not path.exists():
+            raise InputError(source=str(path), expected="an existing file", has_value=False)
+        if path.is_dir():
+            raise InputError(source=str(path), expected="a file, not a directory", has_value=False)
+        raw = path.read_bytes()
+    except OSError as exc:  # permission denied, an I/O error: the user's file, not our bug
+        raise _unreadable(path, exc) from None
     if b"\x00" in raw:
         raise InputError(source=str(path), expected="a text file (it holds binary data)", has_value=False)
     try:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from autotune.specs.dtypes import USER_DTYPES, bytes_per_element
+from autotune.specs.quantization import UNQUANTIZED_BYTES, CheckpointQuantization
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,7 +22,7 @@ class ModelSpec:
     name: str
     """Short preset name (`llama-3.1-70b`) or the path the user gave."""
     hf_id: str | None
-    """Hugging Face id (`meta-llama/Llama-3.1-70B`) where known."""
+    """Hugging Face id (`meta-llama/Llama-3.1-70B`) where known (a preset's, or a config's `_name_or_path`)."""
     model_type: str
     num_layers: int
     hidden_size: int
@@ -69,6 +71,30 @@ class ModelSpec:
     """Per layer: True where the layer attends only within `sliding_window` (empty: none)."""
     lm_head_input_dim: int = 0
     """Width the LM head projects from when it is not hidden_size (OPT-350m: 512); 0 means hidden_size."""
+    rope_extended_positions: int = 0
+    """Context the config's rope_scaling extends the model to (yarn/dynamic/linear); 0: none (`autotune.specs.rope`)."""
+
+    quantization: CheckpointQuantization | None = None
+    """How the checkpoint stores its weights (config.json `quantization_config`); None: unquantized."""
+
+    # Where the checkpoint lives, for the commands we emit.
+    checkpoint: str | None = None
+    """The local folder the user gave (a config.json's folder), which engines load; None: use `hf_id`."""
+
+    @property
+    def serving_id(self) -> str:
+        """Returns what an engine's MODEL argument must be: the local folder, else the HF id, else the name."""
+        return self.checkpoint or self.hf_id or self.name
+
+    @property
+    def short_name(self) -> str:
+        """Returns a name without a path, for artifact names: the local folder's, the preset's or the id's last part."""
+        if self.checkpoint is not None:
+            folder = Path(self.checkpoint)
+            # `--model .` names the current folder; its own name is the model's.
+            return folder.name or folder.resolve().name or "model"
+        last = self.name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        return last[:-len(".json")] if last.lower().endswith(".json") else last
 
     @property
     def total_params(self) -> int:
@@ -86,6 +112,34 @@ class ModelSpec:
         return self.vocab_size * (self.lm_head_input_dim or self.hidden_size)
 
     @property
+    def checkpoint_dtype(self) -> str | None:
+        """Returns the checkpoint's native weight format (fp8, fp4, int4, int8), or None when unquantized."""
+        return self.quantization.dtype if self.quantization is not None else None
+
+    @property
+    def routed_expert_params(self) -> int:
+        """Returns the parameters of every routed expert of every MoE layer (0 for dense models)."""
+        return sum(self.moe_layers) * self.num_experts * self.expert_params
+
+    def decoder_bytes_per_param(self, dtype: str) -> tuple[float, float]:
+        """Returns bytes per decoder-layer parameter served in `dtype`: (non-expert, routed-expert).
+
+        In the checkpoint's own format the checkpoint's layout holds (gpt-oss MXFP4: experts 4.25
+        bits, the rest 16-bit); in any other format every decoder weight takes that format's bytes.
+        """
+        quant = self.quantization
+        if quant is None or dtype != quant.dtype:
+            size = bytes_per_element(dtype)
+            return size, size
+        return (UNQUANTIZED_BYTES if quant.experts_only else quant.bytes_per_param), quant.bytes_per_param
+
+    @property
+    def max_context_len(self) -> int:
+        """Returns the longest context (tokens) the model supports: max_position_embeddings, or the
+        rope-scaled length where the config's rope_scaling extends it further."""
+        return max(self.max_position_embeddings, self.rope_extended_positions)
+
+    @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
 
@@ -98,8 +152,14 @@ class ModelSpec:
         return self.attention_v_head_dim or self.head_dim
 
     def weight_bytes(self, dtype: str) -> float:
-        """Returns the bytes of all weights stored in `dtype`."""
-        return self.total_params * bytes_per_element(dtype)
+        """Returns the bytes of all weights stored in `dtype` (the checkpoint's own size in its own format)."""
+        if self.quantization is None or dtype != self.quantization.dtype:
+            return self.total_params * bytes_per_element(dtype)
+        # Quantized checkpoints keep the embeddings and the LM head (and norms) in 16-bit.
+        dense, expert = self.decoder_bytes_per_param(dtype)
+        boundary = self.embedding_params + self.final_params
+        routed = self.routed_expert_params
+        return routed * expert + (self.total_params - routed - boundary) * dense + boundary * UNQUANTIZED_BYTES
 
     def kv_cache_bytes_per_token(self, kv_dtype: str = "bf16") -> float:
         """Returns the KV-cache bytes one token adds over all layers (no window cap)."""
@@ -155,6 +215,9 @@ class ModelSpec:
             "v_head_dim": self.v_head_dim,
             "vocab_size": self.vocab_size,
             "max_position_embeddings": self.max_position_embeddings,
+            "max_context_len": self.max_context_len,
+            "checkpoint": None if self.quantization is None else {
+                **self.quantization.to_dict(), "weight_bytes": math.ceil(self.weight_bytes(self.quantization.dtype))},
             "tie_word_embeddings": self.tie_word_embeddings,
             "embedding_params": self.embedding_params,
             "final_params": self.final_params,

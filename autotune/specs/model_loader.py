@@ -11,6 +11,8 @@ import csv
 import difflib
 import io
 import json
+import os
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -19,10 +21,12 @@ from typing import Any
 
 from autotune.errors import InputError
 from autotune.specs.architectures import model_spec_from_config
-from autotune.specs.fields import read_text
+from autotune.specs.fields import path_exists, path_is_dir, read_text
 from autotune.specs.model import ModelSpec
 
 CONFIG_FILE = "config.json"
+#: A Hugging Face repository id: `org/name`, letters, digits, '-', '_', '.' (huggingface_hub validate_repo_id).
+_HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,8 +46,8 @@ def load_model(name_or_path: str) -> ModelSpec:
         raise InputError(source="model", value=name_or_path,
                          expected="a preset name, a config.json path or a folder holding one")
     path = Path(name_or_path).expanduser()
-    if path.exists():
-        return load_model_file(path)
+    if path_exists(path):
+        return load_model_file(path, given=name_or_path)
     preset = _find_preset(name_or_path)
     if preset is not None:
         return _load_preset(preset)
@@ -53,16 +57,31 @@ def load_model(name_or_path: str) -> ModelSpec:
     raise _unknown_preset(name_or_path)
 
 
-def load_model_file(path: Path) -> ModelSpec:
-    """Returns the ModelSpec of a config.json file, or of the config.json inside a folder."""
-    if path.is_dir():
+def load_model_file(path: Path, *, given: str | None = None) -> ModelSpec:
+    """Returns the ModelSpec of a config.json file, or of the config.json inside a folder.
+
+    `given` is the text the user typed (default: `path`); it names the model, and its folder is the
+    checkpoint the emitted commands load.
+    """
+    text = str(path) if given is None else os.path.expanduser(given.strip())
+    folder: str | None
+    if path_is_dir(path):
         inner = path / CONFIG_FILE
-        if not inner.exists():
+        if not path_exists(inner):
             raise InputError(source=str(path), has_value=False,
                              expected=f"a folder holding a {CONFIG_FILE} (none found)")
         path = inner
-    spec = model_spec_from_config(_read_config(path), source=str(path))
-    return replace(spec, name=str(path))
+        folder = text.rstrip("/\\") or text
+    elif path.name == CONFIG_FILE:
+        folder = os.path.dirname(text) or "."
+    else:
+        folder = None  # a JSON under another name is no checkpoint folder an engine can load
+    data = _read_config(path)
+    spec = model_spec_from_config(data, source=str(path))
+    hf_id = _named_hf_id(data)
+    if folder is None and hf_id is None:
+        folder = os.path.dirname(text) or "."
+    return replace(spec, name=text, hf_id=hf_id, checkpoint=folder)
 
 
 def list_model_presets() -> list[PresetInfo]:
@@ -96,6 +115,18 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(source=str(path), value=type(data).__name__, expected="a JSON object at the top level")
     return data
+
+
+def _named_hf_id(data: dict[str, Any]) -> str | None:
+    """Returns the Hugging Face id a config names in `_name_or_path` (`org/name`), or None.
+
+    `save_pretrained` writes the id the model was loaded from there; a local path (absolute,
+    relative with ./ or several slashes) is no id and is ignored.
+    """
+    value = data.get("_name_or_path")
+    if isinstance(value, str) and _HF_ID.fullmatch(value.strip()):
+        return value.strip()
+    return None
 
 
 def _looks_like_path(text: str) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from autotune.errors import InputError
+from autotune.specs.fields import path_exists
 
 
 def unknown_preset_error(kind: str, name: str, known: Iterable[str]) -> InputError:
@@ -46,6 +47,6 @@ def resolve_yaml_preset(kind: str, name_or_path: str | Path, directory: Path) ->
     if preset is not None:
         return preset
     path = Path(text).expanduser()
-    if path.exists() or "/" in text or "\\" in text or path.suffix.lower() in (".yaml", ".yml"):
+    if path_exists(path) or "/" in text or "\\" in text or path.suffix.lower() in (".yaml", ".yml"):
         return path
     raise unknown_preset_error(kind, text, yaml_presets(directory))

@@ -207,6 +207,43 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
     return parse_space(load_yaml_mapping(path), source=label)
 
 
+def release_label(release: str) -> str:
+    """Returns the release label of `2026.3`, `furiosa-2026.3` or a wheel version `2026.3.0` (-> `2026.3`)."""
+    name = str(release).strip()
+    if name.lower().startswith("furiosa-"):
+        name = name[len("furiosa-"):]
+    parts = name.split(".")
+    # A wheel version (2025.3.4) is the release (2025.3) plus a patch number.
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        name = ".".join(parts[:2])
+    return name
+
+
+def covers_release(space: SearchSpace, release: str) -> bool:
+    """Returns whether `space`'s rules are those of `release` (its `covers_releases` lists it)."""
+    return release_label(release) in space.covers_releases
+
+
+def space_for_release(release: str) -> SearchSpace:
+    """Returns the shipped SearchSpace whose `covers_releases` includes `release`; InputError if none does."""
+    spaces = [load_space(name) for name in list_spaces()]
+    for space in spaces:
+        if covers_release(space, release):
+            return space
+    known = sorted({r for space in spaces for r in space.covers_releases})
+    raise InputError(source="--release", value=release,
+                     expected="a release a shipped search space covers: " + ", ".join(known))
+
+
+def check_space_covers(space: SearchSpace, release: str) -> None:
+    """Raises InputError when `space` (given with --space) does not hold the rules of `release` (--release)."""
+    if not covers_release(space, release):
+        covered = ", ".join(space.covers_releases) or "none"
+        raise InputError(source="--release", value=release,
+                         expected=f"a release the space {space.name} covers ({covered}); omit --space to use "
+                                  f"the space of release {release_label(release)}")
+
+
 def _resolve(name_or_path: str | Path) -> Path:
     return resolve_yaml_preset("space", name_or_path, SPACE_DIR)
 

@@ -16,6 +16,7 @@ from autotune.errors import InputError
 from autotune.plan import ParallelPlan
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model
+from autotune.specs.space import load_space
 from autotune.specs.workload import Workload
 
 MODEL = load_model("llama-3.1-70b")
@@ -64,12 +65,16 @@ def test_vllm_fp8_quantizes_weights_and_cache():
     assert "--dtype" not in flags
 
 
-def test_sglang_counts_running_requests_over_all_replicas():
+def test_sglang_caps_running_requests_per_replica():
+    # SGLang 0.5.x model_runner_kv_cache_mixin.py init_memory: each DP rank's request pool is
+    # --max-running-requests, divided by dp only with --enable-dp-attention (which we do not emit).
+    # So the flag is the plan's batch per replica (48), not batch x DP (96).
     (argv,) = argv_of(emit("sglang", plan=PLAN, model=MODEL, workload=FP8), "python -m sglang.launch_server")
     flags = option_map(argv)
     assert flags["--model-path"] == "meta-llama/Llama-3.1-70B"
     assert (flags["--tp-size"], flags["--pp-size"], flags["--dp-size"]) == ("4", "2", "2")
-    assert flags["--max-running-requests"] == "96" and flags["--context-length"] == "4000"
+    assert flags["--max-running-requests"] == "48" and flags["--context-length"] == "4000"
+    assert "--enable-dp-attention" not in flags
     assert flags["--kv-cache-dtype"] == "fp8_e4m3"
 
 
@@ -106,8 +111,31 @@ def test_multi_node_plans_say_so():
 
 @pytest.mark.parametrize("fmt", ["vllm", "sglang", "trtllm"])
 def test_kv_formats_an_engine_lacks_are_input_errors(fmt):
-    with pytest.raises(InputError, match=f"--emit {fmt}: field 'kv_dtype': got 'int4'"):
-        emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype="int4"))
+    with pytest.raises(InputError, match=f"--emit {fmt}: field 'kv_dtype': got 'int8'"):
+        emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype="int4", kv_dtype="int8"))
+
+
+@pytest.mark.parametrize("fmt", ["vllm", "sglang", "trtllm"])
+@pytest.mark.parametrize(("dtype", "kv_flag"), [("int4", None), ("int8", None), ("fp4", "fp8")])
+def test_4_and_8_bit_weights_render_with_the_default_kv(fmt, dtype, kv_flag):
+    # Before: the default KV format was the weights' (int4, fp4), which no engine caches in: an InputError.
+    text = emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype=dtype))
+    if kv_flag is None:
+        assert "--kv-cache-dtype" not in text and "kv_cache_config" not in text
+    else:
+        assert "--kv-cache-dtype fp8" in text or "dtype: fp8" in text
+
+
+@pytest.mark.parametrize("kv_dtype", load_space("gpu").kv_dtypes)
+def test_every_kv_format_the_gpu_space_offers_renders_in_some_engine(kv_dtype):
+    rendered = []
+    for fmt in ("vllm", "sglang", "trtllm"):
+        try:
+            emit(fmt, plan=PLAN, model=MODEL, workload=Workload(dtype="bf16", kv_dtype=kv_dtype))
+        except InputError:
+            continue
+        rendered.append(fmt)
+    assert rendered, f"no GPU emitter renders a {kv_dtype} KV cache"
 
 
 def test_quantized_weights_note_the_checkpoint():

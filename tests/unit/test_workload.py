@@ -23,3 +23,14 @@ def test_defaults_and_derived():
 def test_bad_fields(kwargs, field):
     with pytest.raises(InputError, match=f"field '{field}'"):
         Workload(**kwargs)
+
+
+def test_default_kv_format_follows_the_weights_as_engines_run_them():
+    # vLLM/SGLang `--kv-cache-dtype auto`: the model's 16-bit dtype for INT4 (W4A16) and INT8 (W8A8) checkpoints;
+    # NVFP4 (ModelOpt) checkpoints carry kv_cache_quant_algo FP8 (TensorRT-LLM quantization guide).
+    assert Workload(dtype="int4").cache_dtype == "bf16"
+    assert Workload(dtype="int8").cache_dtype == "bf16"
+    assert Workload(dtype="fp4").cache_dtype == "fp8"
+    assert Workload(dtype="bf16").cache_dtype == "bf16"
+    assert Workload(dtype="fp16").cache_dtype == "fp16"
+    assert Workload(dtype="int4", kv_dtype="fp8").cache_dtype == "fp8"  # an explicit --kv-dtype wins
