@@ -23,7 +23,7 @@ KV_ALLOCATIONS = ("on_demand", "reserve_full")
 _GIB = 1024.0 ** 3
 
 _RELEASE_KEYS = ("source", "chunked_prefill", "mixed_batches", "kv_allocation", "max_num_seqs",
-                 "max_num_batched_tokens", "buckets")
+                 "max_num_batched_tokens", "buckets", "prefills_between_decodes")
 _BUCKET_KEYS = ("decode_batch_sizes", "decode_max_attention", "attention_min", "prefill_chunk_step",
                 "prefill_chunk_max")
 
@@ -83,6 +83,8 @@ class EngineProfile:
     max_num_batched_tokens: int
     """Tokens one step may compute (decode tokens included)."""
     buckets: Buckets | None = None
+    prefills_between_decodes: int | None = None
+    """Without mixed steps: prefill steps run before the decoding requests get a step (None: all waiting first)."""
 
 
 def engine_names() -> tuple[str, ...]:
@@ -126,6 +128,8 @@ def load_engine(engine: str, hardware: HardwareSpec, release: str | None = None)
         source=str(entry.get("source", "")), chunked_prefill=bool(entry.get("chunked_prefill")),
         mixed_batches=bool(entry.get("mixed_batches")), kv_allocation=allocation, max_num_seqs=seqs,
         max_num_batched_tokens=tokens,
+        prefills_between_decodes=_by_device(entry.get("prefills_between_decodes"), hardware, source=source,
+                                            field=where + ".prefills_between_decodes"),
         buckets=None if buckets is None else _buckets(buckets, source=source, field=where + ".buckets"))
 
 

@@ -3,8 +3,8 @@
 Measured requests: a closed loop drops its first `concurrency` requests (the burst that starts
 every client at once) and its last `concurrency` (the drain, when clients stop sending), as
 benchmark tools drop warm-up; an open loop drops the first 10% of arrivals. Throughput counts
-the output tokens of the requests that finish inside the measuring window (from the first
-measured arrival to the last measured finish), over the window.
+the output tokens generated inside the measuring window (`window_tokens_per_s`); requests/s is
+that over the measured requests' mean output length.
 
 Overload: a replica that cannot keep up with an open loop's rate lets its waiting queue grow
 without bound, and a finite run then reports whatever latency its length allows. The test: over
@@ -138,17 +138,32 @@ def summarize_replica(traj: Trajectory, *, concurrency: int | None) -> ReplicaSu
     e2e = finish - arrival
     tpot = np.where(out > 1, (finish - first) / np.maximum(out - 1, 1), np.nan)
     queue = traj.scheduled_s[mask] - arrival
-    start, end = float(arrival.min()), float(finish.max())
-    window = end - start
-    inside = (traj.finish_s >= start) & (traj.finish_s <= end)
-    tokens = float(traj.output_len[inside].sum())
-    count = float(inside.sum())
-    rate_tokens = tokens / window if window > 0 else float("nan")
-    rate_requests = count / window if window > 0 else float("nan")
+    rate_tokens = window_tokens_per_s(traj, concurrency=concurrency)
+    rate_requests = rate_tokens / float(out.mean())
     gaps, weights = _gap_points(traj)
     return ReplicaSummary(ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, queue_s=queue, gap_s=gaps,
                           gap_weight=weights, output_tokens_per_s=rate_tokens, requests_per_s=rate_requests,
                           overloaded=concurrency is None and is_overloaded(traj))
+
+
+def window_tokens_per_s(traj: Trajectory, *, concurrency: int | None) -> float:
+    """Returns output tokens/s over the measuring window: from the first measured arrival to the last arrival.
+
+    Until the last arrival every client of a closed loop is busy (and an open loop still arrives), so the
+    window is steady state. A request's decode tokens are spread evenly between its first token and its
+    finish (counted by the share of that span inside the window), its first token at its time.
+    """
+    mask = measured_mask(traj, concurrency=concurrency)
+    start = float(traj.arrival_s[mask].min()) if mask.any() else 0.0
+    end = float(traj.arrival_s.max())
+    if end <= start:
+        end = float(traj.finish_s.max())
+    first, finish = traj.first_token_s, traj.finish_s
+    span = finish - first
+    inside = np.clip(np.minimum(finish, end) - np.maximum(first, start), 0.0, None)
+    share = np.where(span > 0, inside / np.where(span > 0, span, 1.0), 0.0)
+    tokens = share * (traj.output_len - 1) + ((first >= start) & (first <= end))
+    return float(tokens.sum()) / (end - start) if end > start else float("nan")
 
 
 def is_overloaded(traj: Trajectory) -> bool:

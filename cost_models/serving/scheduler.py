@@ -46,6 +46,8 @@ class EngineLimits:
     kv_capacity_pairs: float
     """KV cache of the replica in attended (layer, position) pairs."""
     buckets: Buckets | None = None
+    prefills_between_decodes: int | None = None
+    """Engines without mixed steps: prefill steps allowed before decoding requests get a step (None: no limit)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +122,7 @@ class _Engine:
         self.steps = 0
         self.done = 0
         self.stall = 0.0
+        self.prefills_since_decode = 0
         self.gaps: list[tuple[float, float, int, int]] = []
         self.next_arrival = 0
         self.sent = 0
@@ -359,6 +362,9 @@ class _Engine:
         """Furiosa: runs one batch-1 prefill chunk if a prompt is part-way or a request can be admitted."""
         lim = self.limits
         buckets = lim.buckets
+        if lim.prefills_between_decodes is not None and self.D > 0 \
+                and self.prefills_since_decode >= lim.prefills_between_decodes:
+            return False
         if self.prefilling:
             i = self.prefilling[0]
         elif self.waiting and len(self.running) < lim.max_num_seqs:
@@ -388,6 +394,7 @@ class _Engine:
         self.now += t
         self.steps += 1
         self.stall += t
+        self.prefills_since_decode += 1
         self.kv += need
         self.computed[i] = end
         if ending:
@@ -440,8 +447,13 @@ class _Engine:
         growth = self.kv_growth()
         if growth > 0.0:
             k = min(k, int((self.limits.kv_capacity_pairs - self.kv) // growth))
+        lim = self.limits
+        if lim.prefills_between_decodes is not None and (
+                self.prefilling or (self.waiting and len(self.running) < lim.max_num_seqs)):
+            k = 1  # prefill work waits for this one decode step only
         if k < 1:
             k = 1
+        self.prefills_since_decode = 0
         arrival = self.next_arrival_s()
         if math.isfinite(arrival) and len(self.running) < self.limits.max_num_seqs:
             k = min(k, _steps_to_reach(arrival - self.now - self.stall, first, slope))

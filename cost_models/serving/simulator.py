@@ -47,7 +47,8 @@ def prepare_replica(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
                                 max_tokens=step_tokens, activation_tokens=activation_tokens)
     limits = EngineLimits(max_num_seqs=seqs, max_num_batched_tokens=tokens, chunked_prefill=engine.chunked_prefill,
                           mixed_batches=engine.mixed_batches, reserve_full=engine.kv_allocation == "reserve_full",
-                          kv_capacity_pairs=float(kv_capacity_pairs(rows, params, pricer)), buckets=engine.buckets)
+                          kv_capacity_pairs=float(kv_capacity_pairs(rows, params, pricer)), buckets=engine.buckets,
+                          prefills_between_decodes=engine.prefills_between_decodes)
     return pricer, limits
 
 
