@@ -11,7 +11,7 @@ without bound, and a finite run then reports whatever latency its length allows.
 the requests that arrive in the second half of the arrivals, regress the queueing time on the
 arrival time; the replica is overloaded when the queueing time grows by more than 5% of the
 elapsed time (the service keeps below 95% of the arrival rate) and by more than the median
-end-to-end latency over that half. Latencies of an overloaded run are not reported (None).
+service time (scheduled to finished) over that half. Latencies of an overloaded run are not reported (None).
 """
 from __future__ import annotations
 
@@ -178,8 +178,8 @@ def is_overloaded(traj: Trajectory) -> bool:
     if span <= 0.0:
         return False
     slope = float(np.polyfit(t - t[0], q, 1)[0])
-    median_e2e = float(np.median(traj.finish_s[order] - t))
-    return slope > OVERLOAD_SLOPE and slope * span > median_e2e
+    median_service = float(np.median(traj.finish_s[order] - traj.scheduled_s[order]))
+    return slope > OVERLOAD_SLOPE and slope * span > median_service
 
 
 def _gap_points(traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:

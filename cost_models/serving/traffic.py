@@ -162,3 +162,9 @@ def load_trace(path: str | Path) -> tuple[tuple[float, ...], Lengths]:
     entries.sort(key=lambda e: e[0])
     return (tuple(e[0] for e in entries),
             Lengths(input_len=tuple(e[1] for e in entries), output_len=tuple(e[2] for e in entries)))
+
+
+def is_trace_file(path: str | Path) -> bool:
+    """Returns True when a workload file has a column of arrival times (a trace), False for lengths only."""
+    rows = read_table(path, source=str(path))
+    return bool(rows) and any(key in rows[0] for key in _TIME_KEYS)
