@@ -150,12 +150,16 @@ def window_tokens_per_s(traj: Trajectory, *, concurrency: int | None) -> float:
     """Returns output tokens/s over the measuring window: from the first measured arrival to the last arrival.
 
     Until the last arrival every client of a closed loop is busy (and an open loop still arrives), so the
-    window is steady state. A request's decode tokens are spread evenly between its first token and its
+    window is steady state. An overloaded open loop is measured while its queue is full: from the median to
+    the last scheduling time. A request's decode tokens are spread evenly between its first token and its
     finish (counted by the share of that span inside the window), its first token at its time.
     """
     mask = measured_mask(traj, concurrency=concurrency)
     start = float(traj.arrival_s[mask].min()) if mask.any() else 0.0
     end = float(traj.arrival_s.max())
+    if concurrency is None and is_overloaded(traj):
+        # Saturated: the queue stays full until the last request is scheduled, long after the last arrival.
+        start, end = float(np.median(traj.scheduled_s)), float(traj.scheduled_s.max())
     if end <= start:
         end = float(traj.finish_s.max())
     first, finish = traj.first_token_s, traj.finish_s

@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,17 +72,23 @@ class Trajectory:
     steps: int
 
 
+#: observer(sequences in the step, tokens the step computes, KV pairs in use after it, steps): for tests.
+Observer = Callable[[int, int, float, int], None]
+
+
 def simulate_replica(pricer: StepPricer, limits: EngineLimits, *, input_len: np.ndarray, output_len: np.ndarray,
-                     arrival_s: np.ndarray | None = None, concurrency: int | None = None) -> Trajectory:
+                     arrival_s: np.ndarray | None = None, concurrency: int | None = None,
+                     observer: Observer | None = None) -> Trajectory:
     """Returns the trajectory of one replica serving the requests (open loop: `arrival_s`; closed: `concurrency`)."""
-    return _Engine(pricer, limits, input_len, output_len, arrival_s, concurrency).run()
+    return _Engine(pricer, limits, input_len, output_len, arrival_s, concurrency, observer).run()
 
 
 class _Engine:
     """Mutable state of one simulation (kept in Python lists and scalars: the loop is the hot path)."""
 
     def __init__(self, pricer: StepPricer, limits: EngineLimits, input_len: np.ndarray, output_len: np.ndarray,
-                 arrival_s: np.ndarray | None, concurrency: int | None) -> None:
+                 arrival_s: np.ndarray | None, concurrency: int | None, observer: Observer | None = None) -> None:
+        self.observer = observer
         self.pricer = pricer
         self.limits = limits
         att = pricer.attention
@@ -297,7 +304,8 @@ class _Engine:
         self._make_room_for_decode()
         budget = lim.max_num_batched_tokens - self.D
         chunks: list[tuple[int, int, int]] = []
-        pending = 0.0
+        growth = self.kv_growth()
+        pending = growth  # the decoders' new tokens come first
         reserve = lim.reserve_full
         for i in self.prefilling:
             if budget <= 0:
@@ -348,7 +356,9 @@ class _Engine:
         self.steps += 1
         if d:
             self.gaps.append((t, 0.0, 1, d))
-        self.kv += pending
+        self.kv += pending - growth
+        if self.observer is not None:
+            self.observer(d + len(chunks), d + prefill, self.kv + growth, 1)
         if d:
             self.advance_decoders(1)
         for i, start, end in chunks:
@@ -396,6 +406,8 @@ class _Engine:
         self.stall += t
         self.prefills_since_decode += 1
         self.kv += need
+        if self.observer is not None:
+            self.observer(1, chunk, self.kv, 1)
         self.computed[i] = end
         if ending:
             self.end_prefill(i)
@@ -464,6 +476,8 @@ class _Engine:
         self.stall = 0.0
         self.now += total
         self.steps += k
+        if self.observer is not None:
+            self.observer(self.D, self.D, self.kv + self.kv_growth() * k, k)
         self.advance_decoders(k)
         self._peak()
 
