@@ -78,16 +78,22 @@ Observer = Callable[[int, int, float, int], None]
 
 def simulate_replica(pricer: StepPricer, limits: EngineLimits, *, input_len: np.ndarray, output_len: np.ndarray,
                      arrival_s: np.ndarray | None = None, concurrency: int | None = None,
-                     observer: Observer | None = None) -> Trajectory:
-    """Returns the trajectory of one replica serving the requests (open loop: `arrival_s`; closed: `concurrency`)."""
-    return _Engine(pricer, limits, input_len, output_len, arrival_s, concurrency, observer).run()
+                     observer: Observer | None = None, start_spread_s: float = 0.0) -> Trajectory:
+    """Returns the trajectory of one replica serving the requests (open loop: `arrival_s`; closed: `concurrency`).
+
+    A closed loop's clients send their first requests evenly over `start_spread_s` (0: all at once, as
+    benchmark tools start); with equal lengths, requests that start together stay in lockstep, which
+    jitter breaks in real runs, so a spread of one request's latency starts the loop in its steady state.
+    """
+    return _Engine(pricer, limits, input_len, output_len, arrival_s, concurrency, observer, start_spread_s).run()
 
 
 class _Engine:
     """Mutable state of one simulation (kept in Python lists and scalars: the loop is the hot path)."""
 
     def __init__(self, pricer: StepPricer, limits: EngineLimits, input_len: np.ndarray, output_len: np.ndarray,
-                 arrival_s: np.ndarray | None, concurrency: int | None, observer: Observer | None = None) -> None:
+                 arrival_s: np.ndarray | None, concurrency: int | None, observer: Observer | None = None,
+                 start_spread_s: float = 0.0) -> None:
         self.observer = observer
         self.pricer = pricer
         self.limits = limits
@@ -132,7 +138,15 @@ class _Engine:
         self.prefills_since_decode = 0
         self.gaps: list[tuple[float, float, int, int]] = []
         self.next_arrival = 0
-        self.sent = 0
+        # Arrivals known in advance: every request of an open loop; a closed loop's clients' first requests,
+        # staggered evenly over `start_spread_s` (the rest are sent as requests finish).
+        self.scheduled_arrivals = n
+        self.sent = n
+        if self.closed:
+            clients = min(int(concurrency), n)
+            self.scheduled_arrivals = self.sent = clients
+            for k in range(clients):
+                self.arr[k] = start_spread_s * k / clients
 
     # -- KV and context helpers -------------------------------------------------------------------------------
     def pairs(self, context: int) -> float:
@@ -150,15 +164,13 @@ class _Engine:
 
     # -- arrivals ---------------------------------------------------------------------------------------------
     def admit_arrivals(self) -> None:
-        if self.closed:
-            return
-        arr, n = self.arr, self.n
+        arr, n = self.arr, self.scheduled_arrivals
         while self.next_arrival < n and arr[self.next_arrival] <= self.now:
             self.waiting.append(self.next_arrival)
             self.next_arrival += 1
 
     def next_arrival_s(self) -> float:
-        if self.closed or self.next_arrival >= self.n:
+        if self.next_arrival >= self.scheduled_arrivals:
             return math.inf
         return self.arr[self.next_arrival]
 
@@ -265,9 +277,6 @@ class _Engine:
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self) -> Trajectory:
-        if self.closed:
-            for _ in range(min(self.concurrency, self.n)):
-                self.send()
         mixed = self.limits.mixed_batches
         while self.done < self.n:
             self.admit_arrivals()
