@@ -307,13 +307,18 @@ class _Engine:
         while self.D > 0 and not self._fits(self.kv_growth()):
             self.preempt()
 
-    def mixed_step(self) -> bool:
-        """Runs one step with prefill work (and every decoder) if there is any; False: a pure decode step is due."""
+    def mixed_step(self, with_decode: bool = True) -> bool:
+        """Runs one step with prefill work (and every decoder, `with_decode`) if there is any; False: none is due.
+
+        Without decode (SGLang's default, no mixed chunk) the step is a prefill batch: the decoders wait.
+        """
         lim = self.limits
-        self._make_room_for_decode()
-        budget = lim.max_num_batched_tokens - self.D
+        if with_decode:
+            self._make_room_for_decode()
+        decoders = self.D if with_decode else 0
+        budget = lim.max_num_batched_tokens - decoders
         chunks: list[tuple[int, int, int]] = []
-        growth = self.kv_growth()
+        growth = self.kv_growth() if with_decode else 0.0
         pending = growth  # the decoders' new tokens come first
         reserve = lim.reserve_full
         for i in self.prefilling:
@@ -335,7 +340,7 @@ class _Engine:
             i = waiting[0]
             rem = self.target[i]
             c = min(rem, budget) if lim.chunked_prefill else rem
-            if not lim.chunked_prefill and rem > budget and (chunks or self.D):
+            if not lim.chunked_prefill and rem > budget and (chunks or decoders):
                 break
             need = self.pairs(self.inp[i] + self.out[i]) if reserve else self.pairs(c)
             if not self._fits(pending + need):
@@ -359,12 +364,16 @@ class _Engine:
             prefill_pairs += self.attention.prefill_pairs(start, end)
             if end == self.target[i]:
                 ending += 1
-        d = self.D
-        t = self.pricer.step_s(d, prefill, ending, self.decode_pairs(), prefill_pairs, d + len(chunks))
+        d = decoders
+        t = self.pricer.step_s(d, prefill, ending, self.decode_pairs() if d else 0.0, prefill_pairs, d + len(chunks))
         self.now += t
         self.steps += 1
         if d:
-            self.gaps.append((t, 0.0, 1, d))
+            self.gaps.append((t + self.stall, 0.0, 1, d))
+            self.stall = 0.0
+        elif not with_decode:
+            self.stall += t
+            self.prefills_since_decode += 1
         self.kv += pending - growth
         if self.observer is not None:
             self.observer(d + len(chunks), d + prefill, self.kv + growth, 1)
@@ -378,12 +387,17 @@ class _Engine:
         return True
 
     def prefill_step(self) -> bool:
-        """Furiosa: runs one batch-1 prefill chunk if a prompt is part-way or a request can be admitted."""
+        """Engines without mixed steps: runs a prefill step if a prompt is part-way or a request can be admitted.
+
+        Furiosa LLM: one batch-1 chunk (its buckets); others (SGLang): a batch of prompts up to the token budget.
+        """
         lim = self.limits
         buckets = lim.buckets
         if lim.prefills_between_decodes is not None and self.D > 0 \
                 and self.prefills_since_decode >= lim.prefills_between_decodes:
             return False
+        if buckets is None:
+            return self.mixed_step(with_decode=False)
         if self.prefilling:
             i = self.prefilling[0]
         elif self.waiting and len(self.running) < lim.max_num_seqs:

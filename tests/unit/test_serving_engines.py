@@ -94,3 +94,24 @@ def test_furiosa_never_mixes_prefill_and_decode():
     assert prefill.any() and (~prefill).any()
     assert np.all(steps[prefill, 0] == 1)  # a prefill step is one batch-1 chunk
     assert steps[prefill, 1].max() == 1024  # chunks of at most 1024 tokens (extend buckets)
+
+
+def test_sglang_runs_prefill_batches_apart_from_decode():
+    """SGLang server_args enable_mixed_chunk False: a step is a prefill batch (several prompts, up to
+    chunked_prefill_size tokens) or a decode batch."""
+    from autotune.specs.model_loader import load_model
+    from cost_models.params import load_params
+    from cost_models.serving.scheduler import simulate_replica
+    from cost_models.serving.simulator import prepare_replica
+
+    h100 = load_hardware("h100-sxm")
+    pricer, limits = prepare_replica(load_model("llama-3.1-8b"), h100, dtype="bf16", kv_dtype="bf16", tp=1, pp=1,
+                                     engine=load_engine("sglang", h100), params=load_params())
+    steps = []
+    simulate_replica(pricer, limits, input_len=np.full(200, 1500), output_len=np.full(200, 40), concurrency=32,
+                     observer=lambda seqs, tokens, kv, k: steps.append((seqs, tokens)))
+    steps = np.array(steps)
+    prefill = steps[:, 1] > steps[:, 0]
+    assert steps[prefill, 0].max() > 1  # several prompts in one prefill batch
+    assert steps[prefill, 1].max() == 8192  # chunked_prefill_size on an 80 GB device
+    assert np.all(steps[prefill, 1] >= steps[prefill, 0])
