@@ -122,6 +122,10 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
         raise InfeasibleError(f"the KV cache of one replica holds about {tokens:.0f} tokens; a request of "
                               f"{longest} tokens (prompt + output) does not fit",
                               reasons=("kv_cache",))
+    if engine.buckets is not None and longest > max(engine.buckets.decode_max_attention):
+        raise InfeasibleError(f"{engine.display_name} {engine.release} compiles attention up to "
+                              f"{max(engine.buckets.decode_max_attention)} tokens; a request of {longest} tokens "
+                              f"(prompt + output) has no decode bucket", reasons=("buckets",))
     summaries: list[tuple[int, ReplicaSummary]] = []
     peak, preemptions, steps, simulated = 0.0, 0, 0, 0.0
     for replicas, share in _shares(traffic, dp):

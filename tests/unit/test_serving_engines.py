@@ -115,3 +115,11 @@ def test_sglang_runs_prefill_batches_apart_from_decode():
     assert steps[prefill, 0].max() > 1  # several prompts in one prefill batch
     assert steps[prefill, 1].max() == 8192  # chunked_prefill_size on an 80 GB device
     assert np.all(steps[prefill, 1] >= steps[prefill, 0])
+
+
+def test_a_request_longer_than_every_attention_bucket_is_infeasible():
+    from autotune.errors import InfeasibleError
+
+    with pytest.raises(InfeasibleError, match="2048"):
+        simulate("qwen3-4b", "rngd", Workload(input_len=3000, output_len=600, dtype="fp8"), tp=8, concurrency=4,
+                 release="2025.3")
