@@ -54,3 +54,26 @@ def predict_closed_loop(rows: list[MeasuredRow], inputs: RowInputs, params: Cost
         out["ttft"][i] = result.ttft_ms.mean / 1e3
         out["tpot"][i] = result.tpot_ms.mean / 1e3 if row.output_len > 1 else np.nan
     return out
+
+
+def online_accuracy(path: str, params: CostParams | None = None) -> dict[str, dict]:
+    """Returns n, median and p90 absolute % error of throughput, TTFT and TPOT over a file's online rows only."""
+    from cost_models.measurements import read_measurements
+    from cost_models.params import load_params
+    from cost_models.regimes import aligned, prepare
+    from cost_models.validation import abs_pct_errors, metric_summary
+
+    params = load_params() if params is None else params
+    rows = [r for r in read_measurements(path)[0] if r.load_type == "online_fixed_concurrency"]
+    if not rows:
+        return {}
+    pairs = aligned(prepare(rows, params), params)
+    return {m: metric_summary(abs_pct_errors(*pairs[m])) for m in ("throughput", "ttft", "tpot")}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # python -m cost_models.serving.validation FILE.csv: accuracy on the file's online_fixed_concurrency rows.
+    print(json.dumps(online_accuracy(sys.argv[1]), indent=2))
