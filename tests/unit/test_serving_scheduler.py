@@ -125,3 +125,14 @@ def test_ten_thousand_requests_of_a_70b_model_in_under_a_second():
     start = time.perf_counter()
     simulate("llama-3.1-70b", "h100-sxm", w, tp=4, concurrency=64, requests=10_000)
     assert time.perf_counter() - start < 2.0  # 1 s target (benchmarks/bench_serving.py); slack for shared CI cores
+
+
+def test_the_serving_model_imports_no_solver_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, cost_models.serving.simulator, cost_models.serving.validation, cost_models.serving.steady; "
+            "print(sorted(m for m in sys.modules if m in ('autotune.search', 'autotune.formulation', "
+            "'autotune.solve', 'autotune.api', 'ortools')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
