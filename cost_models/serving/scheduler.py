@@ -289,8 +289,11 @@ class _Engine:
             elif self.prefill_step():
                 continue
             if self.D == 0:
-                # Nothing can run: the queue waits on KV that only finishing requests free (cannot happen
-                # with decoders absent) or on an arrival.
+                if len(self.prefilling) > 1:
+                    # Part-done prompts hold the KV cache and none can go on: the newest gives way (recompute).
+                    self.preempt()
+                    continue
+                # Nothing can run: wait for an arrival (a lone request always fits: checked before the run).
                 self.now = max(self.now, self.next_arrival_s())
                 if not math.isfinite(self.now):
                     raise RuntimeError("serving simulation stalled: waiting requests that never fit")
@@ -418,8 +421,6 @@ class _Engine:
         end = start + chunk
         need = self.pairs(end) - self.pairs(start)
         if not self._fits(need):
-            if self.D == 0:
-                raise RuntimeError("serving simulation stalled: a prompt does not fit the KV cache")
             return False
         padded = buckets.padded_chunk(chunk) if buckets is not None else chunk
         ending = 1 if end == self.target[i] else 0

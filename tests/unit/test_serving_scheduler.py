@@ -136,3 +136,14 @@ def test_the_serving_model_imports_no_solver_module():
             "'autotune.solve', 'autotune.api', 'ortools')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_chunked_prompts_into_a_small_cache_all_finish_within_it():
+    """Long prompts chunked through a small budget into a KV cache of under three requests: every request
+    finishes, the cache is never exceeded, and preemptions recompute."""
+    pricer, limits = replica(max_num_batched_tokens=256)
+    tight = replace(limits, kv_capacity_pairs=32 * 5000.0)
+    traj, steps = run(pricer, tight, concurrency=12, n=60, input_len=1800, output_len=20)
+    assert np.all(traj.finish_s > 0)
+    assert steps[:, 2].max() <= tight.kv_capacity_pairs
+    assert traj.preemptions > 0
