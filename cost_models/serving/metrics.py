@@ -127,9 +127,15 @@ def measured_mask(traj: Trajectory, *, concurrency: int | None) -> np.ndarray:
     return rank >= skip
 
 
-def summarize_replica(traj: Trajectory, *, concurrency: int | None) -> ReplicaSummary:
-    """Returns the measured requests' latencies and the replica's throughput and overload verdict."""
+def summarize_replica(traj: Trajectory, *, concurrency: int | None, measure: str = "steady") -> ReplicaSummary:
+    """Returns the measured requests' latencies and the replica's throughput and overload verdict.
+
+    `measure`: 'steady' leaves out warm-up (and a closed loop's drain); 'all' counts every request's
+    latency, start included, as a benchmark without warm-up reports it (throughput keeps its window).
+    """
     mask = measured_mask(traj, concurrency=concurrency)
+    if measure == "all":
+        mask = np.ones(len(traj.arrival_s), dtype=bool)
     if not mask.any():
         mask = np.ones(len(traj.arrival_s), dtype=bool)
     arrival, first, finish = traj.arrival_s[mask], traj.first_token_s[mask], traj.finish_s[mask]

@@ -110,7 +110,8 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
                     dp: int, engine: EngineProfile, traffic: Traffic, params: CostParams,
                     ttft_slo_ms: float | None = None, tpot_slo_ms: float | None = None,
                     max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None,
-                    activation_tokens: int | None = None, stagger_clients: bool = False) -> ServingResult:
+                    activation_tokens: int | None = None, stagger_clients: bool = False,
+                    measure: str = "steady") -> ServingResult:
     """Returns what clients see when `dp` replicas of (tp, pp) serve `traffic` with `engine`'s scheduler."""
     pricer, limits = prepare_replica(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, engine=engine,
                                      params=params, max_num_seqs=max_num_seqs,
@@ -130,7 +131,7 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
     peak, preemptions, steps, simulated = 0.0, 0, 0, 0.0
     for replicas, share in _shares(traffic, dp):
         traj, concurrency = _run_share(pricer, limits, traffic, dp, share, stagger_clients)
-        summaries.append((replicas, summarize_replica(traj, concurrency=concurrency)))
+        summaries.append((replicas, summarize_replica(traj, concurrency=concurrency, measure=measure)))
         peak = max(peak, traj.peak_kv_pairs)
         preemptions += replicas * traj.preemptions
         steps = max(steps, traj.steps)

@@ -147,3 +147,17 @@ def test_chunked_prompts_into_a_small_cache_all_finish_within_it():
     assert np.all(traj.finish_s > 0)
     assert steps[:, 2].max() <= tight.kv_capacity_pairs
     assert traj.preemptions > 0
+
+
+def test_measuring_every_request_includes_the_start_burst():
+    from cost_models.serving.simulator import simulate_layout
+    from cost_models.serving.traffic import Traffic, fixed_lengths
+
+    traffic = Traffic(requests=128, lengths=fixed_lengths(2000, 100), concurrency=32)
+    kwargs = dict(dtype="bf16", kv_dtype="bf16", tp=1, pp=1, dp=1, engine=load_engine("tensorrt-llm", H100),
+                  traffic=traffic, params=PARAMS)
+    steady = simulate_layout(MODEL, H100, **kwargs)
+    everything = simulate_layout(MODEL, H100, **kwargs, measure="all")
+    assert everything.requests == 128 and steady.requests == 64
+    # 32 prompts of 2000 tokens queue at the start (4 per 8192-token step): the burst's TTFT is far longer.
+    assert everything.ttft_ms.p99 > 3 * steady.ttft_ms.p99
