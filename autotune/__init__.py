@@ -5,11 +5,14 @@ __version__ = "0.1.0"
 _API_NAMES = ("Workload", "enumerate_candidates", "estimate", "load_hardware", "load_model", "load_space",
               "pareto", "recommend", "sweep")
 
-__all__ = ["__version__", *_API_NAMES]
+__all__ = ["__version__", *_API_NAMES, "simulate"]
 
 
 def __getattr__(name: str):
     if name in _API_NAMES:
         from autotune import api
         return getattr(api, name)
+    if name == "simulate":
+        from autotune.serving_api import simulate
+        return simulate
     raise AttributeError(f"module 'autotune' has no attribute {name!r}")

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "pareto": "the exact latency/throughput Pareto front",
     "sweep": "the best configuration for each card count (or model, dtype, length)",
     "enumerate": "every candidate, feasible or not, with its metrics and violations",
+    "simulate": "one configuration under traffic: TTFT/TPOT percentiles, throughput, goodput",
     "calibrate": "fit the cost model's efficiency parameters to measurements",
     "validate": "compare the cost model's predictions with measurements",
 }

@@ -93,6 +93,12 @@ def predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray]
          lt == "online_fixed_concurrency"],
         [steady["ttft_s"], static_prefill, static_prefill, wave_prefill], nan)
     tpot = np.select([lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"], [pure, pure], nan)
+    online = lt == "online_fixed_concurrency"
+    if online.any():  # closed-loop rows: the serving simulator, not waves (the wave figures stay where none fits)
+        from cost_models.serving.validation import predict_closed_loop
+        sim = predict_closed_loop(prepared.rows, base, params, online)
+        throughput, ttft, tpot = (np.where(np.isfinite(sim[k]), sim[k], old) for k, old in
+                                  (("throughput", throughput), ("ttft", ttft), ("tpot", tpot)))
     e2e_per_token = static_e2e / rows.output_len
     return {"throughput": throughput, "ttft": ttft, "tpot": tpot, "e2e_per_token": e2e_per_token, "batch": b}
 

@@ -25,7 +25,26 @@ class StageWork:
     decode_tokens: np.ndarray
     prefill_tokens: np.ndarray
     prefill_sequences: np.ndarray
-    """Prompts (or fractions of prompts) whose causal attention this pass computes."""
+    """Prompts (or fractions of prompts) that end in this pass (LM head, sequence overhead) and, unless
+    `prefill_attention_flops` is given, whose whole causal attention this pass computes."""
+    decode_attention_flops: np.ndarray | None = None
+    """Score and value FLOPs of the decode tokens at their own contexts, all layers (None: every decode
+    token at the workload's mean context, `rows.attention_decode_flops` each)."""
+    decode_kv_read_bytes: np.ndarray | None = None
+    """KV-cache bytes the decode tokens read at their own contexts, all layers, before the TP split
+    (None: `rows.kv_read_bytes` per decode token)."""
+    prefill_attention_flops: np.ndarray | None = None
+    """Score and value FLOPs of the prefill tokens at their own positions (a chunk attends to the prompt
+    before it), all layers (None: `rows.attention_prefill_flops` per prefill sequence)."""
+
+
+def _attention_flops(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the pass's (decode, prefill) attention FLOPs over all layers, from the work or the rows' means."""
+    decode = rows.attention_decode_flops * work.decode_tokens if work.decode_attention_flops is None \
+        else work.decode_attention_flops
+    prefill = rows.attention_prefill_flops * work.prefill_sequences if work.prefill_attention_flops is None \
+        else work.prefill_attention_flops
+    return decode, prefill
 
 
 def expected_experts_touched(rows: RowInputs, tokens: np.ndarray) -> np.ndarray:
@@ -47,16 +66,16 @@ def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     """
     tokens = work.decode_tokens + work.prefill_tokens
     active = rows.dense_active_params + rows.moe_layers * rows.experts_per_token * rows.expert_params
-    layers = 2.0 * active * tokens + rows.attention_decode_flops * work.decode_tokens \
-        + rows.attention_prefill_flops * work.prefill_sequences
+    decode, prefill = _attention_flops(rows, work)
+    layers = 2.0 * active * tokens + decode + prefill
     head = 2.0 * rows.lm_head_params * (work.decode_tokens + work.prefill_sequences)
     return layers * stage_fraction(rows) + head
 
 
 def stage_attention_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     """Returns the attention score and value FLOPs of one pass of the most loaded stage (part of `stage_flops`)."""
-    return (rows.attention_decode_flops * work.decode_tokens
-            + rows.attention_prefill_flops * work.prefill_sequences) * stage_fraction(rows)
+    decode, prefill = _attention_flops(rows, work)
+    return (decode + prefill) * stage_fraction(rows)
 
 
 def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +90,8 @@ def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.n
     experts = rows.moe_layers * expected_experts_touched(rows, tokens) * rows.expert_params / rows.tp
     weights = (dense * rows.weight_bytes_per_param + experts * rows.expert_weight_bytes_per_param) * frac \
         + rows.lm_head_params / rows.tp * rows.boundary_bytes_per_param
-    kv = work.decode_tokens * rows.kv_read_bytes * frac / kv_split(rows)
+    read = work.decode_tokens * rows.kv_read_bytes if work.decode_kv_read_bytes is None else work.decode_kv_read_bytes
+    kv = read * frac / kv_split(rows)
     return weights, kv
 
 
@@ -81,8 +101,8 @@ def smooth_roofline_s(compute_s: np.ndarray, memory_s: np.ndarray, sharpness: fl
     return scale * ((compute_s / scale) ** sharpness + (memory_s / scale) ** sharpness) ** (1.0 / sharpness)
 
 
-def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:
-    """Returns the seconds of one pass of the most loaded stage: roofline + TP all-reduces + layer overheads."""
+def stage_compute_memory_s(rows: RowInputs, params: CostParams, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the (compute, memory) seconds of one pass of the most loaded stage, before the roofline joins them."""
     efficiency = np.select([rows.four_bit_compute, rows.narrow_compute],
                            [params.compute_efficiency_4bit, params.compute_efficiency_8bit],
                            params.compute_efficiency_16bit)
@@ -97,14 +117,23 @@ def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.nda
     weights, kv = stage_traffic_bytes_per_unit(rows, work)
     memory_s = weights / (unit_bytes_per_s * params.bandwidth_efficiency) \
         + kv / (unit_bytes_per_s * params.attention_bandwidth_efficiency)
-    layers = layers_per_stage(rows)
-    tokens = work.decode_tokens + work.prefill_tokens
+    return compute_s, memory_s
+
+
+def stage_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray) -> np.ndarray:
+    """Returns the seconds of one stage pass's TP all-reduces for `tokens` tokens (0 without TP)."""
     message = tokens * rows.hidden_size * params.activation_bytes_per_element
     # Megatron-style TP: an all-reduce after attention and after the MLP (one for parallel blocks).
-    allreduces = rows.allreduces_per_layer * layers
-    comm_s = np.where(rows.tp > 1, allreduces * tp_allreduce_time_s(rows, message, params), 0.0)
+    allreduces = rows.allreduces_per_layer * layers_per_stage(rows)
+    return np.where(rows.tp > 1, allreduces * tp_allreduce_time_s(rows, message, params), 0.0)
+
+
+def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:
+    """Returns the seconds of one pass of the most loaded stage: roofline + TP all-reduces + layer overheads."""
+    compute_s, memory_s = stage_compute_memory_s(rows, params, work)
+    comm_s = stage_comm_s(rows, params, work.decode_tokens + work.prefill_tokens)
     return smooth_roofline_s(compute_s, memory_s, params.roofline_sharpness) + comm_s \
-        + layers * params.layer_overhead_s
+        + layers_per_stage(rows) * params.layer_overhead_s
 
 
 def pass_latency_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:

@@ -1,0 +1,111 @@
+"""`autotune simulate`: one configuration under traffic, through the serving simulator.
+
+Exactly one of --rate (open loop), --concurrency (closed loop) or a --workload file with
+timestamps (a trace). With --dp > 1 the traffic is split evenly over the replicas. Exit 0 with
+the results (an overloaded replica is reported as such, not as a latency), 1 when the layout
+cannot hold one request, 2 for bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from autotune.commands import common_args as ca
+from autotune.errors import EXIT_OK
+
+_NO_DEFAULT = ca.NO_AUTO_DEFAULT
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="NAME|PATH",
+                        help="model preset (short name or Hugging Face id) or a config.json path" + _NO_DEFAULT)
+    parser.add_argument("--hardware", default=ca.DEFAULT_HARDWARE, metavar="NAME|PATH",
+                        help="hardware preset or YAML file")
+    parser.add_argument("--tp", default="1", metavar="N", help="tensor-parallel size (PEs on RNGD: 8 = one card)")
+    parser.add_argument("--pp", default="1", metavar="N", help="pipeline-parallel stages")
+    parser.add_argument("--dp", default="1", metavar="N",
+                        help="data-parallel replicas; the traffic is split evenly over them")
+    parser.add_argument("--rate", default=None, metavar="R",
+                        help="open loop: mean arrival rate, requests/s (all replicas)" + _NO_DEFAULT)
+    parser.add_argument("--concurrency", default=None, metavar="C",
+                        help="closed loop: clients, each sending its next request when the last finishes"
+                             + _NO_DEFAULT)
+    parser.add_argument("--arrival", default="poisson", metavar="poisson|gamma",
+                        help="open-loop arrival process")
+    parser.add_argument("--cv", default=None, metavar="X",
+                        help="gamma arrivals: coefficient of variation of the gaps (1 = Poisson)" + _NO_DEFAULT)
+    parser.add_argument("--requests", default="1000", metavar="N", help="requests to simulate")
+    parser.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
+    parser.add_argument("--engine", default=None, metavar="NAME",
+                        help="engine profile: vllm, sglang, tensorrt-llm, furiosa-llm (default: furiosa-llm on "
+                             "RNGD, vllm on GPUs)" + _NO_DEFAULT)
+    parser.add_argument("--release", default=None, metavar="VERSION",
+                        help="engine release of the profile (default: the profile's newest)" + _NO_DEFAULT)
+    parser.add_argument("--max-num-seqs", default=None, metavar="N",
+                        help="sequences per engine step (default: the engine's)" + _NO_DEFAULT)
+    parser.add_argument("--max-num-batched-tokens", default=None, metavar="N",
+                        help="tokens per engine step, the chunked-prefill budget (default: the engine's)"
+                             + _NO_DEFAULT)
+    parser.add_argument("--workload", default=None, metavar="FILE",
+                        help="CSV or JSONL of input_len, output_len per request (a sample; with a weight or count "
+                             "column, a histogram); with a timestamp_s column, a trace replayed at its times"
+                             + _NO_DEFAULT)
+    parser.add_argument("--input-len", default="2048", metavar="N", help="prompt tokens per request")
+    parser.add_argument("--output-len", default="512", metavar="N", help="generated tokens per request")
+    parser.add_argument("--dtype", default="bf16", metavar="FORMAT", help="weight format")
+    parser.add_argument("--kv-dtype", default=None, metavar="FORMAT",
+                        help="KV-cache format (default: same as --dtype)" + _NO_DEFAULT)
+    parser.add_argument("--ttft-ms", default=None, metavar="MS", help="TTFT SLO of the goodput" + _NO_DEFAULT)
+    parser.add_argument("--tpot-ms", default=None, metavar="MS", help="TPOT SLO of the goodput" + _NO_DEFAULT)
+    parser.add_argument("--params", default=None, metavar="FILE.yaml",
+                        help="cost-model parameters (default: the shipped, fitted ones)" + _NO_DEFAULT)
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + _NO_DEFAULT)
+
+
+def run(args: argparse.Namespace) -> int:
+    from autotune.serving_api import simulate
+    from cost_models.serving.traffic import is_trace_file
+
+    args.batch = "auto"
+    workload = ca.workload_from_args(args)
+    degrees = {name: ca.parse_int(getattr(args, name), f"--{name}", maximum=1_000_000) for name in ("tp", "pp", "dp")}
+    trace = args.workload if args.workload is not None and is_trace_file(args.workload) else None
+    lengths = args.workload if args.workload is not None and trace is None else None
+    result = simulate(
+        args.model, args.hardware, workload, **degrees, engine=args.engine, release=args.release,
+        rate=ca.parse_positive_float(args.rate, "--rate"),
+        concurrency=ca.parse_optional_int(args.concurrency, "--concurrency"),
+        arrival=ca.parse_choice(args.arrival, "--arrival", ("poisson", "gamma")),
+        cv=ca.parse_positive_float(args.cv, "--cv"),
+        requests=ca.parse_int(args.requests, "--requests", maximum=1_000_000),
+        seed=ca.parse_int(args.seed, "--seed", minimum=0, maximum=2**31 - 1),
+        max_num_seqs=ca.parse_optional_int(args.max_num_seqs, "--max-num-seqs"),
+        max_num_batched_tokens=ca.parse_optional_int(args.max_num_batched_tokens, "--max-num-batched-tokens"),
+        lengths_file=lengths, trace_file=trace, params=ca.params_from_args(args))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(render(result))
+    return EXIT_OK
+
+
+def _row(name: str, dist) -> str:
+    if dist is None:
+        return f"  {name:<16}{'overloaded':>12}"
+    return f"  {name:<16}{dist.p50:>12.2f}{dist.p90:>12.2f}{dist.p99:>12.2f}{dist.mean:>12.2f}"
+
+
+def render(result) -> str:
+    """Returns the human report: latency percentiles, rates, KV use and notes."""
+    lines = [f"{result.engine} {result.release}, {result.replicas} replica(s), {result.traffic}; "
+             f"max_num_seqs {result.max_num_seqs}, max_num_batched_tokens {result.max_num_batched_tokens}",
+             f"  {'ms':<16}{'p50':>12}{'p90':>12}{'p99':>12}{'mean':>12}",
+             _row("TTFT", result.ttft_ms), _row("TPOT", result.tpot_ms), _row("inter-token", result.itl_ms),
+             _row("end-to-end", result.e2e_latency_ms), _row("queueing", result.queueing_ms), "",
+             f"  output tokens/s {result.output_tokens_per_s:,.1f}   requests/s {result.requests_per_s:.3f}"
+             + ("" if result.goodput_requests_per_s is None
+                else f"   goodput {result.goodput_requests_per_s:.3f} requests/s"),
+             f"  peak KV cache {result.peak_kv_fraction * 100:.1f}% ({result.peak_kv_tokens:,.0f} tokens)   "
+             f"preemptions {result.preemptions}   overloaded {'yes' if result.overloaded else 'no'}"]
+    lines += [f"  note: {note}" for note in result.notes]
+    return "\n".join(lines)

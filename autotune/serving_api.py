@@ -1,0 +1,99 @@
+"""`simulate`: one configuration under traffic, through the serving simulator (`cost_models.serving`).
+
+    from autotune import simulate
+    result = simulate("llama-3.1-70b", "h100-sxm", tp=4, concurrency=64, requests=2000)
+    print(result.to_dict()["ttft_ms"]["p90"])
+
+Traffic is exactly one of: `concurrency` (closed loop of that many clients), `rate` (open loop,
+requests/s, Poisson or gamma arrivals with `cv`), or `trace_file` (timestamps and lengths).
+Lengths: the workload's fixed input/output lengths, or a `lengths_file` sample or histogram.
+With `dp` > 1 the traffic is split evenly over the replicas.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING
+
+from autotune.api import _hardware, _model
+from autotune.errors import InputError
+from autotune.specs.hardware import HardwareSpec
+from autotune.specs.model import ModelSpec
+from autotune.specs.workload import Workload
+
+if TYPE_CHECKING:
+    from cost_models.params import CostParams
+    from cost_models.serving.metrics import ServingResult
+
+__all__ = ["simulate"]
+
+#: Most requests one simulation takes (10,000 of a 70B model take well under a second).
+MAX_REQUESTS = 1_000_000
+OPEN_ARRIVALS = ("poisson", "gamma")
+
+
+def _positive_int(value, flag: str, maximum: int = 1_000_000) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InputError(source=flag, value=value, expected=f"an integer in [1, {maximum}]")
+    return value
+
+
+def _positive_float(value, flag: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InputError(source=flag, value=value, expected="a finite number > 0")
+    return float(value)
+
+
+def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+             tp: int, pp: int = 1, dp: int = 1, engine: str | None = None, release: str | None = None,
+             rate: float | None = None, concurrency: int | None = None, arrival: str = "poisson",
+             cv: float | None = None, requests: int = 1000, seed: int = 0, max_num_seqs: int | None = None,
+             max_num_batched_tokens: int | None = None, lengths_file: str | os.PathLike | None = None,
+             trace_file: str | os.PathLike | None = None, params: CostParams | None = None) -> ServingResult:
+    """Returns TTFT/TPOT/ITL/E2E percentiles (ms), throughput, goodput and overload of one layout under traffic."""
+    from cost_models.params import load_params
+    from cost_models.serving.engines import default_engine, load_engine
+    from cost_models.serving.simulator import simulate_layout
+    from cost_models.serving.traffic import Traffic, fixed_lengths, load_lengths, load_trace
+
+    spec = _model(model)
+    device = _hardware(hardware)
+    workload = Workload() if workload is None else workload
+    tp, pp, dp = (_positive_int(v, f"--{n}") for v, n in ((tp, "tp"), (pp, "pp"), (dp, "dp")))
+    requests = _positive_int(requests, "--requests", MAX_REQUESTS)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(source="--seed", value=seed, expected="an integer >= 0")
+    given = [name for name, value in (("--rate", rate), ("--concurrency", concurrency), ("trace", trace_file))
+             if value is not None]
+    if len(given) != 1:
+        raise InputError(source="traffic", value=", ".join(given) or None,
+                         expected="exactly one of --rate (open loop), --concurrency (closed loop) or a trace file")
+    if max_num_seqs is not None:
+        max_num_seqs = _positive_int(max_num_seqs, "--max-num-seqs")
+    if max_num_batched_tokens is not None:
+        max_num_batched_tokens = _positive_int(max_num_batched_tokens, "--max-num-batched-tokens", 10_000_000)
+    lengths = fixed_lengths(workload.input_len, workload.output_len)
+    if lengths_file is not None:
+        lengths = load_lengths(lengths_file)
+    trace: tuple[float, ...] = ()
+    if trace_file is not None:
+        trace, lengths = load_trace(trace_file)
+        traffic = Traffic(requests=min(requests, len(trace)), lengths=lengths, arrival="trace", trace_s=trace, seed=seed)
+    elif concurrency is not None:
+        concurrency = _positive_int(concurrency, "--concurrency")
+        if concurrency < dp:
+            raise InputError(source="--concurrency", value=concurrency, expected=f"at least one client per replica "
+                                                                                 f"(--dp {dp})")
+        traffic = Traffic(requests=requests, lengths=lengths, concurrency=concurrency, seed=seed)
+    else:
+        rate = _positive_float(rate, "--rate")
+        if arrival not in OPEN_ARRIVALS:
+            raise InputError(source="--arrival", value=arrival, expected="one of " + ", ".join(OPEN_ARRIVALS))
+        if arrival == "gamma":
+            cv = _positive_float(cv, "--cv")
+        traffic = Traffic(requests=requests, lengths=lengths, rate_per_s=rate, arrival=arrival, cv=cv, seed=seed)
+    profile = load_engine(engine or default_engine(device), device, release)
+    return simulate_layout(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype, tp=tp, pp=pp, dp=dp,
+                           engine=profile, traffic=traffic, params=load_params() if params is None else params,
+                           ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms, max_num_seqs=max_num_seqs,
+                           max_num_batched_tokens=max_num_batched_tokens)
