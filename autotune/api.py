@@ -26,7 +26,7 @@ from autotune.solve import SolverSettings, best_rows
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace
-from autotune.specs.workload import Workload
+from autotune.specs.workload import AUTO, Workload
 
 if TYPE_CHECKING:
     from cost_models.params import CostParams
@@ -90,18 +90,28 @@ def _space(value: SearchSpace | str | os.PathLike | None, hardware: HardwareSpec
 
 def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
              tp: int, pp: int = 1, dp: int = 1, cards: int | None = None, space: SearchSpace | str | None = None,
-             batch: int | str = "max", params: CostParams | None = None, release: str | None = None):
-    """Returns the costs and broken limits of one layout (`cost_models.estimate.Estimate`, with `.to_dict()`).
+             batch: int | str | None = None, params: CostParams | None = None, release: str | None = None):
+    """Returns the costs and broken limits of one layout (`autotune.estimate.Estimate`, with `.to_dict()`).
 
-    `cards` defaults to the fewest devices that hold the layout; `batch` to 'max' (the largest that fits).
+    `cards` defaults to the fewest devices that hold the layout. The batch per replica is the
+    workload's (a number, or 'auto': the largest that meets every limit); `batch` sets it when
+    the workload leaves it 'auto', and giving both is an error.
     """
-    from cost_models.estimate import estimate as _estimate
+    from autotune.estimate import estimate as _estimate
 
     model, hardware = _model(model), _hardware(hardware)
     space = _space(space, hardware, release)
     workload = workload or _default_workload(model, space)
-    return _estimate(model, hardware, workload, tp=tp, pp=pp, dp=dp, space=space, cards=cards,
-                     batch=batch, params=params)
+    if batch is not None:
+        if workload.batch != AUTO and batch != workload.batch:
+            raise InputError(source="estimate", field="batch", value=batch,
+                             expected=f"no batch keyword when the workload sets one (workload batch {workload.batch})")
+        workload = dataclasses.replace(workload, batch=batch)
+    for name, value in (("--tp", tp), ("--pp", pp), ("--dp", dp)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 1_000_000:
+            raise InputError(source=name, value=value, expected="an integer in [1, 1000000]")
+    return _estimate(model, hardware, workload, tp=int(tp), pp=int(pp), dp=int(dp), space=space, cards=cards,
+                     params=params)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

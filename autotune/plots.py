@@ -94,8 +94,37 @@ def _draw_pareto(result: ParetoResult, others: Sequence[Recommendation]) -> Any:
     ax.set_ylim(ax.get_ylim())
     legend = ax.legend(loc="best", fontsize=8, frameon=True) if points or background else None
     fig.suptitle(_pareto_title(result), fontsize=9.5, x=0.5, y=0.98, va="top")
-    _place_labels(fig, canvas, ax, xs, ys, [config_label(r) for r in points], avoid=legend)
+    runs = layout_runs(points)
+    _place_labels(fig, canvas, ax, [xs[last] for _, last in runs], [ys[last] for _, last in runs],
+                  [run_label(points[first:last + 1]) for first, last in runs], avoid=legend)
     return fig
+
+
+def layout_runs(points: Sequence[Recommendation]) -> list[tuple[int, int]]:
+    """Returns (first, last) index pairs of the runs of consecutive points with one layout (TP, PP, DP).
+
+    With every integer batch a point, a front holds dozens of batches of one layout in a row: one
+    label per run keeps the plot readable.
+    """
+    def layout(r: Recommendation) -> tuple[int, int, int]:
+        p = r.plan
+        return p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size
+
+    runs: list[tuple[int, int]] = []
+    for i, point in enumerate(points):
+        if runs and layout(points[runs[-1][1]]) == layout(point):
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def run_label(run: Sequence[Recommendation]) -> str:
+    """Returns the label of a run of one layout: 'TP8 PP1 DP4 b64', or 'TP8 PP1 DP4 b1-24' for several batches."""
+    if len(run) == 1:
+        return config_label(run[0])
+    batches = sorted(r.plan.batch_size for r in run)
+    return config_label(run[0]).rsplit(" b", 1)[0] + f" b{batches[0]}-{batches[-1]}"
 
 
 def sweep_plot(result: SweepResult, path: str | Path, *, hardware: str | None = None,

@@ -421,8 +421,8 @@ def _plural(n: int, noun: str) -> str:
 
 
 def context_limit(model: ModelSpec) -> int:
-    """Returns the longest context (prompt + output tokens) the model supports."""
-    return int(getattr(model, "max_context_len", model.max_position_embeddings))
+    """Returns the longest context (prompt + output tokens) the model supports (rope scaling included)."""
+    return int(model.max_context_len)
 
 
 def check_batch_rules(space: SearchSpace, model: ModelSpec, input_len: int, output_len: int,

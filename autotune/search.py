@@ -210,7 +210,7 @@ def rule_limits(rule_results: Sequence[RuleResult], batch: np.ndarray | None = N
 
 def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpace, workload: Workload, cards: int,
                   params: CostParams | None = None, pins: Mapping[str, int | None] | None = None,
-                  batches: str = BEST) -> Problem:
+                  batches: str = BEST, layout: tuple[int, int, int] | None = None) -> Problem:
     """Returns the problem for `cards` devices: candidates, their cost table and every limit.
 
     With the workload's batch 'auto', `batches` says which batches per layout become rows (see
@@ -218,7 +218,8 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     (what `recommend` needs, exact over every integer batch); EVERY, every batch from 1 to the
     largest feasible one, plus the next (the Pareto front); BRUTE_FORCE, every batch from 1 to one
     past the largest that memory and the runtime allow, SLOs not used to bound it (what the
-    solver is checked against). A given batch is the only row per layout.
+    solver is checked against). A given batch is the only row per layout. `layout` (TP, PP, DP)
+    replaces the space's layouts by that one (what `estimate` costs).
 
     `pins` ({'tp': 4, 'pp': None, ...}) fixes degrees: rows with another degree are excluded by
     a `requested_*` limit, and pinned layouts outside the usual superset (PP 5 on 4 cards) are
@@ -227,7 +228,10 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     from autotune import rules
     import cost_models
 
-    tp, pp, dp = rules.degree_superset(space, hardware, model, cards)
+    if layout is None:
+        tp, pp, dp = rules.degree_superset(space, hardware, model, cards)
+    else:  # one layout only (`autotune estimate`)
+        tp, pp, dp = (np.array([v], dtype=np.int64) for v in layout)
     pins = {k: v for k, v in (pins or {}).items() if v is not None}
     if pins:
         tp, pp, dp = with_pinned_layouts(tp, pp, dp, pins)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cost_models.collectives_fit import pairwise_allreduce_s
 from cost_models.inputs import RowInputs
 from cost_models.params import CostParams
 
@@ -68,27 +69,36 @@ def nccl_allreduce_time_s(message_bytes: np.ndarray, n: np.ndarray, link_bytes_p
 def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostParams) -> np.ndarray:
     """Returns the seconds of one TP all-reduce of `message_bytes` (hierarchical on multi-unit devices).
 
-    Inside a device (RNGD PEs) a ring over the device's units; across devices a ring over
-    the devices, on the machine's device link, or the inter-machine link when the TP group
-    spans machines, timed with NCCL's protocol choice (`nccl_allreduce_time_s`); plus the fixed
-    cost of one collective call. On RNGD all PEs of a card share the card's one PCIe link, so
-    the cross-card ring moves the whole message per card.
+    Inside a device, a hardware with a fitted shared-memory exchange (RNGD PEs,
+    `collectives_fit`) pays its fixed time plus n(n - 1) pair times plus the bytes; others a ring
+    over the device's units. Across devices a ring over the devices, on the machine's device
+    link, or the inter-machine link when the TP group spans machines, timed with NCCL's protocol
+    choice (`nccl_allreduce_time_s`), plus the fixed cost of one collective call (which the fitted
+    intra-device time already holds when the group stays inside one device). On RNGD all PEs of a
+    card share the card's one PCIe link, so the cross-card ring moves the whole message per card.
     """
     inside = np.minimum(rows.tp, rows.units_per_device)
     across = np.ceil(rows.tp / inside)
     within_node = across <= rows.devices_per_node
     bw = np.where(within_node, rows.inter_link_bytes_per_s, rows.node_link_bytes_per_s)
     lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
-    intra = ring_allreduce_time_s(message_bytes, np.where(rows.units_per_device > 1, inside, 1.0),
-                                  rows.intra_link_bytes_per_s, rows.intra_link_latency_s,
-                                  link_efficiency(params, rows.intra_link_pcie))
+    members = np.where(rows.units_per_device > 1, inside, 1.0)
+    intra_efficiency = link_efficiency(params, rows.intra_link_pcie)
+    ring = ring_allreduce_time_s(message_bytes, members, rows.intra_link_bytes_per_s, rows.intra_link_latency_s,
+                                 intra_efficiency)
+    pairwise = rows.intra_allreduce_pair_s > 0
+    shared = pairwise_allreduce_s(members, message_bytes, fixed_s=rows.intra_allreduce_fixed_s,
+                                  pair_s=rows.intra_allreduce_pair_s, link_bytes_per_s=rows.intra_link_bytes_per_s,
+                                  efficiency=intra_efficiency)
+    intra = np.where(pairwise, shared, ring)
     pcie = within_node & rows.inter_link_pcie
     eff = link_efficiency(params, pcie)
     # GPUs run NCCL (AMD's RCCL keeps NCCL's tuning model); the link class sets Simple's step latency.
     nvlink_s, pcie_s, network_s = (nccl_allreduce_time_s(message_bytes, across, bw, lat, eff, name)
                                    for name in ("nvlink", "pcie", "network"))
     across_s = np.select([~within_node, pcie], [network_s, pcie_s], nvlink_s)
-    return intra + across_s + params.comm_call_overhead_s
+    call_s = np.where(pairwise & (across <= 1.0), 0.0, params.comm_call_overhead_s)
+    return intra + across_s + call_s
 
 
 def pp_transfer_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostParams) -> np.ndarray:

@@ -102,6 +102,10 @@ class RowInputs:
     inter_link_latency_s: np.ndarray
     node_link_bytes_per_s: np.ndarray
     node_link_latency_s: np.ndarray
+    intra_allreduce_fixed_s: np.ndarray
+    """Fixed seconds of one all-reduce inside a device whose units exchange through shared memory (0: ring)."""
+    intra_allreduce_pair_s: np.ndarray
+    """Seconds per ordered unit pair of that all-reduce (0: a ring over the intra link)."""
     runtime_reserve_bytes: np.ndarray
     comm_buffer_bytes: np.ndarray
     memory_headroom_fraction: np.ndarray
@@ -201,6 +205,8 @@ def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> d
         "inter_link_latency_s": hardware.inter_device_link.latency_s,
         "node_link_bytes_per_s": hardware.inter_node_link.bandwidth_bytes_per_s,
         "node_link_latency_s": hardware.inter_node_link.latency_s,
+        "intra_allreduce_fixed_s": params.per_hardware("intra_allreduce_fixed_s", name),
+        "intra_allreduce_pair_s": params.per_hardware("intra_allreduce_pair_s", name),
         "runtime_reserve_bytes": params.per_hardware("runtime_reserve_bytes", name),
         "comm_buffer_bytes": params.per_hardware("comm_buffer_bytes", name),
         "memory_headroom_fraction": params.per_hardware("memory_headroom_fraction", name),

@@ -67,6 +67,12 @@ class CostParams:
     memory_headroom_fraction: Mapping[str, float]
     """Fraction of device memory the engine leaves unused (memory-utilization setting), by hardware name."""
     sliding_window_kv: Mapping[str, float]
+    intra_allreduce_fixed_s: Mapping[str, float]
+    """Per hardware whose units exchange through shared memory (RNGD PEs): the fixed seconds of one
+    all-reduce inside a device (`collectives_fit`); 0 ('default'): a ring over the intra link."""
+    intra_allreduce_pair_s: Mapping[str, float]
+    """Per hardware as above: seconds per ordered pair of units in one all-reduce inside a device;
+    0 ('default'): a ring over the intra link with NCCL's per-call overhead."""
     """1 where the runtime caps sliding-window layers' KV cache and attention at the window, by hardware name."""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Field name -> where its value comes from."""
@@ -131,7 +137,8 @@ _SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "comput
                   "comm_bandwidth_efficiency", "comm_call_overhead_s", "comm_bandwidth_efficiency_pcie",
                   "activation_bytes_per_element")
 _SCALAR_INTS = ("activation_tokens", "max_batch_per_replica")
-_MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction", "sliding_window_kv")
+_MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction", "sliding_window_kv",
+             "intra_allreduce_fixed_s", "intra_allreduce_pair_s")
 _UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s": 10.0, "sequence_overhead_s": 1.0,
           "comm_call_overhead_s": 1.0,
           "activation_bytes_per_element": 8.0}

@@ -22,9 +22,8 @@ OBJECTIVE_CHOICES = ("throughput", "latency", "ttft", "e2e")
 
 #: What each --batch word means, for --help.
 _BATCH_WORD_HELP = {
-    AUTO: f"sequences per replica; '{AUTO}' lets the solver choose among the space's batch sizes and each "
-          "layout's largest batch that fits memory",
-    "max": "sequences per replica; 'max' is the largest batch that fits in memory",
+    AUTO: f"sequences per replica; '{AUTO}' makes it a decision over every integer from 1 to the largest batch "
+          "that meets memory, the runtime's decode buckets and the SLOs",
 }
 
 

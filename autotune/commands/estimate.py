@@ -16,7 +16,7 @@ from autotune.errors import EXIT_INFEASIBLE, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    ca.add_input_arguments(parser, batch_words=("max",),
+    ca.add_input_arguments(parser,
                            cards_help="devices the configuration runs on (RNGD cards or GPUs); "
                                       "default: the fewest that hold TP x PP x DP")
     parser.add_argument("--tp", default="1", metavar="N", help="tensor-parallel size (PEs on RNGD: 8 = one card)")
@@ -29,28 +29,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autotune.specs.hardware_loader import load_hardware
-    from autotune.specs.model_loader import load_model
-    from autotune.specs.space import load_space
-    from cost_models.estimate import estimate
-    from cost_models.params import load_params
+    from autotune import api
+    from cost_models.params import calibration_for
 
     out.check_output_arguments(args)
-    batch = ca.parse_batch(args.batch, words=("max",))
-    args.batch = "auto" if batch == "max" else str(batch)
     workload = ca.workload_from_args(args)
     degrees = {name: ca.parse_int(getattr(args, name), f"--{name}", maximum=1_000_000) for name in ("tp", "pp", "dp")}
-    model = load_model(args.model)
-    hardware = load_hardware(args.hardware)
-    space = load_space(args.space or hardware.default_space)
-    params = load_params(args.params)
-    result = estimate(model, hardware, workload, space=space, cards=ca.cards_from_args(args),
-                      batch=batch, params=params, **degrees)
+    model, hardware = api.load_model(args.model), api.load_hardware(args.hardware)
+    space = api.load_space(args.space or hardware.default_space)
+    result = api.estimate(model, hardware, workload, space=space, cards=ca.cards_from_args(args),
+                          params=ca.params_from_args(args), **degrees)
     settings = _settings(args, result, model=model, workload=workload, space=space, hardware=hardware)
+    calibration = calibration_for(hardware.name)
     if args.json:
-        print(json.dumps(out.with_settings(result.to_dict(), settings, args.emit), indent=2))
+        doc = out.with_settings(result.to_dict(), settings, args.emit)
+        doc["assumptions"] = {"calibration": calibration.to_dict()}
+        print(json.dumps(doc, indent=2))
     else:
-        print(render(result, model_name=model.name, hardware_name=hardware.name, workload=workload))
+        print(render(result, model_name=model.name, hardware_name=hardware.name, workload=workload,
+                     device_name=hardware.device_name))
+        if not calibration.hardware_fitted:
+            print(textwrap.fill(f"calibration: {calibration.note}", width=100, subsequent_indent="  "))
         if settings is not None:
             print(out.settings_block(f"{args.emit} settings", settings))
     if result.feasible:
@@ -73,18 +72,20 @@ def _settings(args: argparse.Namespace, result, *, model, workload, space, hardw
                 hardware=hardware)
 
 
-def render(result, *, model_name: str, hardware_name: str, workload) -> str:
+def render(result, *, model_name: str, hardware_name: str, workload, device_name: str = "device") -> str:
     """Returns the human report: layout, memory breakdown per device, times, throughput, violations."""
     gb = 1e9
     mem = result.memory_per_device_bytes
     lines = [
         f"{model_name} on {result.cards} x {hardware_name} ({result.space}): "
-        f"TP {result.tp} x PP {result.pp} x DP {result.dp}, batch {result.batch_size} per replica "
-        f"(max {result.max_batch})",
+        f"TP {result.tp} x PP {result.pp} x DP {result.dp}",
+        f"batch {result.batch_size} per replica "
+        + (f"(the largest within every limit: {result.largest_feasible_batch})" if result.largest_feasible_batch
+           else "(no batch meets every limit; figures at this batch)"),
         f"workload: {workload.input_len} input + {workload.output_len} output tokens, {workload.dtype} weights, "
         f"{workload.cache_dtype} KV cache",
         "",
-        f"{'memory per device':<24}{'GB':>10}",
+        f"{'memory per ' + device_name:<24}{'GB':>10}",
     ]
     for key in ("weights", "kv_cache", "activations", "reserved", "total", "capacity"):
         lines.append(f"  {key:<22}{mem[key] / gb:>10.2f}")
@@ -94,7 +95,8 @@ def render(result, *, model_name: str, hardware_name: str, workload) -> str:
         f"{'TPOT':<24}{result.tpot_ms:>12.3f} ms",
         f"{'end-to-end latency':<24}{result.e2e_latency_ms / 1e3:>12.3f} s",
         f"{'throughput (output)':<24}{result.throughput_tokens_per_s:>12.1f} tokens/s over {result.devices_used} "
-        f"devices ({result.throughput_tokens_per_s_per_device:.1f} per device)",
+        f"{device_name}{'' if result.devices_used == 1 else 's'} ({result.throughput_tokens_per_s_per_device:.1f} "
+        f"per {device_name})",
         f"{'requests':<24}{result.requests_per_s:>12.3f} per s",
         "",
         "feasible" if result.feasible else "INFEASIBLE:",

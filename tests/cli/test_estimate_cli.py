@@ -54,10 +54,19 @@ def test_batch_too_large_names_the_memory_limit():
     assert data["throughput_tokens_per_s"] == 0       # nothing is served by a layout that does not fit
 
 
-def test_batch_max_is_the_largest_that_fits():
-    out = run("--model", "llama-3.1-8b", "--hardware", "rngd", "--tp", "8", "--batch", "max", "--json")
+def test_batch_auto_is_the_largest_within_every_limit():
+    out = run("--model", "llama-3.1-8b", "--hardware", "rngd", "--tp", "8", "--batch", "auto", "--json")
     data = json.loads(out.stdout)
-    assert data["batch_size"] == data["max_batch"] >= 1
+    # furiosa-2026.4's decode buckets hold 2,560 tokens at batch 128 at most (furiosa-llm.md section 6 item 2).
+    assert data["batch_size"] == data["largest_feasible_batch"] == min(data["max_batch"], 128) >= 1
+    beyond = run("--model", "llama-3.1-8b", "--hardware", "rngd", "--tp", "8", "--batch",
+                 str(data["largest_feasible_batch"] + 1), "--json")
+    assert beyond.returncode == 1 and json.loads(beyond.stdout)["violations"]
+
+
+def test_one_batch_vocabulary():
+    out = run("--model", "llama-3.1-8b", "--hardware", "rngd", "--tp", "8", "--batch", "max")
+    assert out.returncode == 2 and "--batch" in out.stderr and "'auto'" in out.stderr
 
 
 def test_human_table_fits_100_columns():

@@ -61,13 +61,14 @@ def test_pareto_png_is_a_valid_image_of_the_fixed_size(front, candidates, tmp_pa
     assert png_size(out) == (int(plots.FIGURE_SIZE_IN[0] * plots.DPI), int(plots.FIGURE_SIZE_IN[1] * plots.DPI))
 
 
-def test_pareto_svg_parses_and_names_every_point(front, candidates, tmp_path):
+def test_pareto_svg_parses_and_names_every_run_of_the_front(front, candidates, tmp_path):
     out = plots.pareto_plot(front, tmp_path / "front.svg", others=candidates)
     svg_root(out)
     text = out.read_text()
     # Text drawn as paths keeps its string in a comment: every frontier label and both axis units are there.
-    for point in front.points:
-        assert f"<!-- {plots.config_label(point)} -->" in text
+    ordered = sorted(front.points, key=lambda r: r.metrics["tpot_ms"])
+    for first, last in plots.layout_runs(ordered):
+        assert f"<!-- {plots.run_label(ordered[first:last + 1])} -->" in text
     assert "TPOT, ms per output token" in text and "output tokens/s, all replicas" in text
     assert "llama-3.1-8b on 2 rngd cards" in text
 
@@ -90,7 +91,9 @@ def test_frontier_labels_do_not_overlap_and_stay_inside_the_axes(front, candidat
     for label in ax.texts:
         label.update_positions(renderer)
         boxes.append(Text.get_window_extent(label, renderer))
-    assert sorted(t.get_text() for t in ax.texts) == sorted(plots.config_label(p) for p in front.points)
+    ordered = sorted(front.points, key=lambda r: r.metrics["tpot_ms"])
+    expected = [plots.run_label(ordered[a:b + 1]) for a, b in plots.layout_runs(ordered)]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(expected)
     frame = ax.get_window_extent(renderer)
     for i, a in enumerate(boxes):
         assert frame.x0 <= a.x0 and a.x1 <= frame.x1 and frame.y0 <= a.y0 and a.y1 <= frame.y1
@@ -266,3 +269,14 @@ def test_rngd_plots_say_the_efficiencies_were_fitted_on_other_hardware(front, sw
     assert "no rngd fit yet" in notes
     gpu = api.pareto("llama-3.1-8b", "h100-sxm", cards=1)
     assert "fit yet" not in plots.pareto_figure(gpu)._suptitle.get_text()
+
+
+def test_a_run_of_one_layout_gets_one_label(front):
+    ordered = sorted(front.points, key=lambda r: r.metrics["tpot_ms"])
+    runs = plots.layout_runs(ordered)
+    assert runs[0][0] == 0 and runs[-1][1] == len(ordered) - 1
+    assert all(b + 1 == c for (_, b), (c, _) in zip(runs, runs[1:]))  # runs tile the front
+    first, last = runs[0]
+    if last > first:
+        assert plots.run_label(ordered[first:last + 1]).endswith(
+            f"b{ordered[first].plan.batch_size}-{ordered[last].plan.batch_size}")

@@ -38,7 +38,7 @@ def test_every_space_cites_where_its_rules_come_from(name):
     space = load_space(name)
     assert space.name == name
     assert space.source == f"search_spaces/{name}.yaml"
-    assert space.batch_sizes == tuple(sorted(space.batch_sizes))
+    assert all(b1 < b2 and c1 >= c2 for (b1, c1), (b2, c2) in zip(space.decode_buckets, space.decode_buckets[1:]))
 
 
 # Allowed TP sizes on 8 RNGD cards (64 PEs), per ../shared/reference/furiosa-llm.md section 2.
@@ -156,10 +156,10 @@ def test_unknown_keys_are_named(tmp_path):
     (lambda d: d.update(runtime="cuda"), "furiosa, gpu"),
     (lambda d: d.update(tp_unit="card"), "device, pe"),
     (lambda d: d.update(release=2024.2), "quoted release"),
-    (lambda d: d.update(batch_sizes=[]), "non-empty list"),
-    (lambda d: d.update(batch_sizes=[1, "two"]), "batch_sizes[1]"),
-    (lambda d: d.update(batch_sizes=[0, 1]), "batch_sizes[0]"),
-    (lambda d: d.update(batch_sizes="1,2,4"), "a list"),
+    (lambda d: d.update(decode_buckets=[[1, "two"]]), "pairs of integers"),
+    (lambda d: d.update(decode_buckets=[[0, 1024]]), "pairs of integers"),
+    (lambda d: d.update(decode_buckets="1,2,4"), "pairs of integers"),
+    (lambda d: d.update(batch_sizes=[1, 2]), "batch_sizes"),
     (lambda d: d.update(dtypes=["bf16", "fp7"]), "dtypes[1]"),
     (lambda d: d.update(tensor_parallel={"sizes": [4, -8]}), "tensor_parallel.sizes[1]"),
     (lambda d: d.update(tensor_parallel={"sizes": [float("nan")]}), "tensor_parallel.sizes[0]"),
@@ -180,3 +180,12 @@ def test_unknown_space_suggests_the_closest():
     with pytest.raises(InputError) as info:
         load_space("furiosa-2024.3")
     assert "did you mean" in str(info.value) and "furiosa-2024.2" in str(info.value)
+
+
+def test_decode_buckets_bound_the_batch_by_context():
+    # furiosa-llm.md section 6 item 2: the widest attention bucket of each decode batch (Llama-3.1-8B artifact).
+    space = load_space("furiosa-2026.4")
+    assert space.max_decode_batch(2048) == 256
+    assert space.max_decode_batch(2049) == 128 and space.max_decode_batch(4096) == 128
+    assert space.max_decode_batch(131072) == 2 and space.max_decode_batch(131073) == 0
+    assert load_space("gpu").max_decode_batch(2048) is None
