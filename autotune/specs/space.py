@@ -282,8 +282,8 @@ def parse_space(data: dict[str, Any], *, source: str) -> SearchSpace:
         pp_max_stages=_optional_int(pp, "max_stages", source=source, prefix="pipeline_parallel."),
         pp_distinct_devices=get_bool(pp, "distinct_devices", source=source, default=False,
                                      prefix="pipeline_parallel."),
-        pp_at_most_layers=get_bool(pp, "at_most_layers", source=source, default=True,
-                                   prefix="pipeline_parallel."),
+        # Stated in every file, not defaulted: a space whose runtime allowed empty stages must say so.
+        pp_at_most_layers=get_bool(pp, "at_most_layers", source=source, prefix="pipeline_parallel."),
         world_size=get_str(data, "world_size", source=source, choices=WORLD_SIZE_RELATIONS),
         replica_within_node=get_bool(replica, "within_node", source=source, default=False, prefix="replica."),
         replica_max_devices=_optional_int(replica, "max_devices", source=source, prefix="replica."),

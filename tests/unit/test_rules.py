@@ -251,3 +251,15 @@ def test_dtype_violations():
         "weights in int4 not served by furiosa-2026.4 (formats: bf16, fp8)",
         "KV cache in fp16 not served by furiosa-2026.4 (formats: bf16, fp8)"]
     assert rules.dtype_violations(load_space("gpu"), "fp4", "fp8") == []
+
+
+@pytest.mark.parametrize("space", ["furiosa-2024.2", "furiosa-2025.2", "furiosa-2025.3", "furiosa-2026.3",
+                                   "furiosa-2026.4", "gpu"])
+def test_every_space_states_that_a_stage_needs_a_layer(space):
+    # furiosa-llm.md section 2 (2026.4 native runtime: PP needs >= 1 layer per rank). A file without
+    # the rule does not load (it is not defaulted), and every shipped space enforces it.
+    tiny = replace(LLAMA_70B, num_layers=2)
+    hardware = H100 if space == "gpu" else load_hardware("rngd")
+    tp = 1 if space == "gpu" else 8
+    ids, _ = check(space, 4, tp, 4, 1, model=tiny, hardware=hardware)
+    assert "pp_layers" in ids

@@ -189,3 +189,9 @@ def test_decode_buckets_bound_the_batch_by_context():
     assert space.max_decode_batch(2049) == 128 and space.max_decode_batch(4096) == 128
     assert space.max_decode_batch(131072) == 2 and space.max_decode_batch(131073) == 0
     assert load_space("gpu").max_decode_batch(2048) is None
+
+
+def test_a_space_must_state_whether_a_stage_needs_a_layer(tmp_path):
+    data = yaml.safe_load((SPACE_DIR / "furiosa-2026.4.yaml").read_text())
+    del data["pipeline_parallel"]["at_most_layers"]
+    assert "pipeline_parallel.at_most_layers" in _error(tmp_path, data)
