@@ -22,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "estimate": "cost one parallel configuration: memory, latency, throughput",
     "recommend": "the provably best configuration for an objective",
     "pareto": "the exact latency/throughput Pareto front",
-    "sweep": "the best configuration for each card count (or model, dtype, length)",
+    "sweep": "the best configuration for each fleet size in devices (or model, dtype, length)",
     "enumerate": "every candidate, feasible or not, with its metrics and violations",
     "simulate": "one configuration under traffic: TTFT/TPOT percentiles, throughput, goodput",
     "calibrate": "fit the cost model's efficiency parameters to measurements",

@@ -147,7 +147,8 @@ def render_gpu(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Work
     """Returns the engine's serving command(s) as text, with comment lines for what the flags cannot say."""
     gpus = plan.tensor_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size
     lines = [f"# {fmt}: {_model_id(model)}, TP {plan.tensor_parallel_size} x PP {plan.pipeline_parallel_size} "
-             f"x DP {plan.data_parallel_size} = {gpus} GPUs, batch {plan.batch_size} per replica, "
+             f"x DP {plan.data_parallel_size} = {gpus} GPU{'' if gpus == 1 else 's'}, "
+             f"batch {plan.batch_size} per replica, "
              f"context {workload.context_len} (prompt {workload.input_len} + output {workload.output_len})"]
     if devices_per_node and gpus > devices_per_node:
         lines.append(f"# {gpus} GPUs span {-(-gpus // devices_per_node)} nodes of {devices_per_node}: "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import autotune
+import pytest
 
 
 def test_package_exports_the_api_functions_even_after_they_ran():
@@ -30,3 +31,15 @@ def test_workload_and_loaders_are_exported():
     assert autotune.load_model("llama-3.1-8b").num_layers == 32  # config.json: num_hidden_layers 32
     assert autotune.load_hardware("rngd").compute_units_per_device == 8
     assert autotune.load_space("furiosa-2024.2").world_size == "equal"
+
+
+def test_estimate_uses_the_workloads_batch_and_refuses_two():
+    from autotune import Workload, estimate
+    from autotune.errors import InputError
+
+    assert estimate("llama-3.1-70b", "rngd", Workload(batch=7), tp=32).batch_size == 7
+    assert estimate("llama-3.1-70b", "rngd", Workload(), tp=32, batch=5).batch_size == 5
+    largest = estimate("llama-3.1-70b", "rngd", Workload(), tp=32)
+    assert largest.batch_size == largest.largest_feasible_batch >= 1
+    with pytest.raises(InputError, match="batch"):
+        estimate("llama-3.1-70b", "rngd", Workload(batch=7), tp=32, batch=5)
