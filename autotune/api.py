@@ -91,13 +91,13 @@ def _space(value: SearchSpace | str | os.PathLike | None, hardware: HardwareSpec
 def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
              tp: int, pp: int = 1, dp: int = 1, cards: int | None = None, space: SearchSpace | str | None = None,
              batch: int | str | None = None, params: CostParams | None = None, release: str | None = None):
-    """Returns the costs and broken limits of one layout (`autotune.estimate.Estimate`, with `.to_dict()`).
+    """Returns the costs and broken limits of one layout (`autotune.estimation.Estimate`, with `.to_dict()`).
 
     `cards` defaults to the fewest devices that hold the layout. The batch per replica is the
     workload's (a number, or 'auto': the largest that meets every limit); `batch` sets it when
     the workload leaves it 'auto', and giving both is an error.
     """
-    from autotune.estimate import estimate as _estimate
+    from autotune.estimation import estimate as _estimate
 
     model, hardware = _model(model), _hardware(hardware)
     space = _space(space, hardware, release)
