@@ -63,7 +63,7 @@ def emit(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Workload, 
             raise InputError(source="--emit", value=fmt,
                              expected="furiosa, yaml or json for an RNGD plan (its TP counts PEs, not GPUs)")
         return render_gpu(fmt, plan=plan, model=model, workload=workload,
-                          devices_per_node=getattr(hardware, "devices_per_node", None))
+                          devices_per_node=getattr(hardware, "devices_per_node", None), hardware=hardware)
     doc = _document(plan=plan, model=model, workload=workload, space=space, release=release, runtime=runtime)
     return render_yaml(doc) if fmt == "yaml" else render_json(doc)
 
