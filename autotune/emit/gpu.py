@@ -19,6 +19,8 @@ Flag names checked in the engines' documentation (search of their published docs
   (sgl-project/sglang python/sglang/srt/model_executor/model_runner_kv_cache_mixin.py `init_memory`,
   0.5.x; ModelRunner.dp_size = dp_size if enable_dp_attention else 1; later pool_configurator.py divides
   by `attn_dp_size`, also 1 without DP attention). We emit no DP attention, so the value is the batch.
+  Likewise `--chunked-prefill-size` is per replica: server_args.py divides it by dp_size only inside
+  `if enable_dp_attention` ("The chunked prefill size is adjusted to ...").
 - TensorRT-LLM: `trtllm-serve MODEL --backend pytorch --tp_size --pp_size --max_batch_size
   --max_num_tokens --max_seq_len` and `--extra_llm_api_options FILE` with `kv_cache_config: {dtype: fp8}`
   and `enable_chunked_prefill: true` (nvidia.github.io/TensorRT-LLM commands/trtllm-serve, 0.18.2 to 1.1;
