@@ -17,6 +17,12 @@ class ParallelPlan:
     """Devices occupied: RNGD cards, or GPUs."""
     pes_used: int
     """Compute units occupied: PEs on RNGD (8 per card), GPUs elsewhere."""
+    max_num_batched_tokens: int | None = None
+    """Tokens one engine step may compute per replica (the chunked-prefill budget); None: the engine
+    profile's default for the device (cost_models/serving/engines/*.yaml), which `--emit` states."""
 
     def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+        out = asdict(self)
+        if out["max_num_batched_tokens"] is None:
+            del out["max_num_batched_tokens"]  # unset: the JSON of every plan without a budget is unchanged
+        return out

@@ -39,10 +39,10 @@ def release_for(*, space: object = None, release: str | None = None) -> tuple[Fu
 
 
 def furiosa_for(*, plan: ParallelPlan, model: ModelSpec, workload: Workload, space: object = None,
-                release: str | None = None) -> FuriosaSettings:
+                release: str | None = None, hardware: object = None) -> FuriosaSettings:
     """Returns the structured Furiosa settings (build, builder call, serve, load) of a plan."""
     chosen, _ = release_for(space=space, release=release)
-    return furiosa_settings(release=chosen, plan=plan, model=model, workload=workload)
+    return furiosa_settings(release=chosen, plan=plan, model=model, workload=workload, hardware=hardware)
 
 
 def emit(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Workload, space: object = None,
@@ -56,14 +56,14 @@ def emit(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Workload, 
             raise InputError(source="--emit", value=fmt,
                              expected="a GPU format (vllm, sglang, trtllm, yaml, json) for a GPU plan")
         chosen, note = release_for(space=space, release=release)
-        settings = furiosa_settings(release=chosen, plan=plan, model=model, workload=workload)
+        settings = furiosa_settings(release=chosen, plan=plan, model=model, workload=workload, hardware=hardware)
         return render_furiosa(settings, plan=plan, workload=workload, release_note=note)
     if fmt in GPU_FORMATS:
         if runtime == "furiosa":
             raise InputError(source="--emit", value=fmt,
                              expected="furiosa, yaml or json for an RNGD plan (its TP counts PEs, not GPUs)")
         return render_gpu(fmt, plan=plan, model=model, workload=workload,
-                          devices_per_node=getattr(hardware, "devices_per_node", None))
+                          devices_per_node=getattr(hardware, "devices_per_node", None), hardware=hardware)
     doc = _document(plan=plan, model=model, workload=workload, space=space, release=release, runtime=runtime)
     return render_yaml(doc) if fmt == "yaml" else render_json(doc)
 

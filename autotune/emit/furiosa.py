@@ -12,6 +12,16 @@ Releases 2026.2 and later validate buckets strictly (max prefill attention == ma
 max_model_len == the buckets' executable length) and choose per-model presets when no bucket is
 given: for them we pass only `max_model_len`, the prompt plus output rounded up to a power of two
 from 1024 (the presets' decode contexts), capped at the model's max_position_embeddings.
+
+Engine limits (flag names from furiosa-llm-signatures.json per release; meanings in reference 3.3 and
+section 6 item 10): the batch per replica is the decode bucket's batch where we compile the buckets,
+with serve `--max-batch-size` where serve takes it (2025.3, 2026.1); with preset buckets (2026.2 on)
+serve `--max-concurrency` caps it, since `--max-batch-size` drops the compiled buckets above it and so
+caps the batch at the largest compiled size below a batch that is not one. The plan's token budget
+per step goes to serve `--max-num-batched-tokens` (2026.1 on) or, in 2025.2/2025.3, to the build's
+`--prefill-chunk-size` (chunked prefill is enabled at build there); without a plan budget nothing is
+passed (the release's SchedulerConfig default, max_num_batched_tokens None) and a comment states what
+the engine profile (cost_models/serving/engines/furiosa-llm.yaml) prices.
 """
 from __future__ import annotations
 
@@ -22,6 +32,7 @@ from dataclasses import dataclass
 from autotune.emit.devices import MachineMesh, cards_needed, machine_meshes
 from autotune.emit.furiosa_releases import (BUCKET_GRANULARITY_TOKENS, PES_PER_CARD, PRESET_MIN_CONTEXT_TOKENS,
                                             FuriosaRelease, tp_allowed, tp_rule_text)
+from autotune.emit.limits import engine_profile
 from autotune.emit.render import PyCall, ShellCommand
 from autotune.errors import InputError
 from autotune.plan import ParallelPlan
@@ -151,9 +162,10 @@ def artifact_path(model: ModelSpec, plan: ParallelPlan, *, fxb: bool) -> str:
 
 
 def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: ModelSpec,
-                     workload: Workload) -> FuriosaSettings:
+                     workload: Workload, hardware: object = None) -> FuriosaSettings:
     """Returns the build, builder, serve and load settings of `plan` for one release."""
     check_expressible(release, plan, model, workload)
+    check_token_budget(plan)
     meshes = machine_meshes(plan)
     model_id = model.serving_id
     uses_fxb = release.build_cli == "fxb" or (
@@ -161,6 +173,7 @@ def furiosa_settings(*, release: FuriosaRelease, plan: ParallelPlan, model: Mode
     out = artifact_path(model, plan, fxb=uses_fxb)
     buckets = plan_buckets(release, plan, model, workload)
     notes = _notes(release, plan, workload, meshes, uses_fxb, checkpoint_dtype=model.checkpoint_dtype)
+    notes += limit_notes(release, plan, hardware=hardware)
     if uses_fxb:
         build = _fxb_build(model_id, out, plan, buckets)
         builder_imports, builder_calls = _build_fxb_call(model_id, out, plan, buckets)
@@ -197,6 +210,69 @@ def _notes(release: FuriosaRelease, plan: ParallelPlan, workload: Workload, mesh
     return tuple(notes)
 
 
+def check_token_budget(plan: ParallelPlan) -> None:
+    """Raises InputError when the plan carries a token budget below one token."""
+    if plan.max_num_batched_tokens is not None and plan.max_num_batched_tokens < 1:
+        raise InputError(source="plan", field="max_num_batched_tokens", value=plan.max_num_batched_tokens,
+                         expected="an integer >= 1 (tokens per engine step)")
+
+
+def prefill_chunk_size(release: FuriosaRelease, plan: ParallelPlan) -> int | None:
+    """Returns the build's prefill chunk (tokens) that carries the plan's token budget, or None."""
+    if release.build_prefill_chunk_size and plan.max_num_batched_tokens is not None:
+        return plan.max_num_batched_tokens
+    return None
+
+
+def serve_limits(release: FuriosaRelease, plan: ParallelPlan) -> list[tuple[str, str | None]]:
+    """Returns the serve flags that bound one replica's step (batch, token budget) where the release has them."""
+    options: list[tuple[str, str | None]] = []
+    if release.buckets == "explicit":
+        if release.serve_max_batch_size:  # the one decode bucket we compile has this batch
+            options.append(("--max-batch-size", str(plan.batch_size)))
+    elif release.serve_max_concurrency:
+        options.append(("--max-concurrency", str(plan.batch_size)))
+    if plan.max_num_batched_tokens is not None and release.serve_max_num_batched_tokens:
+        options.append(("--max-num-batched-tokens", str(plan.max_num_batched_tokens)))
+    return options
+
+
+def limit_notes(release: FuriosaRelease, plan: ParallelPlan, *, hardware: object = None) -> tuple[str, ...]:
+    """Returns the comment lines that say where the batch and the token budget of a replica are set."""
+    batch = plan.batch_size
+    if release.buckets == "explicit":
+        where = "the decode bucket compiles it"
+        if release.serve_max_batch_size:
+            where += f"; serve --max-batch-size {batch} keeps to it"
+        notes = [f"batch {batch} per replica: {where}"]
+    else:
+        notes = [f"batch {batch} per replica: serve --max-concurrency {batch} (with preset buckets "
+                 f"--max-batch-size would drop the compiled decode buckets above it)"]
+        if plan.data_parallel_size > 1:
+            notes.append(f"--max-concurrency is read as per replica; no source states how it splits over "
+                         f"DP replicas: if it caps them together, pass {batch * plan.data_parallel_size}")
+    tokens = plan.max_num_batched_tokens
+    if tokens is not None:
+        if release.serve_max_num_batched_tokens:
+            notes.append(f"token budget per step: serve --max-num-batched-tokens {tokens} (set by the plan)")
+        elif release.build_prefill_chunk_size:
+            notes.append(f"token budget per step: build --prefill-chunk-size {tokens} (set by the plan), which "
+                         f"turns on chunked prefill (experimental in {release.release})")
+        else:
+            notes.append(f"token budget per step {tokens} (set by the plan): {release.release} has no setting "
+                         f"for it; the prefill bucket bounds a step")
+    else:
+        profile = engine_profile("furiosa", hardware, release.release)
+        priced = (f"the engine profile prices {profile.max_num_batched_tokens} tokens per step (furiosa-llm.yaml "
+                  f"{profile.release})" if profile is not None else
+                  f"no engine profile for {release.release}")
+        notes.append(f"token budget per step: not set, the release default (the compiled buckets bound a "
+                     f"step); {priced}")
+    if release.load_api == "LLM" and (release.serve_max_concurrency or tokens is not None):
+        notes.append("from Python, LLM(...) takes these limits in scheduler_config, not as keywords")
+    return tuple(notes)
+
+
 def _furiosa_build(release: FuriosaRelease, model_id: str, out: str, plan: ParallelPlan, buckets: Buckets,
                    mesh: MachineMesh) -> ShellCommand:
     tp, pp = plan.tensor_parallel_size, plan.pipeline_parallel_size
@@ -217,6 +293,9 @@ def _furiosa_build(release: FuriosaRelease, model_id: str, out: str, plan: Paral
         options.append(("--max-model-len", str(buckets.max_model_len)))
     if buckets.paged_attention_num_blocks is not None:
         options.append(("--paged-attention-num-blocks", str(buckets.paged_attention_num_blocks)))
+    chunk = prefill_chunk_size(release, plan)
+    if chunk is not None:
+        options.append(("--prefill-chunk-size", str(chunk)))
     return ShellCommand(words=words, options=tuple(options))
 
 
@@ -242,6 +321,9 @@ def _artifact_builder_calls(release: FuriosaRelease, model_id: str, out: str, pl
                    ("max_seq_len_to_capture", buckets.max_seq_len_to_capture)]
         if buckets.paged_attention_num_blocks is not None:
             kwargs.append(("paged_attention_num_blocks", buckets.paged_attention_num_blocks))
+        chunk = prefill_chunk_size(release, plan)
+        if chunk is not None:
+            kwargs.append(("prefill_chunk_size", chunk))
     else:
         parallel = PyCall(callee="ParallelConfig",
                           kwargs=(("tensor_parallel_size", tp), ("pipeline_parallel_size", pp)))
@@ -291,6 +373,7 @@ def _serve(release: FuriosaRelease, model_id: str, out: str, plan: ParallelPlan,
     else:
         options += [("-pp", str(pp)), ("-dp", str(mesh.data_parallel_size)),
                     ("--devices", ",".join(mesh.device_strings()))]
+    options += serve_limits(release, plan)
     return ShellCommand(words=words, options=tuple(options))
 
 
@@ -307,6 +390,8 @@ def _load(release: FuriosaRelease, model_id: str, out: str, plan: ParallelPlan, 
     kwargs += [("devices", ",".join(mesh.device_strings())),
                ("data_parallel_size", mesh.data_parallel_size),
                ("pipeline_parallel_size", plan.pipeline_parallel_size)]
+    if release.load_max_batch_size and release.buckets == "explicit":
+        kwargs.append(("max_batch_size", plan.batch_size))
     callee = {"from_artifacts": "LLM.from_artifacts", "load_artifact": "LLM.load_artifact", "LLM": "LLM"}
     return PyCall(callee=callee[release.load_api], args=args, kwargs=tuple(kwargs), assign_to="llm")
 

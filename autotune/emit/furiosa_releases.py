@@ -57,6 +57,18 @@ class FuriosaRelease:
     """Serve loads an `.fxb` file through `--fxb` beside the model id (2026.4)."""
     furiosa_build_model_types: tuple[str, ...] = ()
     """When not empty: the model types `furiosa-llm build` accepts; others go through `fxb build` (2026.3)."""
+    serve_max_batch_size: bool = False
+    """Serve takes `--max-batch-size` ("buckets with larger batch size ... will be ignored"; 2025.3 to 2026.3,
+    reference 3.3 and 6 item 10); we pass it where our one decode bucket carries the batch (explicit buckets)."""
+    load_max_batch_size: bool = False
+    """`LLM.load_artifact` takes `max_batch_size` (2025.3 only; reference 3.4)."""
+    serve_max_concurrency: bool = False
+    """Serve takes `--max-concurrency`, "maximum concurrent decode requests per iteration" (2026.1 on)."""
+    serve_max_num_batched_tokens: bool = False
+    """Serve takes `--max-num-batched-tokens`, "maximum number of batched tokens per iteration" (2026.1 on)."""
+    build_prefill_chunk_size: bool = False
+    """Build and ArtifactBuilder take `--prefill-chunk-size`/`prefill_chunk_size`, which turns chunked prefill
+    on at build (2025.2, 2025.3; reference 6 item 9); 2026.1 also has it, but its serve budget is used there."""
 
 
 RELEASES: dict[str, FuriosaRelease] = {
@@ -76,35 +88,41 @@ RELEASES: dict[str, FuriosaRelease] = {
         FuriosaRelease(release="2025.2", wheel="2025.2.1", tp_sizes="intra", build_cli="positional",
                        builder_api="flat", builder_devices=False, builder_dp=False, buckets="explicit",
                        paged_attention_blocks=False, serve_model_flag=False, serve_tp=False,
-                       serve_device_mesh=False, load_api="load_artifact", fxb_serve=False),
+                       serve_device_mesh=False, load_api="load_artifact", fxb_serve=False,
+                       build_prefill_chunk_size=True),
         # 2025.3.4: inter-chip TP (multiples of 8); serve/load take a device mesh.
         FuriosaRelease(release="2025.3", wheel="2025.3.4", tp_sizes="inter", build_cli="positional",
                        builder_api="flat", builder_devices=False, builder_dp=False, buckets="explicit",
                        paged_attention_blocks=False, serve_model_flag=False, serve_tp=False,
-                       serve_device_mesh=True, load_api="load_artifact", fxb_serve=False),
+                       serve_device_mesh=True, load_api="load_artifact", fxb_serve=False,
+                       build_prefill_chunk_size=True, serve_max_batch_size=True, load_max_batch_size=True),
         # 2026.1.0: ParallelConfig/BucketConfig objects; `LLM(path, ...)` loads; no device mesh.
         FuriosaRelease(release="2026.1", wheel="2026.1.0", tp_sizes="inter", build_cli="positional",
                        builder_api="configs", builder_devices=False, builder_dp=False, buckets="explicit",
                        paged_attention_blocks=False, serve_model_flag=False, serve_tp=False,
-                       serve_device_mesh=False, load_api="LLM", fxb_serve=False),
+                       serve_device_mesh=False, load_api="LLM", fxb_serve=False,
+                       serve_max_batch_size=True, serve_max_concurrency=True, serve_max_num_batched_tokens=True),
         # 2026.2.1: validate_parallel_config TP in {4, 8, 32}, ceil(TP/8) x PP <= 8; `--max-model-len`
         # replaces `--max-seq-len-to-capture`; bucket presets when no bucket is given.
         FuriosaRelease(release="2026.2", wheel="2026.2.1", tp_sizes="validated", build_cli="positional",
                        builder_api="configs", builder_devices=False, builder_dp=False, buckets="preset",
                        paged_attention_blocks=False, serve_model_flag=False, serve_tp=False,
-                       serve_device_mesh=False, load_api="LLM", fxb_serve=False),
+                       serve_device_mesh=False, load_api="LLM", fxb_serve=False,
+                       serve_max_batch_size=True, serve_max_concurrency=True, serve_max_num_batched_tokens=True),
         # 2026.3.0: as 2026.2; only qwen3, llama, exaone4 go through `furiosa-llm build`, the rest `fxb build`.
         FuriosaRelease(release="2026.3", wheel="2026.3.0", tp_sizes="validated", build_cli="positional",
                        builder_api="configs", builder_devices=False, builder_dp=False, buckets="preset",
                        paged_attention_blocks=False, serve_model_flag=False, serve_tp=False,
                        serve_device_mesh=False, load_api="LLM", fxb_serve=False,
-                       furiosa_build_model_types=("exaone4", "llama", "qwen3")),
+                       furiosa_build_model_types=("exaone4", "llama", "qwen3"),
+                       serve_max_batch_size=True, serve_max_concurrency=True, serve_max_num_batched_tokens=True),
         # 2026.4.0: FXB only (no ArtifactBuilder, no `furiosa-llm build`); `fxb build` and `build_fxb(...)`;
         # kernels SUPPORTED_NUM_CHIPS = (1, 2, 4, 8), TP = 8 PEs x chips; serve has no `-tp`.
         FuriosaRelease(release="2026.4", wheel="2026.4.0", tp_sizes="chips", build_cli="fxb",
                        builder_api="build_fxb", builder_devices=False, builder_dp=False, buckets="preset",
                        paged_attention_blocks=False, serve_model_flag=False, serve_tp=False,
-                       serve_device_mesh=False, load_api="LLM", fxb_serve=True),
+                       serve_device_mesh=False, load_api="LLM", fxb_serve=True,
+                       serve_max_concurrency=True, serve_max_num_batched_tokens=True),
     )
 }
 

@@ -2,35 +2,48 @@
 
 Flag names checked in the engines' documentation (search of their published docs):
 - vLLM: `vllm serve MODEL --tensor-parallel-size --pipeline-parallel-size --data-parallel-size
-  --max-num-seqs --max-model-len --dtype {bfloat16,float16} --quantization fp8 --kv-cache-dtype fp8`
-  (docs.vllm.ai engine arguments; serving/data_parallel_deployment: `--data-parallel-size 4
-  --tensor-parallel-size 2` uses 8 GPUs, each DP rank its own engine, so `--max-num-seqs` is per replica).
+  --max-num-seqs --max-num-batched-tokens --max-model-len --dtype {bfloat16,float16} --quantization fp8
+  --kv-cache-dtype fp8` (docs.vllm.ai engine arguments, generated from vllm/engine/arg_utils.py EngineArgs;
+  serving/data_parallel_deployment: `--data-parallel-size 4 --tensor-parallel-size 2` uses 8 GPUs, each DP
+  rank its own engine, so `--max-num-seqs` and `--max-num-batched-tokens` are per replica).
+  vllm/config/scheduler.py SchedulerConfig.verify_max_model_len rejects max_num_batched_tokens <
+  max_num_seqs ("must be greater than or equal to max_num_seqs"), and the default budget is not raised
+  to a larger --max-num-seqs (arg_utils.py get_batch_defaults), so we never emit a budget below the batch.
 - SGLang: `python -m sglang.launch_server --model-path --tp-size --pp-size --dp-size
-  --max-running-requests --context-length --dtype --quantization fp8 --kv-cache-dtype fp8_e4m3`
-  (docs.sglang.io advanced_features/server_arguments). `--max-running-requests` caps each data-parallel
-  replica: every DP rank is its own scheduler and model runner, whose request pool is
+  --max-running-requests --chunked-prefill-size --context-length --dtype --quantization fp8
+  --kv-cache-dtype fp8_e4m3` (docs.sglang.io advanced_features/server_arguments; python/sglang/srt/
+  server_args.py ServerArgs fields max_running_requests, chunked_prefill_size: the flag is the field
+  name with dashes; chunked_prefill_size is the prefill tokens of one step). `--max-running-requests`
+  caps each data-parallel replica: every DP rank is its own scheduler and model runner, whose request pool is
   `server_args.max_running_requests`, divided by the DP size only under `--enable-dp-attention`
   (sgl-project/sglang python/sglang/srt/model_executor/model_runner_kv_cache_mixin.py `init_memory`,
   0.5.x; ModelRunner.dp_size = dp_size if enable_dp_attention else 1; later pool_configurator.py divides
   by `attn_dp_size`, also 1 without DP attention). We emit no DP attention, so the value is the batch.
+  Likewise `--chunked-prefill-size` is per replica: server_args.py divides it by dp_size only inside
+  `if enable_dp_attention` ("The chunked prefill size is adjusted to ...").
 - TensorRT-LLM: `trtllm-serve MODEL --backend pytorch --tp_size --pp_size --max_batch_size
   --max_num_tokens --max_seq_len` and `--extra_llm_api_options FILE` with `kv_cache_config: {dtype: fp8}`
-  (nvidia.github.io/TensorRT-LLM commands/trtllm-serve, 0.18.2 to 1.1; run-benchmark-with-trtllm-serve 1.0.0;
-  newer releases also call that file `--config`). trtllm-serve has no data-parallel flag: DP replicas are
-  separate servers on disjoint GPUs (`CUDA_VISIBLE_DEVICES`) and ports.
+  and `enable_chunked_prefill: true` (nvidia.github.io/TensorRT-LLM commands/trtllm-serve, 0.18.2 to 1.1;
+  tensorrt_llm/commands/serve.py click options --max_batch_size, --max_num_tokens,
+  --config/--extra_llm_api_options; tensorrt_llm/llmapi/llm_args.py `enable_chunked_prefill`, default
+  False; run-benchmark-with-trtllm-serve 1.0.0). Without chunked prefill a whole prompt must fit one
+  step's max_num_tokens, so a budget below the prompt turns chunked prefill on in the options file.
+  trtllm-serve has no data-parallel flag: DP replicas are separate servers on disjoint GPUs
+  (`CUDA_VISIBLE_DEVICES`) and ports.
+Comment lines carry no quote characters: the tests (and users) split the output with shlex.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from autotune.emit.furiosa import wrap_comment
+from autotune.emit.limits import token_budget
 from autotune.emit.render import ShellCommand
 from autotune.errors import InputError
 from autotune.plan import ParallelPlan
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
 
-#: trtllm-serve's documented default max_num_tokens (8192 in the PyTorch-backend docs); we raise it to
-#: the prompt length when a prompt is longer, so that one whole prompt fits one step.
-TRTLLM_DEFAULT_MAX_NUM_TOKENS = 8192
 #: trtllm-serve's default port (docs: `--port` default 8000); replica r listens on 8000 + r.
 TRTLLM_DEFAULT_PORT = 8000
 #: The extra options file the trtllm commands write when they need one.
@@ -79,16 +92,79 @@ def _dtype_notes(model: ModelSpec, workload: Workload, table: dict[str, tuple[st
             f"(the engine reads its format from the checkpoint's config)"]
 
 
-def vllm_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> ShellCommand:
+@dataclass(frozen=True, kw_only=True)
+class EngineLimits:
+    """The token budget per step one engine's command carries, and the comment that says where it came from."""
+
+    tokens: int | None
+    """Tokens per step to emit; None: leave the flag out (the engine picks its default for the device)."""
+    chunked_prefill: bool = False
+    """TensorRT-LLM only: the budget is below the prompt, so chunked prefill must be on."""
+    comment: str
+
+
+def vllm_limits(*, plan: ParallelPlan, hardware: object = None) -> EngineLimits:
+    """Returns vLLM's `--max-num-batched-tokens`: the plan's, else the profile's default, never below the batch."""
+    budget = token_budget("vllm", plan=plan, hardware=hardware)
+    if budget.tokens is None:
+        return EngineLimits(tokens=None, comment=f"# token budget per step: not set, {budget.source} "
+                                                  f"(pass --hardware to write it)")
+    if budget.tokens < plan.batch_size:
+        if budget.from_plan:
+            raise InputError(source="plan", field="max_num_batched_tokens", value=budget.tokens,
+                             expected=f"at least the batch per replica ({plan.batch_size}): vLLM rejects a "
+                                      f"--max-num-batched-tokens below --max-num-seqs")
+        return EngineLimits(tokens=plan.batch_size,
+                            comment=f"# token budget per step: --max-num-batched-tokens {plan.batch_size} = "
+                                    f"--max-num-seqs, above {budget.tokens}, {budget.source} (vLLM rejects a "
+                                    f"budget below --max-num-seqs)")
+    return EngineLimits(tokens=budget.tokens, comment=f"# token budget per step: --max-num-batched-tokens "
+                                                      f"{budget.tokens} = {budget.source}")
+
+
+def sglang_limits(*, plan: ParallelPlan, hardware: object = None) -> EngineLimits:
+    """Returns SGLang's `--chunked-prefill-size`: the plan's, else the profile's default for the device."""
+    budget = token_budget("sglang", plan=plan, hardware=hardware)
+    if budget.tokens is None:
+        return EngineLimits(tokens=None, comment=f"# token budget per step: not set, {budget.source} "
+                                                  f"(pass --hardware to write it)")
+    return EngineLimits(tokens=budget.tokens, comment=f"# token budget per step: --chunked-prefill-size "
+                                                      f"{budget.tokens} = {budget.source}")
+
+
+def trtllm_limits(*, plan: ParallelPlan, workload: Workload, hardware: object = None) -> EngineLimits:
+    """Returns TensorRT-LLM's `--max_num_tokens`, and whether chunked prefill must be on for it."""
+    budget = token_budget("trtllm", plan=plan, hardware=hardware)
+    if budget.tokens is None:  # the profile file lost its default: show the engine's own
+        return EngineLimits(tokens=None, comment=f"# token budget per step: not set, {budget.source}")
+    if budget.tokens >= workload.input_len:
+        return EngineLimits(tokens=budget.tokens, comment=f"# token budget per step: --max_num_tokens "
+                                                          f"{budget.tokens} = {budget.source}")
+    if budget.from_plan:
+        return EngineLimits(tokens=budget.tokens, chunked_prefill=True,
+                            comment=f"# token budget per step: --max_num_tokens {budget.tokens} = set by the plan, "
+                                    f"below the prompt ({workload.input_len}): chunked prefill on")
+    # Chunked prefill is off by default, so one whole prompt must fit one step.
+    return EngineLimits(tokens=workload.input_len,
+                        comment=f"# token budget per step: --max_num_tokens {workload.input_len} = the prompt, "
+                                f"above {budget.tokens}, {budget.source} (chunked prefill is off, so a whole "
+                                f"prompt must fit one step)")
+
+
+def vllm_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload,
+                 hardware: object = None) -> ShellCommand:
     """Returns the `vllm serve` command of the plan."""
     context = _check_context(model, workload)
+    limits = vllm_limits(plan=plan, hardware=hardware)
     options: list[tuple[str, str | None]] = [
         ("--tensor-parallel-size", str(plan.tensor_parallel_size)),
         ("--pipeline-parallel-size", str(plan.pipeline_parallel_size)),
         ("--data-parallel-size", str(plan.data_parallel_size)),
         ("--max-num-seqs", str(plan.batch_size)),
-        ("--max-model-len", str(context)),
     ]
+    if limits.tokens is not None:
+        options.append(("--max-num-batched-tokens", str(limits.tokens)))
+    options.append(("--max-model-len", str(context)))
     if workload.dtype in _VLLM_DTYPE:
         options.append(_VLLM_DTYPE[workload.dtype])
     kv = _kv_flag("vllm", _VLLM_KV, workload)
@@ -97,17 +173,21 @@ def vllm_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) ->
     return ShellCommand(words=("vllm", "serve", _model_id(model)), options=tuple(options))
 
 
-def sglang_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> ShellCommand:
+def sglang_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload,
+                   hardware: object = None) -> ShellCommand:
     """Returns the `python -m sglang.launch_server` command of the plan."""
     context = _check_context(model, workload)
+    limits = sglang_limits(plan=plan, hardware=hardware)
     options: list[tuple[str, str | None]] = [
         ("--model-path", _model_id(model)),
         ("--tp-size", str(plan.tensor_parallel_size)),
         ("--pp-size", str(plan.pipeline_parallel_size)),
         ("--dp-size", str(plan.data_parallel_size)),
         ("--max-running-requests", str(plan.batch_size)),   # per DP replica (module docstring)
-        ("--context-length", str(context)),
     ]
+    if limits.tokens is not None:
+        options.append(("--chunked-prefill-size", str(limits.tokens)))
+    options.append(("--context-length", str(context)))
     if workload.dtype in _SGLANG_DTYPE:
         options.append(_SGLANG_DTYPE[workload.dtype])
     kv = _kv_flag("sglang", _SGLANG_KV, workload)
@@ -116,10 +196,23 @@ def sglang_command(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) 
     return ShellCommand(words=("python", "-m", "sglang.launch_server"), options=tuple(options))
 
 
-def trtllm_commands(*, plan: ParallelPlan, model: ModelSpec, workload: Workload) -> tuple[ShellCommand, ...]:
+def trtllm_options_file(*, workload: Workload, limits: EngineLimits) -> list[str]:
+    """Returns the YAML lines of the extra LLM API options file (empty: no file needed)."""
+    lines = []
+    kv = _kv_flag("trtllm", _TRTLLM_KV, workload)
+    if kv is not None:
+        lines += ["kv_cache_config:", f"  dtype: {kv}"]
+    if limits.chunked_prefill:
+        lines.append("enable_chunked_prefill: true")
+    return lines
+
+
+def trtllm_commands(*, plan: ParallelPlan, model: ModelSpec, workload: Workload,
+                    hardware: object = None) -> tuple[ShellCommand, ...]:
     """Returns one `trtllm-serve` command per data-parallel replica (disjoint GPUs, own port)."""
     context = _check_context(model, workload)
-    kv = _kv_flag("trtllm", _TRTLLM_KV, workload)
+    limits = trtllm_limits(plan=plan, workload=workload, hardware=hardware)
+    options_file = trtllm_options_file(workload=workload, limits=limits)
     gpus_per_replica = plan.tensor_parallel_size * plan.pipeline_parallel_size
     commands = []
     for replica in range(plan.data_parallel_size):
@@ -128,10 +221,11 @@ def trtllm_commands(*, plan: ParallelPlan, model: ModelSpec, workload: Workload)
             ("--tp_size", str(plan.tensor_parallel_size)),
             ("--pp_size", str(plan.pipeline_parallel_size)),
             ("--max_batch_size", str(plan.batch_size)),
-            ("--max_num_tokens", str(max(TRTLLM_DEFAULT_MAX_NUM_TOKENS, workload.input_len))),
-            ("--max_seq_len", str(context)),
         ]
-        if kv is not None:
+        if limits.tokens is not None:
+            options.append(("--max_num_tokens", str(limits.tokens)))
+        options.append(("--max_seq_len", str(context)))
+        if options_file:
             options.append(("--extra_llm_api_options", TRTLLM_OPTIONS_FILE))
         env: tuple[tuple[str, str], ...] = ()
         if plan.data_parallel_size > 1:
@@ -143,7 +237,7 @@ def trtllm_commands(*, plan: ParallelPlan, model: ModelSpec, workload: Workload)
 
 
 def render_gpu(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Workload,
-               devices_per_node: int | None = None) -> str:
+               devices_per_node: int | None = None, hardware: object = None) -> str:
     """Returns the engine's serving command(s) as text, with comment lines for what the flags cannot say."""
     gpus = plan.tensor_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size
     lines = [f"# {fmt}: {_model_id(model)}, TP {plan.tensor_parallel_size} x PP {plan.pipeline_parallel_size} "
@@ -154,19 +248,23 @@ def render_gpu(fmt: str, *, plan: ParallelPlan, model: ModelSpec, workload: Work
         lines.append(f"# {gpus} GPUs span {-(-gpus // devices_per_node)} nodes of {devices_per_node}: "
                      f"start the engine's multi-node mode (Ray or its node-rank flags) across them")
     if fmt == "vllm":
+        lines.append(vllm_limits(plan=plan, hardware=hardware).comment)
         lines += _dtype_notes(model, workload, _VLLM_DTYPE)
-        lines.append(vllm_command(plan=plan, model=model, workload=workload).render())
+        lines.append(vllm_command(plan=plan, model=model, workload=workload, hardware=hardware).render())
     elif fmt == "sglang":
+        lines.append(sglang_limits(plan=plan, hardware=hardware).comment)
         lines += _dtype_notes(model, workload, _SGLANG_DTYPE)
-        lines.append(sglang_command(plan=plan, model=model, workload=workload).render())
+        lines.append(sglang_command(plan=plan, model=model, workload=workload, hardware=hardware).render())
     elif fmt == "trtllm":
+        limits = trtllm_limits(plan=plan, workload=workload, hardware=hardware)
+        lines.append(limits.comment)
         if workload.dtype not in ("bf16", "fp16", model.checkpoint_dtype):
             lines.append(f"# weights {workload.dtype}: trtllm-serve reads the format from the checkpoint: "
                          f"pass one quantized to {workload.dtype} (TensorRT Model Optimizer)")
-        commands = trtllm_commands(plan=plan, model=model, workload=workload)
-        if any(flag == "--extra_llm_api_options" for c in commands for flag in c.flags()):
-            lines += [f"cat > {TRTLLM_OPTIONS_FILE} <<'EOF'", "kv_cache_config:",
-                      f"  dtype: {_TRTLLM_KV[workload.cache_dtype]}", "EOF"]
+        commands = trtllm_commands(plan=plan, model=model, workload=workload, hardware=hardware)
+        options_file = trtllm_options_file(workload=workload, limits=limits)
+        if options_file:
+            lines += [f"cat > {TRTLLM_OPTIONS_FILE} <<'EOF'", *options_file, "EOF"]
         if len(commands) > 1:
             lines.append(f"# {len(commands)} replicas: one server each; put a load balancer in front")
         lines += [c.render() + (" &" if len(commands) > 1 else "") for c in commands]

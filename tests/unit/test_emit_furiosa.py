@@ -200,7 +200,8 @@ def test_2025_1_builder_drops_devices_keeps_dp_2025_2_drops_dp():
 
 def test_2025_3_serves_through_a_device_mesh_when_one_replica():
     s = settings("2025.3", plan(16, 2, 1))
-    assert s.serve[0].options == (("--device-mesh", "npu:0:0-7,npu:1:0-7|npu:2:0-7,npu:3:0-7"),)
+    assert s.serve[0].options == (("--device-mesh", "npu:0:0-7,npu:1:0-7|npu:2:0-7,npu:3:0-7"),
+                                  ("--max-batch-size", "32"))   # the plan's batch per replica
     multi = settings("2025.3", plan(4, 2, 2))
     assert "--device-mesh" not in multi.serve[0].flags() and "--devices" in multi.serve[0].flags()
 
