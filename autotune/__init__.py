@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 _API_NAMES = ("Workload", "enumerate_candidates", "estimate", "load_hardware", "load_model", "load_space",
               "pareto", "recommend", "sweep")
 
-__all__ = ["__version__", *_API_NAMES, "simulate"]
+__all__ = ["__version__", *_API_NAMES, "plan", "simulate"]
 
 
 def __getattr__(name: str):
@@ -15,4 +15,7 @@ def __getattr__(name: str):
     if name == "simulate":
         from autotune.serving_api import simulate
         return simulate
+    if name == "plan":
+        from autotune.planning import plan
+        return plan
     raise AttributeError(f"module 'autotune' has no attribute {name!r}")
