@@ -15,8 +15,10 @@ Method:
    lengths; with every packed replica on the card). The token budget is the engine profile's.
 3. Per-replica capacity: the highest Poisson rate (requests/s) at which the serving simulator
    (`simulate_layout`, `requests` requests per simulation, 600 by default, one `seed`) says the
-   replica keeps up (not overloaded) and meets the SLOs at the chosen percentile (p50, p90 or
-   p99 of TTFT and TPOT). Found by bisection over an integer grid of rates (`RATE_SCALE` units
+   replica keeps up and meets the SLOs at the chosen percentile (p50, p90 or p99 of TTFT and
+   TPOT). Keeping up: the simulator's overload test, and a drain test for bursts too short to
+   show a growing queue: the replica finishes within 5% of the arrival span plus one full-batch
+   request's latency (the closed form's) after the last arrival. Found by bisection over an integer grid of rates (`RATE_SCALE` units
    per request/s) to 1%: the bracket starts at the closed-form steady state's throughput at
    max_num_seqs clients (`closed_loop_steady_state`, output tokens/s / output length), doubled
    while it still passes, halved down while it fails. Simulations are cached per (layout, rate).
@@ -71,11 +73,15 @@ SLO_PERCENTILES = (50, 90, 99)
 #: The bisection stops when the failing rate is within this share above the passing one.
 BISECTION_TOLERANCE = 0.01
 #: Doublings of the steady-state bound tried while the replica still serves it.
-MAX_DOUBLINGS = 16
+MAX_DOUBLINGS = 6
 #: Rows of the capacity table at most (the steps where the rate rises; thinned beyond this).
 MAX_CAPACITY_ROWS = 32
-#: Most requests per simulated replica.
+#: Most requests per simulated replica (--requests).
 MAX_REQUESTS = 100_000
+#: A run holds at least this many times the requests in the system (rate x mean latency), else it is lengthened.
+RUN_TURNOVERS = 8
+#: Most requests per replica a lengthened run takes.
+MAX_PROBE_REQUESTS = 20_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,6 +134,8 @@ class ServingCheck:
     """None for zero replicas (they serve nothing)."""
     failure: str | None
     """None when the SLOs are met and the replicas keep up; else what broke, in words with numbers."""
+    requests_per_replica: int = 0
+    """Requests each replica simulated (lengthened from --requests when the system holds many)."""
 
     @property
     def meets_slos(self) -> bool:
@@ -135,7 +143,7 @@ class ServingCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {"replicas": self.replicas, "rate_per_s": round(self.rate_per_s, 6), "meets_slos": self.meets_slos,
-                "failure": self.failure}
+                "failure": self.failure, "requests_per_replica": self.requests_per_replica}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,43 +375,18 @@ class _Setting:
     seed: int
 
 
-class _Simulations:
-    """Simulations of one replica per (layout, rate units), cached for the process of one plan."""
+@dataclass(frozen=True, kw_only=True)
+class SteadyFigures:
+    """The closed-form steady state of a replica at max_num_seqs clients."""
 
-    def __init__(self, setting: _Setting) -> None:
-        self.setting = setting
-        self.cache: dict[tuple[int, int, int], ServingResult] = {}
-
-    def run(self, layout: ReplicaLayout, *, rate_per_s: float, replicas: int = 1) -> ServingResult:
-        from cost_models.serving.simulator import simulate_layout
-        from cost_models.serving.traffic import Traffic
-
-        s = self.setting
-        # Each replica gets `requests` requests at rate / replicas (simulate_layout splits them evenly).
-        traffic = Traffic(requests=s.requests * replicas, lengths=s.lengths, rate_per_s=rate_per_s, seed=s.seed)
-        return simulate_layout(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp, pp=layout.pp,
-                               dp=replicas, engine=s.engine, traffic=traffic, params=s.params,
-                               ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms, max_num_seqs=layout.max_num_seqs)
-
-    def one_replica(self, layout: ReplicaLayout, units: int) -> ServingResult:
-        key = (layout.tp, layout.pp, units)
-        if key not in self.cache:
-            self.cache[key] = self.run(layout, rate_per_s=units / RATE_SCALE)
-        return self.cache[key]
-
-    def failure(self, result: ServingResult) -> str | None:
-        s = self.setting
-        return slo_failure(result, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms, percentile=s.percentile)
-
-    def check(self, layout: ReplicaLayout, *, replicas: int, rate_per_s: float) -> ServingCheck:
-        if replicas < 1:
-            return ServingCheck(replicas=0, rate_per_s=rate_per_s, result=None, failure="no replica serves nothing")
-        result = self.run(layout, rate_per_s=rate_per_s, replicas=replicas)
-        return ServingCheck(replicas=replicas, rate_per_s=rate_per_s, result=result, failure=self.failure(result))
+    rate_per_s: float
+    """Requests/s (output tokens/s / output length): where the bisection's bracket starts."""
+    full_batch_e2e_s: float
+    """A request's latency in a full batch without waiting (TTFT + (O - 1) TPOT): the drain allowance."""
 
 
-def steady_bound_per_s(setting: _Setting, layout: ReplicaLayout) -> float:
-    """Returns requests/s of the closed-form steady state at max_num_seqs clients (the bisection's first bracket)."""
+def steady_figures(setting: _Setting, layout: ReplicaLayout) -> SteadyFigures:
+    """Returns the closed-form steady state's requests/s and full-batch latency of one replica of `layout`."""
     from cost_models.serving.simulator import prepare_replica
     from cost_models.serving.steady import closed_loop_steady_state
 
@@ -414,20 +397,135 @@ def steady_bound_per_s(setting: _Setting, layout: ReplicaLayout) -> float:
     steady = closed_loop_steady_state(pricer, limits, concurrency=limits.max_num_seqs, input_len=mean_in,
                                       output_len=mean_out)
     rate = steady.output_tokens_per_s / mean_out
-    return rate if math.isfinite(rate) and rate > 0 else 1.0
+    e2e = steady.ttft_s + (mean_out - 1) * steady.tpot_s
+    return SteadyFigures(rate_per_s=rate if math.isfinite(rate) and rate > 0 else 1.0,
+                         full_batch_e2e_s=e2e if math.isfinite(e2e) and e2e > 0 else 0.0)
+
+
+def last_arrival_s(setting: _Setting, rate_per_s: float, requests: int) -> float:
+    """Returns when the last of one replica's `requests` Poisson arrivals comes (s), as `simulate_layout` draws them.
+
+    Mirrors `cost_models.serving.simulator._run_share`: one generator per seed, lengths drawn first.
+    """
+    from cost_models.serving.traffic import Traffic, open_arrivals_s
+
+    rng = np.random.default_rng(setting.seed)
+    setting.lengths.sample(requests, rng)
+    traffic = Traffic(requests=requests, lengths=setting.lengths, rate_per_s=rate_per_s, seed=setting.seed)
+    return float(open_arrivals_s(traffic, rng)[-1])
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Run:
+    """One simulation of `replicas` replicas, each with `requests` requests, and its verdict."""
+
+    result: ServingResult
+    requests: int
+    failure: str | None
+
+
+class _Simulations:
+    """Simulations of one replica per (layout, rate units), cached for the process of one plan."""
+
+    def __init__(self, setting: _Setting) -> None:
+        self.setting = setting
+        self.cache: dict[tuple[int, int, int], _Run] = {}
+        self.steady: dict[tuple[int, int], SteadyFigures] = {}
+
+    def figures(self, layout: ReplicaLayout) -> SteadyFigures:
+        key = (layout.tp, layout.pp)
+        if key not in self.steady:
+            self.steady[key] = steady_figures(self.setting, layout)
+        return self.steady[key]
+
+    def _simulate(self, layout: ReplicaLayout, *, rate_per_s: float, replicas: int, requests: int) -> ServingResult:
+        from cost_models.serving.simulator import simulate_layout
+        from cost_models.serving.traffic import Traffic
+
+        s = self.setting
+        # Each replica gets `requests` requests at rate / replicas (simulate_layout splits them evenly).
+        traffic = Traffic(requests=requests * replicas, lengths=s.lengths, rate_per_s=rate_per_s, seed=s.seed)
+        return simulate_layout(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp, pp=layout.pp,
+                               dp=replicas, engine=s.engine, traffic=traffic, params=s.params,
+                               ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms, max_num_seqs=layout.max_num_seqs)
+
+    def run(self, layout: ReplicaLayout, *, rate_per_s: float, replicas: int = 1) -> _Run:
+        """Returns the simulation at `rate_per_s` over `replicas`, lengthened until it reaches a steady state.
+
+        A run shows a steady state only when it holds many times the requests in the system (Little's
+        law: rate x mean end-to-end latency); shorter, a burst fits in one batch and looks served. The run
+        is lengthened to RUN_TURNOVERS times that, at most MAX_PROBE_REQUESTS per replica.
+        """
+        s = self.setting
+        per_replica = rate_per_s / replicas
+        requests = s.requests
+        while True:
+            result = self._simulate(layout, rate_per_s=rate_per_s, replicas=replicas, requests=requests)
+            failure = self.failure(result, layout, per_replica, requests)
+            if failure is not None:
+                return _Run(result=result, requests=requests, failure=failure)
+            in_system = per_replica * result.e2e_latency_ms.mean / 1e3
+            needed = math.ceil(RUN_TURNOVERS * in_system)
+            if requests >= needed:
+                return _Run(result=result, requests=requests, failure=None)
+            if requests >= MAX_PROBE_REQUESTS:
+                return _Run(result=result, requests=requests,
+                            failure=f"{requests} requests per replica are too few to reach a steady state at "
+                                    f"{per_replica:.4g} requests/s per replica ({in_system:.0f} in the system)")
+            requests = min(needed, MAX_PROBE_REQUESTS)
+
+    def one_replica(self, layout: ReplicaLayout, units: int) -> _Run:
+        key = (layout.tp, layout.pp, units)
+        if key not in self.cache:
+            self.cache[key] = self.run(layout, rate_per_s=units / RATE_SCALE)
+        return self.cache[key]
+
+    def failure(self, result: ServingResult, layout: ReplicaLayout, rate_per_replica_s: float,
+                requests: int) -> str | None:
+        """Returns None when the replicas keep up (the simulator's overload test and the drain test) and meet the
+        SLO percentiles, else what broke.
+
+        The drain test: a queue that a short run does not show growing is caught by the time the replica
+        needs after its last arrival: more than 5% of the arrival span (the simulator's OVERLOAD_SLOPE) plus
+        one full-batch request's latency means it served under ~95% of the rate.
+        """
+        from cost_models.serving.metrics import OVERLOAD_SLOPE
+
+        s = self.setting
+        failure = slo_failure(result, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms, percentile=s.percentile)
+        if failure is not None:
+            return failure
+        span = last_arrival_s(s, rate_per_replica_s, requests)
+        drain = result.simulated_s - span
+        allowance = OVERLOAD_SLOPE * span + self.figures(layout).full_batch_e2e_s
+        if drain > allowance:
+            return (f"overloaded (the last request finishes {drain:.3g} s after the last arrival, more than "
+                    f"{allowance:.3g} s)")
+        return None
+
+    def fails(self, layout: ReplicaLayout, units: int) -> str | None:
+        return self.one_replica(layout, units).failure
+
+    def check(self, layout: ReplicaLayout, *, replicas: int, rate_per_s: float) -> ServingCheck:
+        if replicas < 1:
+            return ServingCheck(replicas=0, rate_per_s=rate_per_s, result=None, failure="no replica serves nothing")
+        done = self.run(layout, rate_per_s=rate_per_s, replicas=replicas)
+        return ServingCheck(replicas=replicas, rate_per_s=rate_per_s, result=done.result, failure=done.failure,
+                            requests_per_replica=done.requests)
 
 
 def layout_capacity(sims: _Simulations, layout: ReplicaLayout) -> LayoutCapacity:
     """Returns the highest rate one replica of `layout` serves within the SLOs, by bisection (module doc, 3)."""
-    bound = steady_bound_per_s(sims.setting, layout)
     count = 0
 
     def fails(units: int) -> str | None:
         nonlocal count
         count += 1 if (layout.tp, layout.pp, units) not in sims.cache else 0
-        return sims.failure(sims.one_replica(layout, units))
+        return sims.fails(layout, units)
 
+    bound = 0.0
     try:
+        bound = sims.figures(layout).rate_per_s
         hi = max(int(math.ceil(bound * RATE_SCALE)), 1)
         lo = 0
         doublings = 0
@@ -438,6 +536,10 @@ def layout_capacity(sims: _Simulations, layout: ReplicaLayout) -> LayoutCapacity
             hi *= 2
             doublings += 1
         if lo == 0:
+            floor = fails(1)  # the lowest rate of the grid: a layout that misses the SLOs unloaded is out at once
+            if floor is not None:
+                return LayoutCapacity(layout=layout, rate_units=0, bound_rate_per_s=bound, simulations=count,
+                                      reason=f"{floor} even at {1 / RATE_SCALE:g} requests/s")
             probe, last = hi // 2, fails(hi)  # cached: the reason at the lowest failing rate so far
             while probe >= 1:
                 last = fails(probe)
