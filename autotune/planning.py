@@ -472,7 +472,8 @@ class _Simulations:
                 return _Run(result=result, requests=requests,
                             failure=f"{requests} requests per replica are too few to reach a steady state at "
                                     f"{per_replica:.4g} requests/s per replica ({in_system:.0f} in the system)")
-            requests = min(needed, MAX_PROBE_REQUESTS)
+            # Half as much again: the system holds more once the run is longer, and one rerun should do.
+            requests = min(math.ceil(1.5 * needed), MAX_PROBE_REQUESTS)
 
     def one_replica(self, layout: ReplicaLayout, units: int) -> _Run:
         key = (layout.tp, layout.pp, units)
