@@ -1,4 +1,7 @@
 """autotune: constraint-solving autotuner for LLM inference parallelism."""
+import sys
+import types
+
 __version__ = "0.1.0"
 
 #: The public API (`autotune.api`), loaded on first use so that `import autotune` stays cheap.
@@ -15,7 +18,27 @@ def __getattr__(name: str):
     if name == "simulate":
         from autotune.serving_api import simulate
         return simulate
-    if name == "plan":
+    raise AttributeError(f"module 'autotune' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """The package's module type: `autotune.plan` is the `plan` function, loaded on first use.
+
+    The submodule `autotune/plan.py` (ParallelPlan) has the same name: importing it sets the package
+    attribute `plan` to the module, which would hide the function from `from autotune import plan`.
+    The property keeps the function (the setter ignores the import system's assignment);
+    `from autotune.plan import ParallelPlan` still works through sys.modules. Renaming that module
+    would make this unnecessary.
+    """
+
+    @property
+    def plan(self):
         from autotune.planning import plan
         return plan
-    raise AttributeError(f"module 'autotune' has no attribute {name!r}")
+
+    @plan.setter
+    def plan(self, value) -> None:
+        del value  # the submodule autotune.plan, set by the import system: the function stays the attribute
+
+
+sys.modules[__name__].__class__ = _Package

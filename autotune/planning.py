@@ -263,7 +263,7 @@ class PlanResult:
 def _check_inputs(*, rate: Any, cards: Any, slo_percentile: Any, requests: Any, seed: Any, max_cards: Any,
                   most_cards: int) -> None:
     if (rate is None) == (cards is None):
-        raise InputError(source="plan", value=None, has_value=False,
+        raise InputError(source="--rate/--cards", value=None, has_value=False,
                          expected="exactly one of --rate (the fewest cards for a rate) or --cards (the highest rate "
                                   "of N cards)")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate)

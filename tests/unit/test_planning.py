@@ -188,3 +188,12 @@ def test_slo_failure_reads_the_chosen_percentile():
 def test_layout_devices_count_packed_groups():
     layout = ReplicaLayout(tp=2, pp=2, devices_per_group=2, replicas_per_group=4, max_num_seqs=1)
     assert [layout.devices(n) for n in (1, 4, 5, 8, 9)] == [2, 2, 4, 4, 6]
+
+
+def test_package_exports_the_plan_function_beside_the_plan_module():
+    import autotune.plan  # noqa: F401  (the ParallelPlan module of the same name, as search.py imports it)
+    from autotune import plan as exported
+    from autotune.plan import ParallelPlan
+
+    assert exported is plan
+    assert ParallelPlan.__module__ == "autotune.plan"
