@@ -21,24 +21,32 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'autotune' has no attribute {name!r}")
 
 
-class _Package(types.ModuleType):
-    """The package's module type: `autotune.plan` is the `plan` function, loaded on first use.
+class _Export:
+    """A package attribute that stays an API function although a submodule has the same name.
 
-    The submodule `autotune/plan.py` (ParallelPlan) has the same name: importing it sets the package
-    attribute `plan` to the module, which would hide the function from `from autotune import plan`.
-    The property keeps the function (the setter ignores the import system's assignment);
-    `from autotune.plan import ParallelPlan` still works through sys.modules. Renaming that module
-    would make this unnecessary.
+    `autotune/estimate.py` and `autotune/plan.py` (ParallelPlan) share their names with the functions
+    `estimate` and `plan`: importing such a submodule sets the package attribute to the module, which
+    would hide the function from `from autotune import estimate`. This data descriptor keeps the
+    function (its setter ignores the import system's assignment); `from autotune.plan import
+    ParallelPlan` still works through sys.modules. Renaming those modules would make it unnecessary.
     """
 
-    @property
-    def plan(self):
-        from autotune.planning import plan
-        return plan
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
 
-    @plan.setter
-    def plan(self, value) -> None:
-        del value  # the submodule autotune.plan, set by the import system: the function stays the attribute
+    def __get__(self, instance, owner=None):
+        import importlib
+        return getattr(importlib.import_module(self.module), self.name)
+
+    def __set__(self, instance, value) -> None:
+        del value  # the submodule, set by the import system: the function stays the attribute
+
+
+class _Package(types.ModuleType):
+    """The package's module type, with the functions that share a submodule's name."""
+
+    estimate = _Export("autotune.api", "estimate")
+    plan = _Export("autotune.planning", "plan")
 
 
 sys.modules[__name__].__class__ = _Package
