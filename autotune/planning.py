@@ -753,7 +753,7 @@ def _plan_rate(sims: _Simulations, capacities: tuple[LayoutCapacity, ...], optio
         check = sims.check(layout, replicas=n, rate_per_s=rate)
     if not check.meets_slos:
         return PlanResult(status=INFEASIBLE, recommendations=(), capacity=capacity_table(capacities, max_cards),
-                          layouts=capacities, reasons=(f"{n} replicas of {layout.label} ({layout.devices(n)} {word}s) "
+                          layouts=capacities, reasons=(f"{n} replica(s) of {layout.label} ({layout.devices(n)} {word}(s)) "
                                                        f"miss the SLOs at {rate:g} requests/s: {check.failure}",),
                           notes=tuple(notes), **base)
     fewer = sims.check(layout, replicas=n - 1, rate_per_s=rate)

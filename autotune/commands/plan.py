@@ -115,12 +115,12 @@ def render(result) -> str:
         rec = result.recommendations[0]
         lay = rec.layout
         goal = (f"serve {result.rate:g} requests/s" if result.rate is not None
-                else f"the most on {result.cards} {word}s")
+                else f"the most on {_count(result.cards, word)}")
         lines += [f"Plan ({result.status}) to {goal}:",
-                  f"  {rec.replicas} x (TP {lay.tp} PP {lay.pp}) = {rec.cards_used} {word}s, "
-                  f"max_num_seqs {lay.max_num_seqs}; serves up to {rec.rate_served:g} requests/s "
-                  f"({rec.rate_served / rec.replicas:g} per replica)",
-                  f"  check at {rec.check.rate_per_s:g} requests/s over {rec.replicas} replicas: "
+                  f"  {rec.replicas} x (TP {lay.tp} PP {lay.pp}) = {_count(rec.cards_used, word)}, "
+                  f"max_num_seqs {lay.max_num_seqs}; serves up to {rec.rate_served:.4g} requests/s "
+                  f"({rec.rate_served / rec.replicas:.4g} per replica)",
+                  f"  check at {rec.check.rate_per_s:g} requests/s over {_count(rec.replicas, 'replica')}: "
                   + ("meets the SLOs" if rec.check.meets_slos else f"misses: {rec.check.failure}"),
                   f"    {'ms':<12}{'p50':>11}{'p90':>11}{'p99':>11}{'mean':>11}"]
         res = rec.check.result
@@ -150,7 +150,14 @@ def render(result) -> str:
             lines.append(f"  {c.layout.label:<16}{share:>7}{c.layout.max_num_seqs:>14}{c.rate_per_s:>12.4g}  {note}")
     lines += [f"  note: {note}" for note in result.notes]
     lines.append("  note: max_num_seqs is each layout's largest batch within memory and the runtime's buckets")
+    lines.append(f"  note: {a.requests_per_simulation} requests per simulated replica, more when over 1/8 of them "
+                 f"are in the system")
     return "\n".join(_clip(line.rstrip()) for line in lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """Returns '1 card', '3 cards'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _clip(line: str) -> str:
@@ -184,7 +191,7 @@ def capacity_plot(result, path: str) -> Path:
         for rec in result.recommendations:
             ax.scatter([rec.cards_used], [rec.rate_served], marker="*", s=120, color="tab:red", zorder=4,
                        label=f"plan: {rec.replicas} x TP {rec.layout.tp} PP {rec.layout.pp}, "
-                             f"{rec.cards_used} {a.device_name}s")
+                             f"{_count(rec.cards_used, a.device_name)}")
         ax.set_xlabel(f"{a.device_name}s")
         ax.set_ylabel("requests/s")
         ax.set_ylim(bottom=0)
