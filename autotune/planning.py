@@ -170,7 +170,8 @@ class PlanRecommendation:
         return {
             "tensor_parallel_size": self.layout.tp, "pipeline_parallel_size": self.layout.pp,
             "data_parallel_size": self.replicas, "replicas": self.replicas, "cards_used": self.cards_used,
-            "pes_used": self.pes_used, "max_num_seqs": self.layout.max_num_seqs,
+            "pes_used": self.pes_used, "batch_size": self.layout.max_num_seqs,
+            "max_num_seqs": self.layout.max_num_seqs,
             "max_num_batched_tokens": result.max_num_batched_tokens,
             "rate_served": round(self.rate_served, 6),
             "rate_served_per_replica": round(self.rate_served / self.replicas, 6),
@@ -657,13 +658,15 @@ def capacity_table(capacities: Sequence[LayoutCapacity], up_to_cards: int) -> tu
 # --- the API ------------------------------------------------------------------------------------------------
 
 def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
-         rate: float | None = None, cards: int | None = None, slo_percentile: int = 90,
+         rate: float | None = None, cards: int | None = None, token_rate: float | None = None,
+         slo_percentile: int = 90,
          max_cards: int | None = None, seed: int = 0, requests: int = DEFAULT_REQUESTS,
          lengths_file: str | os.PathLike | None = None, engine: str | None = None, release: str | None = None,
          space: SearchSpace | str | None = None, params: CostParams | None = None) -> PlanResult:
     """Returns the plan: with `rate` (requests/s), the fewest devices and the layout serving it within the SLO
     percentiles; with `cards`, the highest rate those devices serve; the capacity table either way.
 
+    `token_rate` (output tokens/s) stands for `rate` = token_rate / the mean output length.
     SLOs are the workload's `ttft_ms` and `tpot_ms`, bounding the `slo_percentile` (50, 90 or 99) of
     the simulated requests; arrivals are Poisson for `seed`. `lengths_file` (CSV or JSONL sample
     or histogram of input_len, output_len) replaces the workload's fixed lengths.
@@ -674,9 +677,15 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
     from cost_models.serving.traffic import fixed_lengths, is_trace_file, load_lengths
 
     spec, device = _model(model), _hardware(hardware)
+    if token_rate is not None and rate is not None:
+        raise InputError(source="--token-rate", value=token_rate, expected="no --rate with it (one target rate)")
     most_cards = MAX_FLEET_UNITS // device.compute_units_per_device
-    _check_inputs(rate=rate, cards=cards, slo_percentile=slo_percentile, requests=requests, seed=seed,
-                  max_cards=max_cards, most_cards=most_cards)
+    if token_rate is not None:
+        if isinstance(token_rate, bool) or not isinstance(token_rate, (int, float)) or not token_rate > 0 \
+                or not math.isfinite(token_rate):
+            raise InputError(source="--token-rate", value=token_rate, expected="a finite number of output tokens/s > 0")
+    _check_inputs(rate=rate if token_rate is None else 1.0, cards=cards, slo_percentile=slo_percentile,
+                  requests=requests, seed=seed, max_cards=max_cards, most_cards=most_cards)
     if max_cards is None:
         max_cards = most_cards if cards is None else cards
     search_space = _space(space, device)
@@ -694,6 +703,11 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
         mean_in, mean_out = _mean_lengths(lengths)
         workload = dataclasses.replace(workload, input_len=mean_in, output_len=mean_out)
         lengths_text = f"sample {os.fspath(lengths_file)} (means {mean_in} in / {mean_out} out)"
+    if token_rate is not None:
+        weights = np.asarray(lengths.weight, dtype=np.float64) if lengths.weight else np.ones(len(lengths.output_len))
+        rate = float(token_rate) / float(np.dot(lengths.output_len, weights) / weights.sum())
+        _check_inputs(rate=rate, cards=cards, slo_percentile=slo_percentile, requests=requests, seed=seed,
+                      max_cards=max_cards, most_cards=most_cards)
     params = cost_models.load_params() if params is None else params
     profile = load_engine(engine or default_engine(device), device, release)
     layouts, why_none = replica_layouts(spec, device, search_space, workload, params=params)

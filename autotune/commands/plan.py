@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hardware preset or YAML file")
     parser.add_argument("--rate", default=None, metavar="R",
                         help="requests/s to serve (Poisson arrivals): answer the fewest cards" + _NO_DEFAULT)
+    parser.add_argument("--token-rate", default=None, metavar="T",
+                        help="output tokens/s to serve instead of --rate (rate = T / mean output length)"
+                             + _NO_DEFAULT)
     parser.add_argument("--cards", "--devices", dest="cards", default=None, metavar="N",
                         help="cards (devices for GPUs) to fill: answer the highest rate they serve" + _NO_DEFAULT)
     parser.add_argument("--max-cards", "--max-devices", dest="max_cards", default=None, metavar="N",
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     result = plan(
         args.model, args.hardware, workload, rate=ca.parse_positive_float(args.rate, "--rate"),
         cards=ca.parse_optional_int(args.cards, "--cards", maximum=100_000),
+        token_rate=ca.parse_positive_float(args.token_rate, "--token-rate"),
         slo_percentile=ca.parse_int(args.slo_percentile, "--slo-percentile", maximum=100),
         max_cards=ca.parse_optional_int(args.max_cards, "--max-cards", maximum=100_000),
         seed=ca.parse_int(args.seed, "--seed", minimum=0, maximum=2**31 - 1),

@@ -197,3 +197,11 @@ def test_package_exports_the_plan_function_beside_the_plan_module():
 
     assert exported is plan
     assert ParallelPlan.__module__ == "autotune.plan"
+
+
+def test_token_rate_is_the_rate_times_the_output_length(rate_plan):
+    by_tokens = plan(MODEL, HARDWARE, WORKLOAD, token_rate=40 * WORKLOAD.output_len, requests=REQUESTS)
+    assert by_tokens.rate == pytest.approx(40)
+    assert by_tokens.to_dict()["recommendations"] == rate_plan.to_dict()["recommendations"]
+    with pytest.raises(InputError, match="--token-rate"):
+        plan(MODEL, HARDWARE, WORKLOAD, rate=1, token_rate=64)
