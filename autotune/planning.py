@@ -510,7 +510,7 @@ class _Simulations:
 
     def check(self, layout: ReplicaLayout, *, replicas: int, rate_per_s: float) -> ServingCheck:
         if replicas < 1:
-            return ServingCheck(replicas=0, rate_per_s=rate_per_s, result=None, failure="no replica serves nothing")
+            return ServingCheck(replicas=0, rate_per_s=rate_per_s, result=None, failure="zero replicas serve nothing")
         done = self.run(layout, rate_per_s=rate_per_s, replicas=replicas)
         return ServingCheck(replicas=replicas, rate_per_s=rate_per_s, result=done.result, failure=done.failure,
                             requests_per_replica=done.requests)

@@ -60,3 +60,16 @@ def test_plan_plot_writes_the_capacity_plot(tmp_path):
     run = autotune("plan", *SMALL, "--cards", "2", "--plot", str(target))
     assert run.code == 0, run.stderr
     assert target.read_text().lstrip().startswith("<?xml")
+
+
+def test_plan_on_gpus_counts_devices_and_checks_one_replica_fewer():
+    run = autotune("plan", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--input-len", "1024",
+                   "--output-len", "128", "--tpot-ms", "60", "--requests", "200", "--rate", "16", "--json")
+    assert run.code == 0, run.stderr
+    data = run.json()
+    rec = data["recommendations"][0]
+    assert data["assumptions"]["device_name"] == "GPU" and data["assumptions"]["engine"] == "vllm"
+    assert rec["replicas"] >= 2 and rec["rate_served"] >= 16
+    assert rec["cards_used"] == rec["replicas"] * rec["tensor_parallel_size"] * rec["pipeline_parallel_size"]
+    assert rec["check"]["meets_slos"] and not rec["fewer_replicas_check"]["meets_slos"]
+    assert rec["tpot_ms"]["p90"] <= 60
