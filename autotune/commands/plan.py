@@ -122,8 +122,9 @@ def render(result) -> str:
                 else f"the most on {_count(result.cards, word)}")
         lines += [f"Plan ({result.status}) to {goal}:",
                   f"  {rec.replicas} x (TP {lay.tp} PP {lay.pp}) = {_count(rec.cards_used, word)}, "
-                  f"max_num_seqs {lay.max_num_seqs}; serves up to {rec.rate_served:.4g} requests/s "
-                  f"({rec.rate_served / rec.replicas:.4g} per replica)",
+                  f"max_num_seqs {lay.max_num_seqs}",
+                  f"  serves up to {rec.rate_served:.4g} requests/s ({rec.rate_served / rec.replicas:.4g} per "
+                  f"replica) within the SLOs",
                   f"  check at {rec.check.rate_per_s:g} requests/s over {_count(rec.replicas, 'replica')}: "
                   + ("meets the SLOs" if rec.check.meets_slos else f"misses: {rec.check.failure}"),
                   f"    {'ms':<12}{'p50':>11}{'p90':>11}{'p99':>11}{'mean':>11}"]
