@@ -99,11 +99,10 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_INFEASIBLE
 
 
-def _dist_row(name: str, dist: Any, percentile_key: str) -> str:
+def _dist_row(name: str, dist: Any, slo: str = "") -> str:
     if dist is None:
         return f"    {name:<12}{'overloaded':>11}"
-    return (f"    {name:<12}{dist.p50:>11.1f}{dist.p90:>11.1f}{dist.p99:>11.1f}{dist.mean:>11.1f}"
-            f"   (SLO on {percentile_key})")
+    return f"    {name:<12}{dist.p50:>11.1f}{dist.p90:>11.1f}{dist.p99:>11.1f}{dist.mean:>11.1f}   {slo}"
 
 
 def render(result) -> str:
@@ -125,12 +124,13 @@ def render(result) -> str:
                   f"max_num_seqs {lay.max_num_seqs}",
                   f"  serves up to {rec.rate_served:.4g} requests/s ({rec.rate_served / rec.replicas:.4g} per "
                   f"replica) within the SLOs",
-                  f"  check at {rec.check.rate_per_s:g} requests/s over {_count(rec.replicas, 'replica')}: "
+                  f"  check at {rec.check.rate_per_s:.4g} requests/s over {_count(rec.replicas, 'replica')}: "
                   + ("meets the SLOs" if rec.check.meets_slos else f"misses: {rec.check.failure}"),
                   f"    {'ms':<12}{'p50':>11}{'p90':>11}{'p99':>11}{'mean':>11}"]
         res = rec.check.result
-        lines += [_dist_row("TTFT", res.ttft_ms, key), _dist_row("TPOT", res.tpot_ms, key),
-                  _dist_row("end-to-end", res.e2e_latency_ms, key)]
+        lines += [_dist_row("TTFT", res.ttft_ms, "" if a.ttft_ms is None else f"(SLO: {key} <= {a.ttft_ms:g})"),
+                  _dist_row("TPOT", res.tpot_ms, "" if a.tpot_ms is None else f"(SLO: {key} <= {a.tpot_ms:g})"),
+                  _dist_row("end-to-end", res.e2e_latency_ms)]
         if res.goodput_requests_per_s is not None:
             lines.append(f"    goodput {res.goodput_requests_per_s:.4g} requests/s, "
                          f"{res.output_tokens_per_s:,.1f} output tokens/s")
