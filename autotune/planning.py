@@ -57,7 +57,7 @@ from autotune.specs.space import SearchSpace
 from autotune.specs.workload import Workload
 
 if TYPE_CHECKING:
-    from cost_models.params import CostParams
+    from cost_models.params import Calibration, CostParams
     from cost_models.serving.engines import EngineProfile
     from cost_models.serving.metrics import Distribution, ServingResult
     from cost_models.serving.traffic import Lengths
@@ -225,9 +225,18 @@ class PlanAssumptions:
     device_name: str
     unit_name: str
     devices_per_node: int
+    calibration: Calibration | None = None
+    """Whether the cost model's efficiencies were fitted on this hardware (`calibration_for`)."""
+
+    def __post_init__(self) -> None:
+        if self.calibration is None:
+            from cost_models.params import calibration_for
+            object.__setattr__(self, "calibration", calibration_for(self.hardware))
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["calibration"] = self.calibration.to_dict()
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

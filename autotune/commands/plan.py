@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,8 @@ def render(result) -> str:
     lines.append("  note: max_num_seqs is each layout's largest batch within memory and the runtime's buckets")
     lines.append(f"  note: {a.requests_per_simulation} requests per simulated replica, more when over 1/8 of them "
                  f"are in the system")
+    if not a.calibration.hardware_fitted:
+        lines += textwrap.wrap(f"calibration: {a.calibration.note}", width=MAX_WIDTH)
     return "\n".join(_clip(line.rstrip()) for line in lines)
 
 

@@ -73,3 +73,9 @@ def test_plan_on_gpus_counts_devices_and_checks_one_replica_fewer():
     assert rec["cards_used"] == rec["replicas"] * rec["tensor_parallel_size"] * rec["pipeline_parallel_size"]
     assert rec["check"]["meets_slos"] and not rec["fewer_replicas_check"]["meets_slos"]
     assert rec["tpot_ms"]["p90"] <= 60
+
+
+def test_plan_says_rngd_is_not_fitted_on_its_own_measurements():
+    run = autotune("plan", *SMALL, "--cards", "1", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["assumptions"]["calibration"]["hardware_fitted"] is False
