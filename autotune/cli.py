@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "the best configuration for each fleet size in devices (or model, dtype, length)",
     "enumerate": "every candidate, feasible or not, with its metrics and violations",
     "simulate": "one configuration under traffic: TTFT/TPOT percentiles, throughput, goodput",
+    "plan": "the fewest cards and replicas that serve a request rate within SLO percentiles",
     "calibrate": "fit the cost model's efficiency parameters to measurements",
     "validate": "compare the cost model's predictions with measurements",
 }
