@@ -553,3 +553,44 @@ def _segment_hits(segment: tuple[tuple[float, float], tuple[float, float]], rect
         if rect[0] < x < rect[2] and rect[1] < y < rect[3]:
             return True
     return False
+
+
+def capacity_plot(result, path: str) -> Path:
+    """Returns the path of the written plot: cards against the highest rate served, the plan marked."""
+    target, fmt = output_path(path)
+    mpl = _matplotlib("--plot", target)
+    from matplotlib.figure import Figure
+
+    a = result.assumptions
+    with _style(mpl):
+        fig = Figure(figsize=FIGURE_SIZE_IN)
+        ax = fig.add_subplot()
+        xs = [p.cards for p in result.capacity]
+        ys = [p.rate_served for p in result.capacity]
+        ax.step(xs + [max(xs[-1], result.cards or 0) + 1], ys + [ys[-1]], where="post", color="tab:blue",
+                label="highest rate served within the SLOs")
+        ax.scatter(xs, ys, color="tab:blue", s=18, zorder=3)
+        for p in result.capacity:
+            ax.annotate(f"{p.replicas}xTP{p.tp}PP{p.pp}", (p.cards, p.rate_served), textcoords="offset points",
+                        xytext=(3, 4), fontsize=LABEL_FONT_PT)
+        if result.rate is not None:
+            ax.axhline(result.rate, color="tab:red", linestyle="--", linewidth=1.0,
+                       label=f"rate {result.rate:g} requests/s")
+        for rec in result.recommendations:
+            ax.scatter([rec.cards_used], [rec.rate_served], marker="*", s=120, color="tab:red", zorder=4,
+                       label=f"plan: {rec.replicas} x TP {rec.layout.tp} PP {rec.layout.pp}, "
+                             f"{rec.cards_used} {a.device_name}{'' if rec.cards_used == 1 else 's'}")
+        ax.set_xlabel(f"{a.device_name}s")
+        ax.set_ylabel("requests/s")
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        slos = ", ".join(f"{n} p{a.slo_percentile} <= {v:g} ms" for n, v in (("TTFT", a.ttft_ms),
+                                                                              ("TPOT", a.tpot_ms)) if v is not None)
+        ax.set_title(f"{a.model} on {a.hardware}, {a.engine} {a.release}: {a.lengths}; {slos or 'no SLOs'}",
+                     fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+        _save(fig, target, fmt, "--plot")
+    return target

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from cost_models.params import Calibration, calibration_for
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from autotune import batches as batches_
 from autotune.candidates import Candidates
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace

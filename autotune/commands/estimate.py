@@ -63,7 +63,7 @@ def _settings(args: argparse.Namespace, result, *, model, workload, space, hardw
     if args.emit is None or not result.feasible:
         return None
     from autotune.emit import emit
-    from autotune.plan import ParallelPlan
+    from autotune.parallel_plan import ParallelPlan
 
     plan = ParallelPlan(tensor_parallel_size=result.tp, pipeline_parallel_size=result.pp,
                         data_parallel_size=result.dp, batch_size=result.batch_size,

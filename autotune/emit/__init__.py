@@ -12,7 +12,7 @@ from autotune.emit.furiosa_releases import NEWEST_RELEASE, RELEASES, FuriosaRele
 from autotune.emit.gpu import render_gpu
 from autotune.emit.structured import plan_document, render_json, render_yaml
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
 

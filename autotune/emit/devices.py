@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from autotune.emit.furiosa_releases import CARDS_PER_MACHINE, PES_PER_CARD
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -35,7 +35,7 @@ from autotune.emit.furiosa_releases import (BUCKET_GRANULARITY_TOKENS, PES_PER_C
 from autotune.emit.limits import engine_profile
 from autotune.emit.render import PyCall, ShellCommand
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
 

@@ -40,7 +40,7 @@ from autotune.emit.furiosa import wrap_comment
 from autotune.emit.limits import token_budget
 from autotune.emit.render import ShellCommand
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from cost_models.serving.engines import EngineProfile, load_engine
 
 #: `--emit` format -> engine profile file (cost_models/serving/engines/<name>.yaml).

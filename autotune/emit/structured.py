@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
 

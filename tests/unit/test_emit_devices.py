@@ -13,7 +13,7 @@ import pytest
 from autotune.emit import device_mesh, device_strings
 from autotune.emit.devices import cards_needed, machine_meshes
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 
 
 def plan(tp: int, pp: int = 1, dp: int = 1, batch: int = 8) -> ParallelPlan:

@@ -16,7 +16,7 @@ import pytest
 from autotune.emit import FORMATS, emit, furiosa_for, release_for
 from autotune.emit.furiosa_releases import BUILD_FXB_PARAMS, RELEASES, resolve_release
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model_loader import load_model
 from autotune.specs.workload import Workload
 from tests.shared_data import TEST_DATA

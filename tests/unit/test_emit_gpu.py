@@ -13,7 +13,7 @@ import yaml
 
 from autotune.emit import emit
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model
 from autotune.specs.space import load_space

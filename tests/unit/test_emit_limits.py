@@ -24,7 +24,7 @@ import yaml
 from autotune.emit import emit, furiosa_for
 from autotune.emit.furiosa_releases import RELEASES
 from autotune.errors import InputError
-from autotune.plan import ParallelPlan
+from autotune.parallel_plan import ParallelPlan
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model
 from autotune.specs.workload import Workload

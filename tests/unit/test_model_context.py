@@ -98,7 +98,7 @@ def test_gpu_emitters_accept_a_rope_extended_context():
     # vLLM derives max_model_len = original x factor for yarn (_get_and_verify_max_len), so a 100k
     # context on the yarn-extended Qwen2.5 config above is servable; beyond 131072 it is not.
     from autotune.emit import emit
-    from autotune.plan import ParallelPlan
+    from autotune.parallel_plan import ParallelPlan
     from autotune.specs.workload import Workload
 
     config = _qwen(max_position_embeddings=32768,

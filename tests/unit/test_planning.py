@@ -190,13 +190,12 @@ def test_layout_devices_count_packed_groups():
     assert [layout.devices(n) for n in (1, 4, 5, 8, 9)] == [2, 2, 4, 4, 6]
 
 
-def test_package_exports_the_plan_function_beside_the_plan_module():
-    import autotune.plan  # noqa: F401  (the ParallelPlan module of the same name, as search.py imports it)
-    from autotune import plan as exported
-    from autotune.plan import ParallelPlan
+def test_package_exports_the_plan_and_estimate_functions():
+    import autotune.estimation  # noqa: F401  (modules whose names once shadowed the API functions)
+    import autotune.parallel_plan  # noqa: F401
+    from autotune import estimate, plan as exported
 
-    assert exported is plan
-    assert ParallelPlan.__module__ == "autotune.plan"
+    assert exported is plan and callable(estimate)
 
 
 def test_token_rate_is_the_rate_times_the_output_length(rate_plan):

@@ -74,7 +74,7 @@ def test_devices_used_grows_with_replicas(layout):
 @given(st.sampled_from([1, 2, 4, 8, 16, 32, 64]), st.integers(1, 8), st.integers(1, 16))
 def test_devices_used_matches_the_emitted_placement(tp, pp, dp):
     from autotune.emit.devices import cards_needed
-    from autotune.plan import ParallelPlan
+    from autotune.parallel_plan import ParallelPlan
 
     assume(-(-tp // UPD) * pp <= RNGD.devices_per_node)  # a replica runs within one machine
     used = int(rules.devices_used(RNGD, np.array([tp]), np.array([pp]), np.array([dp]))[0])
