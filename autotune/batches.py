@@ -64,25 +64,21 @@ def last_true(predicate: Callable[[np.ndarray, np.ndarray], np.ndarray], lo: np.
     `predicate(index, b)` answers for the layouts `index` at batches `b` and must be monotone
     (true up to some b, false after). Layouts are bisected together; only unresolved ones are evaluated.
     """
-    good = np.asarray(lo, dtype=np.int64).copy()
-    bad = np.asarray(hi, dtype=np.int64) + 1
-    while True:
-        open_ = np.flatnonzero(bad - good > 1)
-        if len(open_) == 0:
-            return good
-        mid = (good[open_] + bad[open_]) // 2
-        ok = np.asarray(predicate(open_, mid), dtype=bool)
-        good[open_[ok]] = mid[ok]
-        bad[open_[~ok]] = mid[~ok]
+    return _boundary(predicate, good=np.asarray(lo, dtype=np.int64), bad=np.asarray(hi, dtype=np.int64) + 1)
 
 
 def first_true(predicate: Callable[[np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray,
                hi: np.ndarray) -> np.ndarray:
     """Returns, per layout, the smallest b in [lo, hi] with predicate true, where predicate(hi) holds (monotone)."""
-    bad = np.asarray(lo, dtype=np.int64) - 1
-    good = np.asarray(hi, dtype=np.int64).copy()
+    return _boundary(predicate, good=np.asarray(hi, dtype=np.int64), bad=np.asarray(lo, dtype=np.int64) - 1)
+
+
+def _boundary(predicate: Callable[[np.ndarray, np.ndarray], np.ndarray], *, good: np.ndarray,
+              bad: np.ndarray) -> np.ndarray:
+    """Returns the last b where predicate holds walking from `good` (true) towards `bad` (false), per layout."""
+    good, bad = good.copy(), bad.copy()
     while True:
-        open_ = np.flatnonzero(good - bad > 1)
+        open_ = np.flatnonzero(np.abs(bad - good) > 1)
         if len(open_) == 0:
             return good
         mid = (good[open_] + bad[open_]) // 2
