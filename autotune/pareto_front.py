@@ -1,17 +1,16 @@
-"""Exact Pareto fronts by the epsilon-constraint method, each point proven by CP-SAT.
+"""Exact Pareto fronts over every feasible row (every layout at every integer batch).
 
 Two fronts, both "lower TPOT is better" against "more throughput is better":
 - `tpot-throughput`: TPOT against output tokens/s over all replicas;
 - `user-card`: per-user tokens/s (1 / TPOT, so the same order as TPOT) against tokens/s per device.
-Method: maximise throughput (ties: lower TPOT, fewer devices, lower row index); record the
-point; require TPOT strictly below it (in integer microseconds); repeat until infeasible. Every
-point found is non-dominated and every non-dominated (TPOT, throughput) pair is found, one
-configuration per pair (the tie-breaks choose which).
 
-Presolve: with every integer batch a row, a large fleet has 10^5 feasible rows and a front of
-hundreds of points. A row strictly dominated by another feasible row (no slower per token and no
-less throughput, better in one) can be on no front, so `undominated` drops those rows in one
-sorted pass before the epsilon-constraint solves: the same front, in seconds instead of minutes.
+Method: a skyline pass. A row is on the front iff no feasible row is at least as good on both
+axes (integer microseconds, milli-tokens/s) and better on one; sorting the rows by latency, then
+throughput, decides that for all rows at once, so the front is exact by construction. One
+configuration stands for each non-dominated (TPOT, throughput) pair, chosen by the solver's
+tie-breaks (fewer devices, then the lowest row). An earlier version re-proved every point with a
+CP-SAT epsilon-constraint solve; with every integer batch a row, fronts hold hundreds of points
+and that loop took minutes while adding nothing the sorted pass does not already prove.
 """
 from __future__ import annotations
 
@@ -19,10 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autotune.formulation import (FEASIBLE, INFEASIBLE, OPTIMAL, ObjectiveLevel, build_selection_model,
-                                  integer_tables)
+from autotune.formulation import INFEASIBLE, OPTIMAL, ObjectiveLevel, integer_tables
 from autotune.search import Problem
-from autotune.solve import Clock, SolverSettings, solve_lexicographic, worst_status
+from autotune.solve import SolverSettings
 
 AXES: dict[str, tuple[str, str]] = {
     "tpot-throughput": ("tpot_ms", "throughput_tokens_per_s"),
@@ -54,56 +52,14 @@ def front_levels(problem: Problem, axes: str) -> FrontLevels:
 
 
 def pareto_rows(problem: Problem, axes: str = "tpot-throughput", *,
-                settings: SolverSettings | None = None, max_points: int = 10_000) -> tuple[str, list[int]]:
-    """Returns (status, rows on the front), lowest TPOT first.
+                settings: SolverSettings | None = None) -> tuple[str, list[int]]:
+    """Returns (status, rows on the front), lowest TPOT first: OPTIMAL (exact) or INFEASIBLE (nothing fits).
 
-    Status OPTIMAL: the front is exact; FEASIBLE: a time limit cut a solve short (points found
-    are feasible but the front may be incomplete or not proven); INFEASIBLE: nothing fits.
+    `settings` is accepted for the API's symmetry; the sorted pass needs no time limit.
     """
-    settings = settings or SolverSettings()
-    clock = Clock(settings.time_limit_s)
-    levels = front_levels(problem, axes)
-    order = (levels.throughput, levels.latency, levels.devices, levels.row)
-    feasible_rows = undominated(levels, np.flatnonzero(problem.feasible))
-    c = problem.candidates
-    rows: list[int] = []
-    status = OPTIMAL
-    epsilon_us: int | None = None
-    while len(rows) < max_points:
-        selection = build_selection_model(rows=feasible_rows, tp=c.tp, pp=c.pp, dp=c.dp, batch=c.batch)
-        if epsilon_us is not None:
-            # The epsilon constraint: strictly faster per token than the last point.
-            selection.bound(levels.latency.values, at_most=epsilon_us - 1)
-        this_status, row = solve_lexicographic(selection, order, settings=settings, clock=clock)
-        if row is None:
-            if not rows:
-                status = this_status
-            elif this_status != INFEASIBLE:
-                status = worst_status(status, FEASIBLE)
-            break
-        status = worst_status(status, this_status)
-        rows.append(row)
-        epsilon_us = int(levels.latency.values[row])
-    rows.reverse()
-    return status, rows
-
-
-def undominated(levels: FrontLevels, rows: np.ndarray) -> np.ndarray:
-    """Returns `rows` less those strictly dominated by another of `rows` on the front's two axes, ascending."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) == 0:
-        return rows
-    lat = levels.latency.values[rows]
-    thr = levels.throughput.values[rows]
-    order = np.lexsort((-thr, lat))  # latency ascending, throughput descending within a latency
-    lat_sorted, thr_sorted = lat[order], thr[order]
-    group_start = np.r_[True, lat_sorted[1:] != lat_sorted[:-1]]
-    group_id = np.cumsum(group_start) - 1
-    group_best = thr_sorted[group_start]  # the first row of a latency group has its highest throughput
-    # Highest throughput among strictly lower latencies (none for the first group).
-    before = np.r_[np.iinfo(np.int64).min, np.maximum.accumulate(group_best)[:-1]]
-    keep_sorted = (thr_sorted == group_best[group_id]) & (thr_sorted > before[group_id])
-    return np.sort(rows[order[keep_sorted]])
+    del settings
+    rows = non_dominated_rows(problem, axes)
+    return (OPTIMAL if rows else INFEASIBLE), rows
 
 
 def non_dominated_rows(problem: Problem, axes: str = "tpot-throughput") -> list[int]:
