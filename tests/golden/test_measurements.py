@@ -148,9 +148,10 @@ def test_out_of_sample_leave_one_hardware_out_over_calibration_csv():
 
 @slow
 def test_out_of_sample_kfold_over_both_files(both_files):
-    """Out of sample, 5 group folds. Measured with the shipped parameters (median / p90 abs % error):
-    pooled throughput 9.50 / 30.50, TTFT 14.81 / 36.66, TPOT 9.60 / 25.98; calibration.csv rows
-    6.56 / 19.73, extra rows 12.46 / 33.75. Bounds: +0.5 median, +1.0 p90. Reproduce with:
+    """Out of sample, 5 group folds. Measured with the shipped parameters, closed-loop rows simulated
+    (median / p90 abs % error): pooled throughput 9.31 / 30.45, TTFT 14.30 / 58.60, TPOT 8.58 / 22.38;
+    calibration.csv rows 6.64 / 19.84, extra rows 12.31 / 33.71; Spearman 0.951. Bounds: +0.5 median,
+    +1.0 p90. Reproduce with:
 
         autotune validate --measurements builtin:calibration --measurements builtin:extra \
             --cross-validate kfold --folds 5 --seed 0
@@ -158,16 +159,16 @@ def test_out_of_sample_kfold_over_both_files(both_files):
     report = cross_validate(both_files, load_params(), mode="kfold", folds=5, seed=0)
     assert [f["rows_held_out"] for f in report["folds"]] == [262, 265, 267, 262, 262]
     n, median, p90 = _pooled(report, "throughput")
-    assert n == 1248 and median <= 10.0 and p90 <= 31.5
+    assert n == 1248 and median <= 9.9 and p90 <= 31.5
     n, median, p90 = _pooled(report, "ttft")
-    assert n == 292 and median <= 15.3 and p90 <= 37.7
+    assert n == 292 and median <= 14.8 and p90 <= 59.6
     n, median, p90 = _pooled(report, "tpot")
-    assert n == 328 and median <= 10.1 and p90 <= 27.0
+    assert n == 328 and median <= 9.1 and p90 <= 23.4
     calibration = report["pooled"]["by_data"]["calibration"]["throughput"]
-    assert calibration["median_abs_pct_error"] <= 7.1 and calibration["p90_abs_pct_error"] <= 20.7
+    assert calibration["median_abs_pct_error"] <= 7.2 and calibration["p90_abs_pct_error"] <= 20.9
     extra = report["pooled"]["by_data"]["extra"]["throughput"]
-    assert extra["median_abs_pct_error"] <= 13.0 and extra["p90_abs_pct_error"] <= 34.8
-    assert report["pooled"]["spearman_within_groups"] >= 0.94        # measured 0.951
+    assert extra["median_abs_pct_error"] <= 12.9 and extra["p90_abs_pct_error"] <= 34.8
+    assert report["pooled"]["spearman_within_groups"] >= 0.94
 
 
 @slow
