@@ -87,15 +87,6 @@ def _boundary(predicate: Callable[[np.ndarray, np.ndarray], np.ndarray], *, good
         bad[open_[~ok]] = mid[~ok]
 
 
-def memory_upper_bound(evaluate: Evaluator, layouts: Candidates) -> np.ndarray:
-    """Returns, per layout, a batch that certainly does not fit memory (KV cache alone exceeds what is free)."""
-    table = evaluate(_with_batch(layouts, np.arange(len(layouts)), np.ones(len(layouts), dtype=np.int64)))
-    free = table.capacity_bytes - (table.weights_bytes + table.reserved_bytes)
-    per_sequence = np.maximum(table.kv_cache_bytes, 1.0)  # KV bytes of one sequence, at batch 1
-    bound = np.floor(np.maximum(free, 0.0) / per_sequence) + 1
-    return np.minimum(bound, MAX_BATCH).astype(np.int64)
-
-
 def runtime_batch_cap(space: SearchSpace, workload: Workload, layouts: Candidates) -> np.ndarray:
     """Returns, per layout, the largest batch per replica the runtime's decode buckets allow (MAX_BATCH: none)."""
     per_micro = space.max_decode_batch(workload.context_len)
@@ -109,10 +100,9 @@ def batch_range(evaluate: Evaluator, space: SearchSpace, workload: Workload, lay
     n = len(layouts)
     zero = np.zeros(n, dtype=np.int64)
 
-    def fits(index: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.asarray(evaluate(_with_batch(layouts, index, b)).fits_memory, dtype=bool)
-
-    memory = last_true(fits, zero, memory_upper_bound(evaluate, layouts) - 1)
+    # The cost table's `max_batch` is memory's own exact largest fitting batch (`memory.largest_fitting_batch`).
+    memory = np.asarray(evaluate(_with_batch(layouts, np.arange(n), np.ones(n, dtype=np.int64))).max_batch,
+                        dtype=np.int64)
     runtime = runtime_batch_cap(space, workload, layouts)
     upper = np.minimum(memory, runtime)
 
@@ -150,12 +140,17 @@ def best_batches(evaluate: Evaluator, layouts: Candidates, feasible: np.ndarray,
             continue  # constant in the batch / resolved by taking the lower end below
         at_lo = level_values(level.name, everything, lo)
         at_hi = level_values(level.name, everything, hi)
+        # Most layouts resolve at once: the metric already moves one batch in from the kept end.
         if level.maximize:
             target = at_hi
-            lo = first_true(lambda i, b, t=target, name=level.name: level_values(name, i, b) >= t[i], lo, hi)
+            moved = level_values(level.name, everything, np.maximum(hi - 1, lo)) < target
+            start = np.where(moved | (hi == lo), hi, lo)
+            lo = first_true(lambda i, b, t=target, name=level.name: level_values(name, i, b) >= t[i], start, hi)
         else:
             target = at_lo
-            hi = last_true(lambda i, b, t=target, name=level.name: level_values(name, i, b) <= t[i], lo, hi)
+            moved = level_values(level.name, everything, np.minimum(lo + 1, hi)) > target
+            end = np.where(moved | (hi == lo), lo, hi)
+            hi = last_true(lambda i, b, t=target, name=level.name: level_values(name, i, b) <= t[i], lo, end)
     best = np.zeros(len(layouts), dtype=np.int64)
     best[live] = lo
     return best

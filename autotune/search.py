@@ -238,8 +238,16 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     layouts = expand_batches(tp, pp, dp, (1,), cards)
     params = cost_models.load_params() if params is None else params  # parsed once, not per bisection step
 
+    tables: dict[bytes, CostTable] = {}
+
     def evaluate(rows: Candidates) -> CostTable:
-        return cost_models.evaluate(model, hardware, workload, rows, params=params)
+        # The bisections of `autotune.batches` ask for the same rows again (each objective starts at
+        # batch 1 and at the largest feasible batch): cost each distinct set of rows once.
+        key = b"".join(np.ascontiguousarray(getattr(rows, name), dtype=np.int64).tobytes()
+                       for name in ("tp", "pp", "dp", "batch"))
+        if key not in tables:
+            tables[key] = cost_models.evaluate(model, hardware, workload, rows, params=params)
+        return tables[key]
 
     if workload.batch != AUTO:
         candidates = expand_batches(tp, pp, dp, (int(workload.batch),), cards)

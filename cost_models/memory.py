@@ -176,15 +176,21 @@ def largest_fitting_batch(rows: RowInputs, params: CostParams) -> np.ndarray:
     lower = np.floor(np.maximum(free - _workspace_bytes(rows, params), 0.0) / per_sequence)
     good = np.minimum(lower, 1e7)
     bad = np.minimum(np.floor(free / per_sequence), 1e7) + 1.0
+    # Most rows are settled by one probe: one more sequence than the lower bound does not fit.
+    probe = np.minimum(good + 1.0, bad)
+    fits = total_bytes(replace(rows, batch=np.maximum(probe, 1.0)), params) <= rows.memory_capacity_bytes
+    settled = ~fits & (probe < bad)
+    bad = np.where(settled, probe, bad)
+    good = np.where(fits & (probe < bad), probe, good)
     while True:
         open_ = np.flatnonzero(bad - good > 1)
         if len(open_) == 0:
             return good.astype(np.int64)
         mid = np.floor((good[open_] + bad[open_]) / 2.0)
-        probe = take_inputs(rows, open_)
-        fits = total_bytes(replace(probe, batch=mid), params) <= probe.memory_capacity_bytes
-        good[open_[fits]] = mid[fits]
-        bad[open_[~fits]] = mid[~fits]
+        subset = take_inputs(rows, open_)
+        ok = total_bytes(replace(subset, batch=mid), params) <= subset.memory_capacity_bytes
+        good[open_[ok]] = mid[ok]
+        bad[open_[~ok]] = mid[~ok]
 
 
 def max_batch(rows: RowInputs, params: CostParams) -> np.ndarray:

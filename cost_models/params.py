@@ -145,8 +145,28 @@ _UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s
 
 
 def load_params(path: str | Path | None = None) -> CostParams:
-    """Returns the CostParams in `path` (None: the shipped, fitted `params/default.yaml`)."""
+    """Returns the CostParams in `path` (None: the shipped, fitted `params/default.yaml`).
+
+    Parsed once per file version (path, size, modification time): a sweep asks for the shipped
+    parameters at every point, and CostParams is frozen.
+    """
     file = DEFAULT_PARAMS_PATH if path is None else Path(path)
+    try:
+        stat = file.stat()
+        version = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return _parse_params(file)  # the reader turns the error into one line
+    if version not in _PARSED:
+        _PARSED[version] = _parse_params(file)
+    return _PARSED[version]
+
+
+#: Parsed parameter files by (path, size, mtime).
+_PARSED: dict[tuple[str, int, int], CostParams] = {}
+
+
+def _parse_params(file: Path) -> CostParams:
+    """Returns the CostParams a parameter file holds (no cache)."""
     source = str(file)
     data = load_yaml_mapping(file)
     reject_unknown_keys(data, ("parameters", "provenance"), source=source)
@@ -247,8 +267,15 @@ def fitted_hardware(params_path: Path = DEFAULT_PARAMS_PATH,
     Read from the data, never from a device's name: shipping RNGD measurements (or per-RNGD
     efficiencies) makes RNGD fitted without a code change.
     """
+    files = sorted(Path(data_dir).glob("*.csv"))
+    try:
+        version = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in [Path(params_path), *files])
+    except OSError:
+        version = None
+    if version is not None and version in _FITTED:
+        return _FITTED[version]
     names: set[str] = set()
-    for path in sorted(Path(data_dir).glob("*.csv")):
+    for path in files:
         with path.open(newline="", encoding="utf-8") as stream:
             names.update(row["hardware_id"].strip() for row in csv.DictReader(stream)
                          if (row.get("hardware_id") or "").strip())
@@ -257,7 +284,14 @@ def fitted_hardware(params_path: Path = DEFAULT_PARAMS_PATH,
         value = (entries.get(name) or {}).get("value") if isinstance(entries.get(name), dict) else None
         if isinstance(value, dict):
             names.update(str(key) for key in value if key != "default")
-    return tuple(sorted(names))
+    found = tuple(sorted(names))
+    if version is not None:
+        _FITTED[version] = found
+    return found
+
+
+#: fitted_hardware's answers by the version (path, size, mtime) of the files it read.
+_FITTED: dict[tuple, tuple[str, ...]] = {}
 
 
 def fitted_on(hardware_name: str) -> bool:
