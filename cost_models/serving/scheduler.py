@@ -506,16 +506,13 @@ class _Engine:
         self._peak()
 
     def finish_heap_top(self) -> int:
-        heap = self.finish_heap
-        while heap:
-            g, v, i = heap[0]
-            if self.version[i] == v and self.state[i] == 2:
-                return g
-            heapq.heappop(heap)
-        return _NEVER
+        return self._live_top(self.finish_heap)
 
     def cross_heap_top(self) -> int:
-        heap = self.cross_heap
+        return self._live_top(self.cross_heap)
+
+    def _live_top(self, heap: list) -> int:
+        """Returns the key of the heap's first entry that is still current (stale entries are dropped)."""
         while heap:
             g, v, i = heap[0]
             if self.version[i] == v and self.state[i] == 2:
