@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autotune.candidates import Candidates
+from autotune.errors import InputError
 from autotune.formulation import OBJECTIVES, integer_tables, objective_levels
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
@@ -178,7 +179,10 @@ def every_batch(layouts: Candidates, upper: np.ndarray) -> Candidates:
     counts = np.minimum(np.asarray(upper, dtype=np.int64), MAX_BATCH - 1) + 1
     total = int(counts.sum())
     if total > MAX_EVERY_BATCH_ROWS:
-        raise ValueError(f"{total} rows: more than {MAX_EVERY_BATCH_ROWS} batches to list one by one")
+        raise InputError(source="--batch", value="auto",
+                         expected=f"at most {MAX_EVERY_BATCH_ROWS:,} rows when every integer batch is listed (the "
+                                  f"Pareto front, enumerate --batches every); this request has {total:,}: give "
+                                  f"--batch N, pin --tp/--pp/--dp, or use fewer devices")
     index = np.repeat(np.arange(len(layouts)), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     batch = np.arange(total, dtype=np.int64) - starts + 1

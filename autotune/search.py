@@ -254,8 +254,8 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     elif batches == EVERY:
         candidates = batches_.every_batch(layouts, batches_.batch_range(evaluate, space, workload, layouts).feasible)
     elif batches == BRUTE_FORCE:
-        ranges = batches_.batch_range(evaluate, space, workload.__class__(
-            **{**_workload_fields(workload), "ttft_ms": None, "tpot_ms": None}), layouts)
+        ranges = batches_.batch_range(evaluate, space, dataclasses.replace(workload, ttft_ms=None, tpot_ms=None),
+                                      layouts)
         candidates = batches_.every_batch(layouts, ranges.feasible)
     else:
         candidates, _ = batches_.layout_batches(evaluate, space, workload, layouts)
@@ -268,10 +268,6 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     return Problem(candidates=candidates, table=table, limits=limits,
                    units_per_device=hardware.compute_units_per_device,
                    model=model, hardware=hardware, space=space, workload=workload)
-
-
-def _workload_fields(workload: Workload) -> dict[str, Any]:
-    return {f.name: getattr(workload, f.name) for f in dataclasses.fields(workload)}
 
 
 def with_pinned_layouts(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray,
