@@ -147,10 +147,12 @@ _UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s
 def load_params(path: str | Path | None = None) -> CostParams:
     """Returns the CostParams in `path` (None: the shipped, fitted `params/default.yaml`).
 
-    Parsed once per file version (path, size, modification time): a sweep asks for the shipped
-    parameters at every point, and CostParams is frozen.
+    The shipped file is parsed once per version (size, modification time): a sweep asks for it at
+    every point, and CostParams is frozen. A user's file is read each time it is named.
     """
     file = DEFAULT_PARAMS_PATH if path is None else Path(path)
+    if file != DEFAULT_PARAMS_PATH:
+        return _parse_params(file)
     try:
         stat = file.stat()
         version = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
