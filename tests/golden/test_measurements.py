@@ -173,11 +173,11 @@ def test_out_of_sample_kfold_over_both_files(both_files):
 
 @slow
 def test_out_of_sample_leave_one_hardware_out_over_both_files(both_files):
-    """Out of sample, each device predicted from the others. Measured with the shipped parameters
-    (median / p90 abs % error): pooled throughput 11.01 / 32.46, TTFT 16.30 / 37.46, TPOT 9.65 / 27.03;
-    H100 11.01 / 30.35, A100 7.26 / 19.62, B200 20.00 / 58.10. Bounds: +0.5 median, +1.0 p90. L40S
-    keeps the start value of comm_bandwidth_efficiency_pcie (no other calibration row crosses PCIe),
-    so its fold reports that field as held. Reproduce with:
+    """Out of sample, each device predicted from the others, closed-loop rows simulated. Measured with
+    the shipped parameters (median / p90 abs % error): pooled throughput 11.05 / 32.42, TTFT 15.71 /
+    59.01, TPOT 8.90 / 23.35; H100 10.98 / 30.29, A100 7.17 / 19.59, B200 20.04 / 58.13. Bounds: +0.5
+    median, +1.0 p90. L40S keeps the start value of comm_bandwidth_efficiency_pcie (no other
+    calibration row crosses PCIe), so its fold reports that field as held. Reproduce with:
 
         autotune validate --measurements builtin:calibration --measurements builtin:extra \
             --cross-validate hardware
@@ -187,13 +187,13 @@ def test_out_of_sample_leave_one_hardware_out_over_both_files(both_files):
     assert sorted(folds) == ["a100-sxm-80g", "b200", "gaudi2", "gaudi3", "h100-sxm", "h200-sxm", "l40s",
                              "mi300x", "rtx-pro-6000"]
     n, median, p90 = _pooled(report, "throughput")
-    assert n == 1248 and median <= 11.5 and p90 <= 33.5
+    assert n == 1248 and median <= 11.6 and p90 <= 33.5
     n, median, p90 = _pooled(report, "ttft")
-    assert n == 292 and median <= 16.8 and p90 <= 38.5
+    assert n == 292 and median <= 16.3 and p90 <= 60.1
     n, median, p90 = _pooled(report, "tpot")
-    assert n == 328 and median <= 10.2 and p90 <= 28.0
-    for name, median_bound, p90_bound in (("h100-sxm", 11.5, 31.4), ("a100-sxm-80g", 7.8, 20.6),
-                                          ("b200", 20.5, 59.1)):
+    assert n == 328 and median <= 9.4 and p90 <= 24.4
+    for name, median_bound, p90_bound in (("h100-sxm", 11.5, 31.3), ("a100-sxm-80g", 7.7, 20.6),
+                                          ("b200", 20.6, 59.2)):
         entry = folds[name]["throughput"]
         assert entry["median_abs_pct_error"] <= median_bound and entry["p90_abs_pct_error"] <= p90_bound, name
     assert folds["l40s"]["held_fields"] == ["comm_bandwidth_efficiency_pcie"]
