@@ -50,6 +50,8 @@ class RuleResult:
     """Boolean per row: True where the row breaks the rule."""
     explain: Callable[[int], str]
     """Returns the message for row i (meaningful where `violated[i]`)."""
+    standing: Callable[[int], str] | None = None
+    """For rules the batch moves: where row i stands against the rule, with numbers."""
 
     def message(self, index: int) -> str:
         """Returns why row `index` breaks this rule."""
@@ -455,9 +457,13 @@ def check_batch_rules(space: SearchSpace, model: ModelSpec, input_len: int, outp
                     f"micro-batch; {space.name}'s largest decode bucket holding {context:,} tokens has batch "
                     f"{bucket_batch} (at most {int(cap[i])} with PP {int(pp[i])})")
 
+        def standing(i: int) -> str:
+            return (f"{int(per_micro[i])} sequences per micro-batch of the {bucket_batch} {space.name}'s decode "
+                    f"buckets hold at {context:,} tokens")
+
         results.append(RuleResult(
             rule_id="decode_bucket_batch",
             description=f"batch per micro-batch within the largest decode bucket holding {context:,} tokens "
                         f"({bucket_batch})",
-            violated=per_micro > bucket_batch, explain=explain))
+            violated=per_micro > bucket_batch, explain=explain, standing=standing))
     return results

@@ -194,18 +194,12 @@ def slo_limits(table: CostTable, workload: Workload) -> tuple[Limit, ...]:
     return tuple(limits)
 
 
-def rule_limits(rule_results: Sequence[RuleResult], batch: np.ndarray | None = None) -> tuple[Limit, ...]:
-    """Returns one Limit per rule result of `autotune.rules` (`batch`: the rows' batches, for the decode-bucket rule)."""
-    limits = []
-    for result in rule_results:
-        standing = None
-        if result.rule_id == "decode_bucket_batch" and batch is not None:
-            standing = (lambda r, d=result.description: f"batch {int(batch[r])} per replica; "
-                                                        + d.replace("batch per micro-batch", "the batch per micro-batch"))
-        limits.append(Limit(limit_id=result.rule_id, description=result.description,
-                            violated=np.asarray(result.violated, dtype=bool), message=result.message,
-                            standing=standing))
-    return tuple(limits)
+def rule_limits(rule_results: Sequence[RuleResult]) -> tuple[Limit, ...]:
+    """Returns one Limit per rule result of `autotune.rules` (with its standing for rules the batch moves)."""
+    return tuple(Limit(limit_id=result.rule_id, description=result.description,
+                       violated=np.asarray(result.violated, dtype=bool), message=result.message,
+                       standing=result.standing)
+                 for result in rule_results)
 
 
 def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpace, workload: Workload, cards: int,
@@ -263,7 +257,7 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     results = rules.check_rules(space, hardware, model, cards, candidates.tp, candidates.pp, candidates.dp)
     results += rules.check_batch_rules(space, model, workload.input_len, workload.output_len, candidates.pp,
                                        candidates.batch)
-    limits = rule_limits(results, candidates.batch) + (memory_limit(table, hardware),) + slo_limits(table, workload)
+    limits = rule_limits(results) + (memory_limit(table, hardware),) + slo_limits(table, workload)
     limits += pin_limits(candidates, pins)
     return Problem(candidates=candidates, table=table, limits=limits,
                    units_per_device=hardware.compute_units_per_device,

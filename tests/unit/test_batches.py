@@ -114,3 +114,12 @@ def test_largest_fitting_batch_is_exact():
         fits = largest >= 1
         assert evaluate(_at(layouts, np.maximum(largest, 1))).fits_memory[fits].all()
         assert not evaluate(_at(layouts, largest + 1)).fits_memory.any()
+
+
+def test_the_binding_line_names_the_decode_buckets_in_words():
+    # Llama-3.2-1B on one card fits far more than 128 sequences; 2,048 + 512 tokens allow the decode
+    # bucket of batch 128 at most (furiosa-llm.md section 6 item 2).
+    best = api.recommend("llama-3.2-1b", "rngd", Workload(), cards=1).recommendations[0]
+    assert best.plan.batch_size == 128 * best.plan.pipeline_parallel_size
+    assert any("decode buckets hold at 2,560 tokens" in line for line in best.binding)
+    assert not any(line.startswith(("slo_", "decode_bucket_batch", "memory:")) for line in best.binding)
