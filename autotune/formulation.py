@@ -149,10 +149,6 @@ class SelectionModel:
         if at_least is not None:
             self.forbid(selected < at_least)
 
-    def exclude_row(self, row: int) -> None:
-        """Posts that candidate `row` is not chosen (for the next-best solutions)."""
-        self.forbid(self.rows == row)
-
     def set_objective(self, level: ObjectiveLevel) -> None:
         """Sets the objective: the level's table value of the selected row."""
         expr = cp_model.LinearExpr.weighted_sum(self.use, level.values[self.rows].tolist())

@@ -41,7 +41,6 @@ GB = 1e9  # Vendors' decimal gigabytes, as the hardware presets use.
 BEST = "best"
 EVERY = "every"
 BRUTE_FORCE = "brute-force"
-BATCH_MODES = (BEST, EVERY, BRUTE_FORCE)
 
 
 @dataclass(frozen=True, kw_only=True)
