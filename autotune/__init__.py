@@ -16,6 +16,6 @@ def __getattr__(name: str):
         from autotune.serving_api import simulate
         return simulate
     if name == "plan":
-        from autotune.planning import plan
+        from autotune.solver.planning import plan
         return plan
     raise AttributeError(f"module 'autotune' has no attribute {name!r}")

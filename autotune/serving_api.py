@@ -15,7 +15,7 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-from autotune.api import _hardware, _model
+from autotune.specs.inputs import as_hardware, as_model
 from autotune.errors import InputError
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
@@ -56,8 +56,8 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
     from cost_models.serving.simulator import simulate_layout
     from cost_models.serving.traffic import Traffic, fixed_lengths, load_lengths, load_trace
 
-    spec = _model(model)
-    device = _hardware(hardware)
+    spec = as_model(model)
+    device = as_hardware(hardware)
     workload = Workload() if workload is None else workload
     tp, pp, dp = (_positive_int(v, f"--{n}") for v, n in ((tp, "tp"), (pp, "pp"), (dp, "dp")))
     requests = _positive_int(requests, "--requests", MAX_REQUESTS)

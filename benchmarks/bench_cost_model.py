@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from autotune.candidates import Candidates
+from autotune.specs.candidates import Candidates
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model
 from autotune.specs.workload import Workload

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autotune.candidates import Candidates
-from autotune.rules import devices_used
+from autotune.specs.candidates import Candidates
+from autotune.specs.candidates import devices_used
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload

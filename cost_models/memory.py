@@ -38,7 +38,7 @@ def units_on_device(rows: RowInputs) -> np.ndarray:
 
 
 def devices_used(rows: RowInputs) -> np.ndarray:
-    """Returns the devices a layout occupies, counted as `autotune.rules.devices_used` counts them.
+    """Returns the devices a layout occupies, counted as `autotune.specs.candidates.devices_used` counts them.
 
     TP groups of at least a device take ceil(tp / units) devices each: dp x pp x that. Smaller
     groups (RNGD TP 1, 2, 4) pack units // tp to a card, one pipeline stage per card (the

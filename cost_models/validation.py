@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from autotune.rules import devices_used
+from autotune.specs.candidates import devices_used
 from cost_models.measurements import MeasuredRow, SkippedRow
 from cost_models.params import CostParams
 from cost_models.regimes import PreparedRows, aligned, prepare

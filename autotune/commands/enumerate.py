@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autotune import api, report
+    from autotune import api
+    from autotune.outputs import report
 
     oa.check_output_arguments(args)
     limit = ca.parse_int(args.limit, "--limit", minimum=0, maximum=10**9)
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if limit:
         result = api.first_candidates(result, limit)
     if args.csv:
-        from autotune.csv_out import enumerate_csv
+        from autotune.outputs.csv_out import enumerate_csv
         enumerate_csv(result, args.csv)
         if args.csv == oa.STDOUT:
             return EXIT_OK

@@ -62,7 +62,7 @@ def _settings(args: argparse.Namespace, result, *, model, workload, space, hardw
     """Returns the --emit text for a feasible configuration; None without --emit or when infeasible."""
     if args.emit is None or not result.feasible:
         return None
-    from autotune.emit import emit
+    from autotune.outputs.emit import emit
     from autotune.parallel_plan import ParallelPlan
 
     plan = ParallelPlan(tensor_parallel_size=result.tp, pipeline_parallel_size=result.pp,

@@ -1,6 +1,6 @@
 """Output flags of the solver commands: --emit/--release (settings to paste), --plot FILE, --csv FILE.
 
-The work is done elsewhere (`autotune.emit`, `autotune.plots`, `autotune.csv_out`); this module
+The work is done elsewhere (`autotune.outputs.emit`, `autotune.outputs.plots`, `autotune.outputs.csv_out`); this module
 adds the flags, checks that they combine, and attaches emitted settings to results' JSON and text.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from autotune.errors import EXIT_INFEASIBLE, InputError
 from autotune.results import Recommendation
 
 STDOUT = "-"
-#: Kept in step with `autotune.emit.FORMATS` (checked by a test) so that --help needs no import.
+#: Kept in step with `autotune.outputs.emit.FORMATS` (checked by a test) so that --help needs no import.
 EMIT_FORMATS = ("furiosa", "vllm", "sglang", "trtllm", "yaml", "json")
 
 
@@ -75,7 +75,7 @@ def settings_for(args: argparse.Namespace, *, model: Any, workload: Any, space: 
     fmt = getattr(args, "emit", None)
     if fmt is None:
         return None
-    from autotune.emit import emit
+    from autotune.outputs.emit import emit
 
     def render(rec: Recommendation, *, point_model: Any = None, point_workload: Any = None) -> str:
         return emit(fmt, plan=rec.plan, model=point_model or model, workload=point_workload or workload,

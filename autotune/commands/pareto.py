@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autotune import api, report
+    from autotune import api
+    from autotune.outputs import report
 
     oa.check_output_arguments(args)
     request = api.resolve(args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args),
@@ -35,14 +36,14 @@ def run(args: argparse.Namespace) -> int:
     settings = [render(p) for p in result.points] if render else [None] * len(result.points)
     notes = []
     if args.plot:
-        from autotune.plots import pareto_plot
+        from autotune.outputs.plots import pareto_plot
         listing = api.enumerate_candidates(request.model, request.hardware, request.workload, cards=request.cards,
                                            space=request.space, params=request.params,
                                            tp=request.tp, pp=request.pp, dp=request.dp)
         others = listing.candidates[:listing.feasible_count]
         notes.append(f"plot: {pareto_plot(result, args.plot, others=others)}")
     if args.csv:
-        from autotune.csv_out import pareto_csv
+        from autotune.outputs.csv_out import pareto_csv
         pareto_csv(result, args.csv)
         if args.csv == oa.STDOUT:
             return EXIT_OK if result.points else EXIT_INFEASIBLE

@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 from autotune.commands import common_args as ca
@@ -68,13 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autotune.planning import plan
+    from autotune.solver.planning import plan
     from cost_models.serving.traffic import is_trace_file
 
     args.batch = "auto"
     workload = ca.workload_from_args(args)
     if args.plot is not None:
-        from autotune.plots import output_path
+        from autotune.outputs.plots import output_path
         output_path(args.plot)  # a bad file name is refused before any simulation
     if args.workload is not None:
         is_trace_file(args.workload)  # unreadable files: one line, exit 2
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         lengths_file=args.workload, engine=args.engine, release=args.release, space=args.space,
         params=ca.params_from_args(args))
     if args.plot is not None and result.capacity:
-        from autotune.plots import capacity_plot
+        from autotune.outputs.plots import capacity_plot
         capacity_plot(result, args.plot)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -143,7 +142,7 @@ def render(result) -> str:
         lines.append(f"No plan ({result.status}):")
         lines += [f"  {reason}" for reason in result.reasons]
     if result.capacity:
-        lines += ["", f"Capacity (highest rate served within the SLOs; where it rises):",
+        lines += ["", "Capacity (highest rate served within the SLOs; where it rises):",
                   f"  {word + 's':>8}{'requests/s':>14}   layout"]
         lines += [f"  {p.cards:>8}{p.rate_served:>14.4g}   {p.replicas} x TP {p.tp} PP {p.pp}"
                   for p in result.capacity]

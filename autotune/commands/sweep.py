@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autotune import api, report
-    from autotune.sweeps import stderr_progress
+    from autotune import api
+    from autotune.outputs import report
+    from autotune.solver.sweeps import stderr_progress
     from cost_models.params import calibration_for
 
     oa.check_output_arguments(args)
@@ -63,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
     code = EXIT_OK if any(p.recommendation is not None for p in result.points) else EXIT_INFEASIBLE
     notes = []
     if args.plot:
-        from autotune.plots import sweep_plot
+        from autotune.outputs.plots import sweep_plot
         notes.append(f"plot: {sweep_plot(result, args.plot, hardware=hardware.name, device_name=hardware.device_name)}")
     if args.csv:
-        from autotune.csv_out import sweep_csv
+        from autotune.outputs.csv_out import sweep_csv
         sweep_csv(result, args.csv)
         if args.csv == oa.STDOUT:
             return code

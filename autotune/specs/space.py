@@ -2,7 +2,7 @@
 
 The rules are data: which TP sizes a release accepts, how TP x PP x DP relates to the
 fleet's compute units, where pipeline stages may sit, what must divide what. The checks
-that apply them to candidate rows live in `autotune.rules`.
+that apply them to candidate rows live in `autotune.solver.rules`.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from autotune.emit.furiosa_releases import RELEASES
+from autotune.outputs.emit.furiosa_releases import RELEASES
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ from tests.cli.solver_cli import autotune
 
 
 def test_emit_formats_match_the_emitters():
-    from autotune.emit import FORMATS
+    from autotune.outputs.emit import FORMATS
     assert EMIT_FORMATS == FORMATS
 
 

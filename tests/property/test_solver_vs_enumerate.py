@@ -2,7 +2,7 @@
 
 The brute force is `enumerate --batches every`: every layout at every integer batch from 1 to one
 past what memory and the runtime allow, SLOs not used to bound it. The solver sees only each
-layout's bisected batches (`autotune.batches`), so these tests are what proves that walk exact.
+layout's bisected batches (`autotune.solver.batches`), so these tests are what proves that walk exact.
 
 - The solver's optimum is the first feasible row of the brute force (same tie-breaks), its
   runner-up the best row of another layout, and its objective value the best over every row.
@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from autotune import api
-from autotune.formulation import THROUGHPUT_SCALE, TIME_SCALE_PER_S
-from autotune.rules import check_rules
+from autotune.solver.formulation import THROUGHPUT_SCALE, TIME_SCALE_PER_S
+from autotune.solver.rules import check_rules
 from autotune.specs.hardware_loader import list_hardware_presets
 from autotune.specs.space import list_spaces, load_space
 

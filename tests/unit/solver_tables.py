@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autotune.candidates import Candidates
-from autotune.search import Limit, Problem, memory_limit, slo_limits
+from autotune.specs.candidates import Candidates
+from autotune.solver.search import Limit, Problem, memory_limit, slo_limits
 from autotune.specs.workload import Workload
 from cost_models.table import CostTable
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from autotune import api
-from autotune.batches import MAX_BATCH, batch_range, best_batches, every_batch, first_true, last_true
-from autotune.candidates import Candidates
-from autotune.formulation import integer_tables, objective_levels, rank_order
-from autotune.search import expand_batches
+from autotune.solver.batches import MAX_BATCH, batch_range, best_batches, every_batch, first_true, last_true
+from autotune.specs.candidates import Candidates
+from autotune.solver.formulation import integer_tables, objective_levels, rank_order
+from autotune.solver.search import expand_batches
 from autotune.specs.workload import Workload
 import cost_models
 
@@ -33,7 +33,7 @@ def _setup(model="llama-3.1-70b", hardware="rngd", cards=4, **workload):
     def evaluate(rows: Candidates):
         return cost_models.evaluate(request.model, request.hardware, request.workload, rows, params=params)
 
-    from autotune.rules import degree_superset
+    from autotune.solver.rules import degree_superset
     tp, pp, dp = degree_superset(request.space, request.hardware, request.model, cards)
     return request, evaluate, expand_batches(tp, pp, dp, (1,), cards)
 
@@ -93,7 +93,7 @@ def test_best_batch_of_each_layout_equals_a_scan_of_every_batch(objective):
 
 
 def test_metrics_are_monotone_in_the_batch_on_every_integer():
-    # The exactness argument of autotune/batches.py rests on this; checked over the whole range.
+    # The exactness argument of autotune/solver/batches.py rests on this; checked over the whole range.
     for model, hardware, cards in (("llama-3.1-70b", "rngd", 4), ("qwen3-30b-a3b", "rngd", 8),
                                    ("llama-3.1-8b", "h100-sxm", 2), ("mixtral-8x7b-v0.1", "a100-sxm-80g", 4)):
         request, evaluate, layouts = _setup(model=model, hardware=hardware, cards=cards)

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from autotune import api, report
+from autotune import api
+from autotune.outputs import report
 from cost_models.params import (CALIBRATION_DATA_DIR, DEFAULT_PARAMS_PATH, calibration_for, fitted_hardware,
                                 fitted_on)
 

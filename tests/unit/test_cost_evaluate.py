@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autotune.candidates import Candidates
+from autotune.specs.candidates import Candidates
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model
 from autotune.specs.workload import Workload

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autotune.rules import devices_used as rules_devices_used
+from autotune.specs.candidates import devices_used as rules_devices_used
 from autotune.specs.hardware import HardwareSpec, LinkSpec
 from autotune.specs.model import ModelSpec
 from cost_models import memory

@@ -8,12 +8,13 @@ import io
 import numpy as np
 import pytest
 
-from autotune import api, csv_out
+from autotune import api
+from autotune.outputs import csv_out
 from autotune.errors import InputError
 
-# The sweep module is `autotune.sweeps` (renamed so that `autotune.sweep` stays the API function); loading it
+# The sweep module is `autotune.solver.sweeps` (renamed so that `autotune.sweep` stays the API function); loading it
 # first is harmless.
-importlib.import_module("autotune.sweeps")
+importlib.import_module("autotune.solver.sweeps")
 
 LEAD = ["tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "batch_size", "cards_used",
         "pes_used", "feasible", "ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tokens_per_s",

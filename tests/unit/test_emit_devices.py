@@ -10,8 +10,8 @@ import itertools
 
 import pytest
 
-from autotune.emit import device_mesh, device_strings
-from autotune.emit.devices import cards_needed, machine_meshes
+from autotune.outputs.emit import device_mesh, device_strings
+from autotune.outputs.emit.devices import cards_needed, machine_meshes
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 

@@ -13,8 +13,8 @@ import shlex
 
 import pytest
 
-from autotune.emit import FORMATS, emit, furiosa_for, release_for
-from autotune.emit.furiosa_releases import BUILD_FXB_PARAMS, RELEASES, resolve_release
+from autotune.outputs.emit import FORMATS, emit, furiosa_for, release_for
+from autotune.outputs.emit.furiosa_releases import BUILD_FXB_PARAMS, RELEASES, resolve_release
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model_loader import load_model

@@ -1,7 +1,7 @@
 """`--emit vllm|sglang|trtllm|yaml|json`: flag names as the engines document them, values from the plan.
 
 Flag names: docs.vllm.ai engine arguments and data-parallel deployment; docs.sglang.io server
-arguments; nvidia.github.io/TensorRT-LLM trtllm-serve (see autotune/emit/gpu.py for the pages).
+arguments; nvidia.github.io/TensorRT-LLM trtllm-serve (see autotune/outputs/emit/gpu.py for the pages).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import shlex
 import pytest
 import yaml
 
-from autotune.emit import emit
+from autotune.outputs.emit import emit
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.hardware_loader import load_hardware

@@ -21,8 +21,8 @@ import json
 import pytest
 import yaml
 
-from autotune.emit import emit, furiosa_for
-from autotune.emit.furiosa_releases import RELEASES
+from autotune.outputs.emit import emit, furiosa_for
+from autotune.outputs.emit.furiosa_releases import RELEASES
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.hardware_loader import load_hardware

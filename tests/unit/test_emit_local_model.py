@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autotune.emit import FORMATS, emit, furiosa_for
+from autotune.outputs.emit import FORMATS, emit, furiosa_for
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model_loader import load_model
 from autotune.specs.workload import Workload

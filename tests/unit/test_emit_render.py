@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import shlex
 
-from autotune.emit.render import PyCall, ShellCommand
+from autotune.outputs.emit.render import PyCall, ShellCommand
 
 
 def test_shell_text_splits_back_to_the_argv_with_quoted_mesh():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from autotune import api
-from autotune.explain import binding_limits, reasons
+from autotune.solver.explain import binding_limits, reasons
 from tests.unit.solver_tables import random_problem
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from ortools.sat.python import cp_model
 
-from autotune.formulation import (THROUGHPUT_SCALE, TIME_SCALE_PER_S, build_limit_model, build_selection_model,
+from autotune.solver.formulation import (THROUGHPUT_SCALE, TIME_SCALE_PER_S, build_limit_model, build_selection_model,
                                   integer_tables, objective_levels, rank_order)
 from tests.unit.solver_tables import random_problem
 

@@ -97,7 +97,7 @@ def test_models_json_shows_max_context_len(tmp_path):
 def test_gpu_emitters_accept_a_rope_extended_context():
     # vLLM derives max_model_len = original x factor for yarn (_get_and_verify_max_len), so a 100k
     # context on the yarn-extended Qwen2.5 config above is servable; beyond 131072 it is not.
-    from autotune.emit import emit
+    from autotune.outputs.emit import emit
     from autotune.parallel_plan import ParallelPlan
     from autotune.specs.workload import Workload
 

@@ -115,7 +115,7 @@ def test_gpt_oss_120b_weight_bytes_in_fp4_are_the_checkpoints():
 
 
 def _rows(model, hardware, dtype: str, *, tp: int = 1, batch: int = 1):
-    from autotune.candidates import Candidates
+    from autotune.specs.candidates import Candidates
     one = np.ones(1, dtype=np.int64)
     candidates = Candidates(tp=one * tp, pp=one, dp=one, batch=one * batch, cards=one)
     return candidate_inputs(model, api.load_hardware(hardware), Workload(dtype=dtype), candidates, load_params())

@@ -29,4 +29,4 @@ def test_no_install_hint_names_the_pypi_autotune():
                  if re.search(r"pip install\s+['\"]?autotune\b", path.read_text(encoding="utf-8"))]
     assert offenders == []
     assert 'pip install ".[plot]"' in (REPO / "README.md").read_text()
-    assert 'pip install ".[plot]"' in (REPO / "autotune" / "plots.py").read_text()
+    assert 'pip install ".[plot]"' in (REPO / "autotune" / "outputs" / "plots.py").read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autotune.pareto_front import AXES, front_levels, non_dominated_rows, pareto_rows
+from autotune.solver.pareto_front import AXES, front_levels, non_dominated_rows, pareto_rows
 from tests.unit.solver_tables import random_problem
 
 

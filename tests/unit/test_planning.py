@@ -1,4 +1,4 @@
-"""`autotune.planning`: the plan is checked in the simulator, the replica choice against a brute force."""
+"""`autotune.solver.planning`: the plan is checked in the simulator, the replica choice against a brute force."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 
 from autotune import simulate
 from autotune.errors import InputError
-from autotune.formulation import INFEASIBLE, OPTIMAL
-from autotune.planning import (RATE_SCALE, LayoutCapacity, ReplicaLayout, capacity_table, choose_replicas, plan,
+from autotune.solver.formulation import INFEASIBLE, OPTIMAL
+from autotune.solver.planning import (RATE_SCALE, LayoutCapacity, ReplicaLayout, capacity_table, choose_replicas, plan,
                                slo_failure)
 from autotune.specs.workload import Workload
 from cost_models.serving.metrics import Distribution, ServingResult
@@ -191,7 +191,7 @@ def test_layout_devices_count_packed_groups():
 
 
 def test_package_exports_the_plan_and_estimate_functions():
-    import autotune.estimation  # noqa: F401  (modules whose names once shadowed the API functions)
+    import autotune.solver.estimation  # noqa: F401  (modules whose names once shadowed the API functions)
     import autotune.parallel_plan  # noqa: F401
     from autotune import estimate, plan as exported
 

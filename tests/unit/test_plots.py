@@ -11,13 +11,14 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from autotune import api, plots  # noqa: E402
+from autotune import api
+from autotune.outputs import plots  # noqa: E402
 from autotune.errors import InputError  # noqa: E402
 from autotune.results import Recommendation, SweepPoint, SweepResult  # noqa: E402
 
-# The sweep module is `autotune.sweeps` (renamed so that `autotune.sweep` stays the API function); loading it
+# The sweep module is `autotune.solver.sweeps` (renamed so that `autotune.sweep` stays the API function); loading it
 # first is harmless.
-importlib.import_module("autotune.sweeps")
+importlib.import_module("autotune.solver.sweeps")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -239,7 +240,7 @@ def test_missing_matplotlib_is_one_line_with_the_install_hint(front, swept, tmp_
 
 def test_importing_plots_does_not_import_matplotlib():
     import subprocess
-    code = "import sys, autotune.plots; print('matplotlib' in sys.modules)"
+    code = "import sys, autotune.outputs.plots; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,7 +1,8 @@
 """Human reports: aligned, within 100 columns, with status, assumptions and binding limits."""
 from __future__ import annotations
 
-from autotune import api, report
+from autotune import api
+from autotune.outputs import report
 
 
 def _widest(text: str) -> int:
@@ -37,7 +38,7 @@ def test_pareto_and_sweep_reports_fit():
 
 def test_recommend_report_breaks_memory_down_by_term():
     from autotune import api
-    from autotune.report import recommend_report
+    from autotune.outputs.report import recommend_report
 
     result = api.recommend("llama-3.1-8b", "rngd", cards=1)
     text = recommend_report(result)

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from autotune import rules
+from autotune.solver import rules
 from autotune.errors import InputError
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model

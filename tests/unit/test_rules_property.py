@@ -1,11 +1,11 @@
-"""Invariants of the card counting in `autotune.rules`, over random layouts (hypothesis)."""
+"""Invariants of the card counting in `autotune.solver.rules`, over random layouts (hypothesis)."""
 from __future__ import annotations
 
 import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from autotune import rules
+from autotune.solver import rules
 from autotune.specs.hardware_loader import load_hardware
 
 RNGD = load_hardware("rngd")
@@ -73,7 +73,7 @@ def test_devices_used_grows_with_replicas(layout):
 @settings(max_examples=100, deadline=None)
 @given(st.sampled_from([1, 2, 4, 8, 16, 32, 64]), st.integers(1, 8), st.integers(1, 16))
 def test_devices_used_matches_the_emitted_placement(tp, pp, dp):
-    from autotune.emit.devices import cards_needed
+    from autotune.outputs.emit.devices import cards_needed
     from autotune.parallel_plan import ParallelPlan
 
     assume(-(-tp // UPD) * pp <= RNGD.devices_per_node)  # a replica runs within one machine

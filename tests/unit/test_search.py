@@ -6,7 +6,7 @@ import pytest
 
 from autotune import api
 from autotune.errors import InputError
-from autotune.search import expand_batches, pin_limits, with_pinned_layouts
+from autotune.solver.search import expand_batches, pin_limits, with_pinned_layouts
 from autotune.specs.workload import Workload
 
 

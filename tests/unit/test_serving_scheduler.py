@@ -132,8 +132,8 @@ def test_the_serving_model_imports_no_solver_module():
     import sys
 
     code = ("import sys, cost_models.serving.simulator, cost_models.serving.validation, cost_models.serving.steady; "
-            "print(sorted(m for m in sys.modules if m in ('autotune.search', 'autotune.formulation', "
-            "'autotune.solve', 'autotune.api', 'ortools')))")
+            "print(sorted(m for m in sys.modules if m in ('autotune.solver.search', 'autotune.solver.formulation', "
+            "'autotune.solver.solve', 'autotune.api', 'ortools')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autotune.formulation import OBJECTIVES, integer_tables, objective_levels, rank_order
-from autotune.solve import SolverSettings, best_rows, infeasible_core
+from autotune.solver.formulation import OBJECTIVES, integer_tables, objective_levels, rank_order
+from autotune.solver.solve import SolverSettings, best_rows, infeasible_core
 from tests.unit.solver_tables import random_problem
 
 

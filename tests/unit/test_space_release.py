@@ -5,7 +5,7 @@ import pytest
 
 import autotune
 from autotune import api
-from autotune.emit.furiosa_releases import RELEASES
+from autotune.outputs.emit.furiosa_releases import RELEASES
 from autotune.errors import InputError
 from autotune.specs.space import check_space_covers, load_space, release_label, space_for_release
 

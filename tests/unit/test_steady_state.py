@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from autotune import api
-from autotune.candidates import Candidates
+from autotune.specs.candidates import Candidates
 from autotune.specs.workload import Workload
 import cost_models
 from cost_models import regimes, timing

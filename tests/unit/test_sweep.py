@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 
 from autotune import api
-from autotune.sweeps import ProgressBar, stderr_progress
+from autotune.solver.sweeps import ProgressBar, stderr_progress
 
 
 def test_points_run_model_dtype_length_then_cards():

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autotune.formulation import INFEASIBLE, OPTIMAL, ObjectiveLevel, integer_tables
-from autotune.search import Problem
-from autotune.solve import SolverSettings
+from autotune.solver.formulation import INFEASIBLE, OPTIMAL, ObjectiveLevel, integer_tables
+from autotune.solver.search import Problem
+from autotune.solver.solve import SolverSettings
 
 AXES: dict[str, tuple[str, str]] = {
     "tpot-throughput": ("tpot_ms", "throughput_tokens_per_s"),

@@ -24,11 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autotune.candidates import Candidates
+from autotune.specs.candidates import Candidates
 from autotune.errors import InputError
-from autotune.formulation import OBJECTIVES, integer_tables, objective_levels
-from autotune.specs.hardware import HardwareSpec
-from autotune.specs.model import ModelSpec
+from autotune.solver.formulation import OBJECTIVES, integer_tables, objective_levels
 from autotune.specs.space import SearchSpace
 from autotune.specs.workload import Workload
 from cost_models.table import CostTable

@@ -5,21 +5,7 @@ break it, and a function that says why for one row, with the numbers. The cost m
 `estimate`, the solver (which fixes violating rows to 0, one rule at a time so it can say
 which rule binds) and `enumerate` all read the same results.
 
-Counting, once for everything (`units` are PEs on RNGD, GPUs elsewhere):
-- units used  = TP x PP x DP.
-- devices one replica spans = PP x ceil(TP / units_per_device): each pipeline stage holds a
-  TP group, and on RNGD the stages of a replica sit on distinct cards.
-- devices used by the fleet layout, `devices_used`:
-  - TP >= units_per_device: every TP group takes ceil(TP / units_per_device) whole devices,
-    so DP x PP x ceil(TP / units_per_device).
-  - TP <  units_per_device (RNGD TP 1, 2, 4): aligned groups of TP PEs pack
-    g = units_per_device // TP to a card, and every card holds groups of one pipeline
-    stage only, so PP x ceil(DP / g). This is what the runtime's mesh algorithm forms from
-    a flat device list (PEs fused in aligned chunks, a replica's stages on strictly
-    increasing card indices: furiosa-llm.md section 2, `device.py::get_device_mesh`), and
-    it is the layout under which replicas on one card share one copy of a stage's weights.
-    A denser packing that mixes stages on a card (e.g. TP 4, PP 2, DP 3 on 3 cards) exists
-    on paper but the runtime does not build it, so it is not counted as feasible.
+Device counting (`devices_used`) lives with the candidate arrays in `autotune.specs.candidates`.
 """
 from __future__ import annotations
 
@@ -29,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autotune.errors import InputError
+from autotune.specs.candidates import devices_per_replica, devices_per_stage, devices_used, layout_arrays  # noqa: F401
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace
@@ -69,30 +56,8 @@ class RuleResult:
 def units_used(hardware: HardwareSpec, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray) -> np.ndarray:
     """Returns the compute units (PEs on RNGD, GPUs elsewhere) each row keeps busy: TP x PP x DP."""
     del hardware  # same for every device; kept for a uniform signature
-    tp, pp, dp = _arrays(tp, pp, dp)
+    tp, pp, dp = layout_arrays(tp, pp, dp)
     return tp * pp * dp
-
-
-def devices_per_stage(hardware: HardwareSpec, tp: np.ndarray) -> np.ndarray:
-    """Returns the devices one TP group spans: ceil(TP / units_per_device) (int64 array)."""
-    tp = np.asarray(tp, dtype=np.int64)
-    upd = hardware.compute_units_per_device
-    return -(-tp // upd)
-
-
-def devices_per_replica(hardware: HardwareSpec, tp: np.ndarray, pp: np.ndarray) -> np.ndarray:
-    """Returns the devices one replica spans: PP x ceil(TP / units_per_device) (int64 array)."""
-    return np.asarray(pp, dtype=np.int64) * devices_per_stage(hardware, tp)
-
-
-def devices_used(hardware: HardwareSpec, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray) -> np.ndarray:
-    """Returns the devices (RNGD cards, GPUs) each row occupies; see the module docstring."""
-    tp, pp, dp = _arrays(tp, pp, dp)
-    upd = hardware.compute_units_per_device
-    whole = dp * pp * devices_per_stage(hardware, tp)
-    groups_per_device = np.maximum(upd // np.maximum(tp, 1), 1)
-    packed = pp * -(-dp // groups_per_device)
-    return np.where(tp >= upd, whole, packed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +101,7 @@ def check_rules(space: SearchSpace, hardware: HardwareSpec, model: ModelSpec, ca
                 tp: np.ndarray, pp: np.ndarray, dp: np.ndarray) -> list[RuleResult]:
     """Returns one RuleResult per rule of `space`, each vectorized over the rows (tp, pp, dp)."""
     cards = _check_cards(cards)
-    tp, pp, dp = _arrays(tp, pp, dp)
+    tp, pp, dp = layout_arrays(tp, pp, dp)
     ctx = _Context(space=space, hardware=hardware, model=model, cards=cards, tp=tp, pp=pp, dp=dp)
     checks: list[Callable[[_Context], RuleResult | None]] = [
         _tp_allowed, _world_size, _fits_fleet, _pp_distinct_devices, _pp_max_stages, _pp_layers,
@@ -396,16 +361,6 @@ def _replica_devices(ctx: _Context) -> RuleResult | None:
 # Helpers
 
 
-def _arrays(tp, pp, dp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    arrays = tuple(np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (tp, pp, dp))
-    lengths = {len(a) for a in arrays}
-    if len(lengths) != 1:
-        raise ValueError(f"tp, pp, dp arrays differ in length: {sorted(lengths)}")
-    for name, values in zip(("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"), arrays):
-        if values.size and values.min() < 1:
-            raise InputError(source="parallel degrees", field=name, value=int(values.min()),
-                             expected="an integer >= 1")
-    return arrays
 
 
 def _check_cards(cards: int) -> int:

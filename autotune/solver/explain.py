@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from autotune.results import Alternative, Recommendation
-from autotune.search import GB, MEMORY, REQUESTED_PREFIX, SLO_TPOT, SLO_TTFT, Problem, device_word
-from autotune.solve import SolverSettings, best_rows, infeasible_core
+from autotune.solver.search import GB, MEMORY, REQUESTED_PREFIX, SLO_TPOT, SLO_TTFT, Problem, device_word
+from autotune.solver.solve import SolverSettings, best_rows, infeasible_core
 from autotune.specs.dtypes import BYTES_PER_ELEMENT
 from autotune.specs.workload import AUTO, Workload
 

@@ -36,9 +36,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autotune.emit.furiosa import wrap_comment
-from autotune.emit.limits import token_budget
-from autotune.emit.render import ShellCommand
+from autotune.outputs.emit.furiosa import wrap_comment
+from autotune.outputs.emit.limits import token_budget
+from autotune.outputs.emit.render import ShellCommand
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model import ModelSpec

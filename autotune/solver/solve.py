@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from autotune.formulation import (FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, ObjectiveLevel, SelectionModel,
+from autotune.solver.formulation import (FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, ObjectiveLevel, SelectionModel,
                                   build_limit_model, build_selection_model, integer_tables, objective_levels)
-from autotune.search import Problem
+from autotune.solver.search import Problem
 
 
 @dataclass(frozen=True, kw_only=True)

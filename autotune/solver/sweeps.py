@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 from autotune.errors import InputError
 from autotune.results import SweepPoint
+from autotune.solver.answers import recommend_problem
+from autotune.solver.request import resolve
+from autotune.solver.solve import SolverSettings
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace
@@ -94,8 +97,6 @@ def sweep_tasks(models: Sequence[ModelSpec], hardware: HardwareSpec, space: Sear
 def run_tasks(tasks: Sequence[SweepTask], *, jobs: int = 1,
               progress: Callable[[int, int], None] | None = None) -> tuple[SweepPoint, ...]:
     """Returns the solved points in task order; `jobs` > 1 uses that many worker processes."""
-    from autotune.api import solve_sweep_point
-
     points: list[SweepPoint | None] = [None] * len(tasks)
     if jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
@@ -138,3 +139,16 @@ class ProgressBar:
         if done >= total:
             self.stream.write("\r" + " " * len(line) + "\r")
         self.stream.flush()
+
+
+def solve_sweep_point(task: SweepTask) -> SweepPoint:
+    """Returns the sweep point of one task (top-level, so that worker processes can run it)."""
+    request = resolve(task.model, task.hardware, task.workload, cards=task.cards, space=task.space,
+                      params=task.params)
+    result = recommend_problem(request, request.problem(), objective=task.objective, top=1,
+                                settings=SolverSettings(time_limit_s=task.time_limit_s), explain=True,
+                                alternatives=False)
+    best = result.recommendations[0] if result.recommendations else None
+    return SweepPoint(cards=task.cards, model=task.model.name, dtype=task.workload.dtype,
+                      input_len=task.workload.input_len, status=result.status, recommendation=best,
+                      reasons=result.reasons)

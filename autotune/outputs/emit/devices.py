@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autotune.emit.furiosa_releases import CARDS_PER_MACHINE, PES_PER_CARD
+from autotune.outputs.emit.furiosa_releases import CARDS_PER_MACHINE, PES_PER_CARD
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 

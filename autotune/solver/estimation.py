@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from autotune.search import EVERY, Problem, build_problem
+from autotune.solver.search import EVERY, Problem, build_problem
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace
@@ -80,7 +80,7 @@ def estimate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, *, tp
     `cards` defaults to the fewest devices that hold the layout. The workload's batch is a
     number, or 'auto' for the largest batch that meets every limit.
     """
-    from autotune.rules import devices_used
+    from autotune.specs.candidates import devices_used
 
     fewest = int(devices_used(hardware, np.array([tp]), np.array([pp]), np.array([dp]))[0])
     cards = fewest if cards is None else cards

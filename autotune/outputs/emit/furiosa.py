@@ -29,11 +29,11 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from autotune.emit.devices import MachineMesh, cards_needed, machine_meshes
-from autotune.emit.furiosa_releases import (BUCKET_GRANULARITY_TOKENS, PES_PER_CARD, PRESET_MIN_CONTEXT_TOKENS,
+from autotune.outputs.emit.devices import MachineMesh, cards_needed, machine_meshes
+from autotune.outputs.emit.furiosa_releases import (BUCKET_GRANULARITY_TOKENS, PES_PER_CARD, PRESET_MIN_CONTEXT_TOKENS,
                                             FuriosaRelease, tp_allowed, tp_rule_text)
-from autotune.emit.limits import engine_profile
-from autotune.emit.render import PyCall, ShellCommand
+from autotune.outputs.emit.limits import engine_profile
+from autotune.outputs.emit.render import PyCall, ShellCommand
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model import ModelSpec

@@ -6,11 +6,11 @@ or a name like `furiosa-2025.3`), else the newest release, which the output then
 """
 from __future__ import annotations
 
-from autotune.emit.devices import cards_needed, device_mesh, device_strings, machine_meshes
-from autotune.emit.furiosa import FuriosaSettings, furiosa_settings, render_furiosa
-from autotune.emit.furiosa_releases import NEWEST_RELEASE, RELEASES, FuriosaRelease, resolve_release
-from autotune.emit.gpu import render_gpu
-from autotune.emit.structured import plan_document, render_json, render_yaml
+from autotune.outputs.emit.devices import cards_needed, device_mesh, device_strings, machine_meshes
+from autotune.outputs.emit.furiosa import FuriosaSettings, furiosa_settings, render_furiosa
+from autotune.outputs.emit.furiosa_releases import NEWEST_RELEASE, RELEASES, FuriosaRelease, resolve_release
+from autotune.outputs.emit.gpu import render_gpu
+from autotune.outputs.emit.structured import plan_document, render_json, render_yaml
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.model import ModelSpec

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autotune import batches as batches_
-from autotune.candidates import Candidates
+from autotune.solver import batches as batches_
+from autotune.specs.candidates import Candidates
 from autotune.parallel_plan import ParallelPlan
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
@@ -25,7 +25,7 @@ from autotune.specs.workload import AUTO, Workload
 from cost_models.table import CostTable
 
 if TYPE_CHECKING:
-    from autotune.rules import RuleResult
+    from autotune.solver.rules import RuleResult
     from cost_models.params import CostParams
 
 #: Limit ids that are not rules of the space.
@@ -194,7 +194,7 @@ def slo_limits(table: CostTable, workload: Workload) -> tuple[Limit, ...]:
 
 
 def rule_limits(rule_results: Sequence[RuleResult]) -> tuple[Limit, ...]:
-    """Returns one Limit per rule result of `autotune.rules` (with its standing for rules the batch moves)."""
+    """Returns one Limit per rule result of `autotune.solver.rules` (with its standing for rules the batch moves)."""
     return tuple(Limit(limit_id=result.rule_id, description=result.description,
                        violated=np.asarray(result.violated, dtype=bool), message=result.message,
                        standing=result.standing)
@@ -207,7 +207,7 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     """Returns the problem for `cards` devices: candidates, their cost table and every limit.
 
     With the workload's batch 'auto', `batches` says which batches per layout become rows (see
-    `autotune.batches`): BEST, each objective's best batch, the largest feasible one and the next
+    `autotune.solver.batches`): BEST, each objective's best batch, the largest feasible one and the next
     (what `recommend` needs, exact over every integer batch); EVERY, every batch from 1 to the
     largest feasible one, plus the next (the Pareto front); BRUTE_FORCE, every batch from 1 to one
     past the largest that memory and the runtime allow, SLOs not used to bound it (what the
@@ -218,7 +218,7 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     a `requested_*` limit, and pinned layouts outside the usual superset (PP 5 on 4 cards) are
     added, so that the rules can say why they are rejected.
     """
-    from autotune import rules
+    from autotune.solver import rules
     import cost_models
 
     if layout is None:
@@ -234,7 +234,7 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     tables: dict[bytes, CostTable] = {}
 
     def evaluate(rows: Candidates) -> CostTable:
-        # The bisections of `autotune.batches` ask for the same rows again (each objective starts at
+        # The bisections of `autotune.solver.batches` ask for the same rows again (each objective starts at
         # batch 1 and at the largest feasible batch): cost each distinct set of rows once.
         key = b"".join(np.ascontiguousarray(getattr(rows, name), dtype=np.int64).tobytes()
                        for name in ("tp", "pp", "dp", "batch"))

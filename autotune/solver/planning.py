@@ -9,7 +9,7 @@ Method:
 1. Candidate replica layouts are the space's layouts of ONE replica (DP 1) that fit one machine:
    `build_problem` on one machine's devices (batch 1, no SLOs), the DP 1 rows that break no rule
    and fit memory. A layout smaller than a device (RNGD TP 1, 2 or 4 PEs) packs units // TP
-   replicas on a card, as `rules.devices_used` counts them; such replicas share the card's memory.
+   replicas on a card, as `specs.candidates.devices_used` counts them; such replicas share the card's memory.
 2. Each replica's engine runs with max_num_seqs = the layout's largest batch that fits memory and
    the runtime's decode buckets (`batches.batch_range` without SLOs, at the workload's mean
    lengths; with every packed replica on the card). The token budget is the engine profile's.
@@ -47,10 +47,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from autotune.api import MAX_FLEET_UNITS, resolve
+from autotune.solver.request import MAX_FLEET_UNITS, resolve
 from autotune.errors import InfeasibleError, InputError
-from autotune.formulation import INFEASIBLE, OPTIMAL
-from autotune.search import expand_batches
+from autotune.solver.formulation import INFEASIBLE, OPTIMAL
+from autotune.solver.search import expand_batches
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace
@@ -321,7 +321,7 @@ def replica_layouts(model: ModelSpec, hardware: HardwareSpec, space: SearchSpace
                     params: CostParams) -> tuple[tuple[ReplicaLayout, ...], str | None]:
     """Returns the layouts of one replica that fit one machine, with their engines' max_num_seqs, or why none."""
     import cost_models
-    from autotune import batches as batches_
+    from autotune.solver import batches as batches_
 
     node = hardware.devices_per_node
     bare = dataclasses.replace(workload, batch=1, ttft_ms=None, tpot_ms=None)
@@ -681,11 +681,11 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
     or histogram of input_len, output_len) replaces the workload's fixed lengths.
     """
     import cost_models
-    from autotune.api import _hardware, _model, _space
+    from autotune.specs.inputs import as_hardware, as_model, as_space
     from cost_models.serving.engines import default_engine, load_engine
     from cost_models.serving.traffic import fixed_lengths, is_trace_file, load_lengths
 
-    spec, device = _model(model), _hardware(hardware)
+    spec, device = as_model(model), as_hardware(hardware)
     if token_rate is not None and rate is not None:
         raise InputError(source="--token-rate", value=token_rate, expected="no --rate with it (one target rate)")
     most_cards = MAX_FLEET_UNITS // device.compute_units_per_device
@@ -697,10 +697,10 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
                   requests=requests, seed=seed, max_cards=max_cards, most_cards=most_cards)
     if max_cards is None:
         max_cards = most_cards if cards is None else cards
-    search_space = _space(space, device)
+    search_space = as_space(space, device)
     if workload is None:
-        from autotune.api import _default_workload
-        workload = _default_workload(spec, search_space)
+        from autotune.specs.inputs import default_workload
+        workload = default_workload(spec, search_space)
     lengths = fixed_lengths(workload.input_len, workload.output_len)
     lengths_text = f"fixed {workload.input_len} in / {workload.output_len} out"
     if lengths_file is not None:
