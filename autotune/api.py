@@ -67,12 +67,25 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
               cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput", top: int = 1,
               tp: int | None = None, pp: int | None = None, dp: int | None = None,
               time_limit_s: float | None = None, explain: bool = True, alternatives: bool = True,
-              params: CostParams | None = None, release: str | None = None) -> RecommendResult:
+              params: CostParams | None = None, release: str | None = None, rate: float | None = None,
+              concurrency: int | None = None, lengths_file: str | os.PathLike | None = None,
+              slo_percentile: int = 90, engine: str | None = None, requests: int = 600,
+              seed: int = 0) -> RecommendResult:
     """Returns the `top` best configurations for `objective` (best first), or why none fits.
 
     With batch 'auto' the batch per replica is a decision too: throughput favours the largest
     batch that fits, while latency (TPOT), ttft and e2e favour batch 1.
+
+    Under traffic (`rate` requests/s, or `concurrency` clients; lengths from the workload or a
+    `lengths_file` sample), the serving simulator judges each layout and engine batch limit
+    (max_num_seqs, every integer that fits), the workload's SLOs bound the `slo_percentile` of TTFT
+    and TPOT, and `objective` may also be 'goodput' (`autotune.solver.under_load`).
     """
+    if rate is not None or concurrency is not None:
+        return recommend_under_load(model, hardware, workload, cards=cards, space=space, objective=objective,
+                                    top=top, tp=tp, pp=pp, dp=dp, params=params, release=release, rate=rate,
+                                    concurrency=concurrency, lengths_file=lengths_file,
+                                    slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
     check_objective(objective)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release)
@@ -80,6 +93,35 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
     problem = request.problem()
     return recommend_problem(request, problem, objective=objective, top=top, settings=settings, explain=explain,
                               alternatives=alternatives)
+
+
+def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+                         cards: int | None = None, space: SearchSpace | str | None = None,
+                         objective: str = "throughput", top: int = 1, tp: int | None = None, pp: int | None = None,
+                         dp: int | None = None, params: CostParams | None = None, release: str | None = None,
+                         rate: float | None = None, concurrency: int | None = None,
+                         lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90,
+                         engine: str | None = None, requests: int = 600, seed: int = 0) -> RecommendResult:
+    """Returns `recommend` under traffic: see `recommend` and `autotune.solver.under_load`."""
+    from autotune.solver import under_load
+
+    if objective not in under_load.LOAD_OBJECTIVES:
+        raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(under_load.LOAD_OBJECTIVES))
+    if workload is not None and workload.batch != AUTO:
+        raise InputError(source="--batch", value=workload.batch,
+                         expected="auto under --rate/--concurrency (the engine's max_num_seqs is searched)")
+    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
+                      release=release)
+    load = under_load.make_load(request, rate=rate, concurrency=concurrency, lengths_file=lengths_file,
+                                slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
+    if lengths_file is not None:  # memory and the batch limit at the sample's mean lengths
+        mean_in, mean_out = under_load.mean_lengths(load.lengths)
+        request = dataclasses.replace(request, workload=dataclasses.replace(request.workload, input_len=mean_in,
+                                                                            output_len=mean_out))
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise InputError(source="--top", value=top, expected="an integer >= 1")
+    answer = under_load.search(request, load, objective, top=top)
+    return under_load.answers(request, load, answer, objective)
 
 
 def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
