@@ -23,8 +23,9 @@ Exactness over max_num_seqs, layout by layout:
    represented by M.
 2. Below that, a larger limit admits more requests: the queue (overload, TTFT) only improves and TPOT
    only worsens. Feasible limits are then an interval [lo, hi], found by bisection on each side.
-3. latency, and throughput at a rate, take lo (the lowest TPOT); ttft and e2e take hi; goodput (and
-   throughput in a closed loop) scan every limit in [lo, hi] (one class above P).
+3. latency, and throughput at a rate, take lo (the lowest TPOT); ttft takes hi; goodput and e2e (TTFT
+   falls and TPOT rises with the limit) and throughput in a closed loop scan every limit in [lo, hi]
+   (one class above P).
 Step 2 is a property of the simulator, not a theorem: `tests/property/test_under_load_vs_every_limit.py`
 checks it, and the answer, against a scan of every integer limit of every layout on small instances.
 Layouts are visited best bound first and the search stops when no remaining bound can beat the
@@ -316,9 +317,9 @@ def best_limit(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Ou
     if not tpot_ok(lo):
         return None, f"{at(lo).failure} (max_num_seqs {lo}, the fewest that keep the queue within the SLOs)"
     hi = _bisect_last(lo, top, tpot_ok)
-    if objective in ("ttft", "e2e"):
+    if objective == "ttft":
         chosen = [at(hi)]
-    elif objective == "goodput" or (objective == "throughput" and load.rate_per_s is None):
+    elif objective in ("goodput", "e2e") or (objective == "throughput" and load.rate_per_s is None):
         chosen = [at(m) for m in range(lo, hi + 1)]
     else:  # latency; throughput at a rate (the rate per device, then the lowest TPOT)
         chosen = [at(lo)]
@@ -343,9 +344,11 @@ def layouts_of(request: Request) -> tuple[Layout, ...]:
     return tuple(Layout(tp=k[0], pp=k[1], dp=k[2], devices=devices[k], max_batch=largest[k]) for k in sorted(largest))
 
 
-def search(request: Request, load: Load, objective: str, *, top: int = 1) -> LoadAnswer:
-    """Returns the `top` best (layout, max_num_seqs) settings under `load` for `objective`, best first."""
-    evaluator = Evaluator(request, load)
+def search(request: Request, load: Load, objective: str, *, top: int = 1,
+           evaluator: Evaluator | None = None) -> LoadAnswer:
+    """Returns the `top` best (layout, max_num_seqs) settings under `load` for `objective`, best first
+    (`evaluator`: simulations already made for this request and load, reused)."""
+    evaluator = evaluator or Evaluator(request, load)
     layouts = layouts_of(request)
     bounds = [bound_key(evaluator, layout, objective) for layout in layouts]
     order = sorted(range(len(layouts)), key=lambda i: (-math.inf if bounds[i] is None else bounds[i], layouts[i].key))
