@@ -20,7 +20,7 @@ import numpy as np
 from autotune.errors import InputError
 from autotune.results import EnumerateResult, ParetoResult, RecommendResult, SweepResult
 from autotune.solver.answers import recommend_problem, recommendation
-from autotune.solver.formulation import INFEASIBLE, integer_tables, objective_levels, rank_order
+from autotune.solver.formulation import INFEASIBLE, OPTIMAL, integer_tables, objective_levels, rank_order
 from autotune.solver.request import check_objective, resolve
 from autotune.solver.search import BEST, BRUTE_FORCE, EVERY, Problem
 from autotune.solver.solve import SolverSettings
@@ -107,19 +107,12 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
 
     if objective not in under_load.LOAD_OBJECTIVES:
         raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(under_load.LOAD_OBJECTIVES))
-    if workload is not None and workload.batch != AUTO:
-        raise InputError(source="--batch", value=workload.batch,
-                         expected="auto under --rate/--concurrency (the engine's max_num_seqs is searched)")
-    request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
-                      release=release)
-    load = under_load.make_load(request, rate=rate, concurrency=concurrency, lengths_file=lengths_file,
-                                slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
-    if lengths_file is not None:  # memory and the batch limit at the sample's mean lengths
-        mean_in, mean_out = under_load.mean_lengths(load.lengths)
-        request = dataclasses.replace(request, workload=dataclasses.replace(request.workload, input_len=mean_in,
-                                                                            output_len=mean_out))
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise InputError(source="--top", value=top, expected="an integer >= 1")
+    request, load = _load_request(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp,
+                                  params=params, release=release, rate=rate, concurrency=concurrency,
+                                  lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
+                                  requests=requests, seed=seed)
     answer = under_load.search(request, load, objective, top=top)
     return under_load.answers(request, load, answer, objective)
 
@@ -128,13 +121,25 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
            cards: int | None = None, space: SearchSpace | str | None = None, axes: str = "tpot-throughput",
            tp: int | None = None, pp: int | None = None, dp: int | None = None,
            time_limit_s: float | None = None, params: CostParams | None = None,
-           release: str | None = None) -> ParetoResult:
-    """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first."""
+           release: str | None = None, rate: float | None = None, concurrency: int | None = None,
+           lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
+           requests: int = 600, seed: int = 0) -> ParetoResult:
+    """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first.
+
+    Under traffic (`rate` or `concurrency`, as for `recommend`), the points are simulated settings
+    (layout and max_num_seqs) that meet the SLO percentiles: TPOT at that percentile against the
+    output tokens/s served.
+    """
     from autotune.solver import explain as why
     from autotune.solver.pareto_front import AXES, pareto_rows
 
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
+    if rate is not None or concurrency is not None:
+        return _pareto_under_load(model, hardware, workload, cards=cards, space=space, axes=axes, tp=tp, pp=pp,
+                                  dp=dp, params=params, release=release, rate=rate, concurrency=concurrency,
+                                  lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
+                                  requests=requests, seed=seed)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release)
     settings = SolverSettings(time_limit_s=time_limit_s)
@@ -145,6 +150,40 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
         reasons = why.reasons(problem, why.binding_limits(problem, settings=settings))
     return ParetoResult(status=status, axes=AXES[axes], points=tuple(recommendation(problem, r) for r in rows),
                         assumptions=request.assumptions(), reasons=reasons)
+
+
+def _load_request(model, hardware, workload, *, lengths_file, **keywords):
+    """Returns the resolved request and its Load under traffic (the sample's mean lengths for memory)."""
+    from autotune.solver import under_load
+
+    load_keys = ("rate", "concurrency", "slo_percentile", "engine", "requests", "seed")
+    load_args = {k: keywords.pop(k) for k in load_keys}
+    if workload is not None and workload.batch != AUTO:
+        raise InputError(source="--batch", value=workload.batch,
+                         expected="auto under --rate/--concurrency (the engine's max_num_seqs is searched)")
+    request = resolve(model, hardware, workload, **keywords)
+    load = under_load.make_load(request, lengths_file=lengths_file, **load_args)
+    if lengths_file is not None:  # memory and the batch limit at the sample's mean lengths
+        mean_in, mean_out = under_load.mean_lengths(load.lengths)
+        request = dataclasses.replace(request, workload=dataclasses.replace(request.workload, input_len=mean_in,
+                                                                            output_len=mean_out))
+    return request, load
+
+
+def _pareto_under_load(model, hardware, workload, *, axes: str, **keywords) -> ParetoResult:
+    from autotune.solver import under_load
+    from autotune.solver.pareto_front import AXES
+
+    request, load = _load_request(model, hardware, workload, **keywords)
+    evaluator = under_load.Evaluator(request, load)
+    points, rejected = under_load.front(request, load, per_device=axes == "user-card", evaluator=evaluator)
+    layouts = len(under_load.layouts_of(request))
+    assumptions = dataclasses.replace(request.assumptions(), load=under_load.load_assumptions(
+        load, layouts_simulated=layouts, simulations=len(evaluator.cache)))
+    return ParetoResult(status=OPTIMAL if points else INFEASIBLE, axes=AXES[axes],
+                        points=tuple(under_load.to_recommendation(request, load, o) for o in points),
+                        assumptions=assumptions,
+                        reasons=() if points else under_load.rejection_reasons(request, rejected))
 
 
 #: What `enumerate_candidates` lists (`--batches`).

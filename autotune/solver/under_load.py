@@ -296,27 +296,40 @@ def _bisect_last(lo: int, hi: int, ok) -> int:
     return lo
 
 
-def best_limit(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Outcome | None, str | None]:
-    """Returns the layout's best feasible outcome over every max_num_seqs in [1, M], or None and why not."""
-    load = evaluator.load
+@dataclass(frozen=True, kw_only=True)
+class Interval:
+    """A layout's feasible limits [lo, hi] (hi = M when the class above the run's peak is feasible)."""
+
+    lo: int
+    hi: int
+    at: object
+    """at(m) -> Outcome: the outcome of limit m (one run stands for every limit above the peak)."""
+
+
+def feasible_interval(evaluator: Evaluator, layout: Layout) -> tuple[Interval | None, str | None]:
+    """Returns the layout's feasible max_num_seqs interval (module docstring, steps 1 and 2), or None and why not."""
     full = evaluator.outcome(layout, layout.max_batch)
     top = min(full.result.peak_running + 1, layout.max_batch)  # limits top..M all run exactly as M does
 
     def at(m: int) -> Outcome:
         return full if m >= top else evaluator.outcome(layout, m)
 
-    def queue_ok(m: int) -> bool:
-        return at(m).queue_ok
-
-    def tpot_ok(m: int) -> bool:
-        return at(m).tpot_ok
-
-    if not queue_ok(top):
+    if not at(top).queue_ok:
         return None, f"{full.failure} (max_num_seqs {layout.max_batch})"
-    lo = _bisect_first(1, top, queue_ok)
-    if not tpot_ok(lo):
+    lo = _bisect_first(1, top, lambda m: at(m).queue_ok)
+    if not at(lo).tpot_ok:
         return None, f"{at(lo).failure} (max_num_seqs {lo}, the fewest that keep the queue within the SLOs)"
-    hi = _bisect_last(lo, top, tpot_ok)
+    hi = _bisect_last(lo, top, lambda m: at(m).tpot_ok)
+    return Interval(lo=lo, hi=hi, at=at), None
+
+
+def best_limit(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Outcome | None, str | None]:
+    """Returns the layout's best feasible outcome over every max_num_seqs in [1, M], or None and why not."""
+    load = evaluator.load
+    interval, why = feasible_interval(evaluator, layout)
+    if interval is None:
+        return None, why
+    lo, hi, at = interval.lo, interval.hi, interval.at
     if objective == "ttft":
         chosen = [at(hi)]
     elif objective in ("goodput", "e2e") or (objective == "throughput" and load.rate_per_s is None):
@@ -325,6 +338,44 @@ def best_limit(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Ou
         chosen = [at(lo)]
     best = min(chosen, key=lambda o: objective_key(o, objective, load))
     return best, None
+
+
+def served_tokens_per_s(outcome: Outcome, load: Load) -> float:
+    """Returns the output tokens/s served: at a rate, the rate x the mean output length (every feasible setting
+    serves the rate); in a closed loop, the simulated figure."""
+    if load.rate_per_s is not None:
+        return load.rate_per_s * _mean_output(load.lengths)
+    return outcome.result.output_tokens_per_s
+
+
+def front(request: Request, load: Load, *, per_device: bool,
+          evaluator: Evaluator | None = None) -> tuple[tuple[Outcome, ...], tuple[tuple[Layout, str], ...]]:
+    """Returns the non-dominated feasible settings on (TPOT at the SLO percentile, lower; output tokens/s, total or
+    `per_device`, higher), lowest TPOT first, and the layouts with no feasible limit.
+
+    At a rate a layout's throughput is the rate's, so its point is its lowest-TPOT limit (lo); in a closed loop
+    every feasible limit is a candidate point."""
+    evaluator = evaluator or Evaluator(request, load)
+    points: list[Outcome] = []
+    rejected: list[tuple[Layout, str]] = []
+    for layout in layouts_of(request):
+        interval, why = feasible_interval(evaluator, layout)
+        if interval is None:
+            rejected.append((layout, why))
+            continue
+        limits = [interval.lo] if load.rate_per_s is not None else range(interval.lo, interval.hi + 1)
+        points.extend(interval.at(m) for m in limits)
+
+    def throughput(o: Outcome) -> float:
+        return served_tokens_per_s(o, load) / (o.layout.devices if per_device else 1)
+
+    ordered = sorted(points, key=lambda o: (o.tpot_ms if not math.isnan(o.tpot_ms) else 0.0, -throughput(o),
+                                            o.layout.devices, o.layout.key, o.max_num_seqs))
+    kept: list[Outcome] = []
+    for o in ordered:
+        if not kept or throughput(o) > throughput(kept[-1]):
+            kept.append(o)
+    return tuple(kept), tuple(rejected)
 
 
 def layouts_of(request: Request) -> tuple[Layout, ...]:
@@ -372,32 +423,39 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
                       simulations=len(evaluator.cache))
 
 
-def answers(request: Request, load: Load, answer: LoadAnswer, objective: str):
-    """Returns the RecommendResult of a search under load: each answer with its memory at that batch (the static
-    cost model, no SLOs) and the simulated latencies at the SLO percentile."""
+def to_recommendation(request: Request, load: Load, outcome: Outcome):
+    """Returns the Recommendation of one setting: memory from the cost model at that batch (no SLOs), latencies,
+    throughput and goodput from the simulator."""
     import dataclasses as dc
 
-    from autotune.results import Recommendation, RecommendResult
+    from autotune.results import Recommendation
     from autotune.solver.answers import recommendation
 
-    recs = []
-    for outcome in answer.best:
-        layout = outcome.layout
-        bare = dc.replace(request.workload, batch=outcome.max_num_seqs, ttft_ms=None, tpot_ms=None)
-        one = dc.replace(request, tp=layout.tp, pp=layout.pp, dp=layout.dp).problem(bare)
-        rows = np.flatnonzero(one.feasible)
-        static = recommendation(one, int(rows[0]))
-        recs.append(Recommendation(plan=static.plan, metrics=serving_metrics(static.metrics, outcome, load),
-                                   binding=()))
-    reasons = ()
-    if not recs:
-        shown = sorted(answer.rejected, key=lambda item: (item[0].devices, item[0].key))
-        reasons = tuple(f"TP {lay.tp} PP {lay.pp} DP {lay.dp} ({lay.devices} {request.hardware.device_name}s): {why}"
-                        for lay, why in shown) or ("no layout holds one sequence on the fleet",)
-    return RecommendResult(status=answer.status, objective=objective, recommendations=tuple(recs),
+    layout = outcome.layout
+    bare = dc.replace(request.workload, batch=outcome.max_num_seqs, ttft_ms=None, tpot_ms=None)
+    one = dc.replace(request, tp=layout.tp, pp=layout.pp, dp=layout.dp).problem(bare)
+    static = recommendation(one, int(np.flatnonzero(one.feasible)[0]))
+    return Recommendation(plan=static.plan, metrics=serving_metrics(static.metrics, outcome, load))
+
+
+def rejection_reasons(request: Request, rejected) -> tuple[str, ...]:
+    """Returns why each rejected layout has no feasible limit, fewest devices first."""
+    shown = sorted(rejected, key=lambda item: (item[0].devices, item[0].key))
+    return tuple(f"TP {lay.tp} PP {lay.pp} DP {lay.dp} ({lay.devices} {request.hardware.device_name}s): {why}"
+                 for lay, why in shown) or ("no layout holds one sequence on the fleet",)
+
+
+def answers(request: Request, load: Load, answer: LoadAnswer, objective: str):
+    """Returns the RecommendResult of a search under load."""
+    import dataclasses as dc
+
+    from autotune.results import RecommendResult
+
+    recs = tuple(to_recommendation(request, load, outcome) for outcome in answer.best)
+    return RecommendResult(status=answer.status, objective=objective, recommendations=recs,
                            assumptions=dc.replace(request.assumptions(), load=load_assumptions(load, answer)),
-                           reasons=reasons, candidates_total=answer.layouts_total,
-                           candidates_feasible=answer.layouts_feasible)
+                           reasons=() if recs else rejection_reasons(request, answer.rejected),
+                           candidates_total=answer.layouts_total, candidates_feasible=answer.layouts_feasible)
 
 
 def serving_metrics(static: dict, outcome: Outcome, load: Load) -> dict:
@@ -429,12 +487,15 @@ def serving_metrics(static: dict, outcome: Outcome, load: Load) -> dict:
     return out
 
 
-def load_assumptions(load: Load, answer: LoadAnswer) -> dict:
+def load_assumptions(load: Load, answer: LoadAnswer | None = None, *, layouts_simulated: int = 0,
+                     simulations: int = 0) -> dict:
     """Returns what a result under load was simulated with (the `load` entry of the assumptions)."""
+    if answer is not None:
+        layouts_simulated, simulations = answer.layouts_simulated, answer.simulations
     return {"traffic": load.text, "rate_per_s": load.rate_per_s, "concurrency": load.concurrency,
             "lengths": load.lengths_text, "slo_percentile": load.percentile, "engine": load.engine.engine,
             "engine_release": load.engine.release, "requests_per_simulation": load.requests, "seed": load.seed,
-            "layouts_simulated": answer.layouts_simulated, "simulations": answer.simulations}
+            "layouts_simulated": layouts_simulated, "simulations": simulations}
 
 
 def make_load(request: Request, *, rate: float | None, concurrency: int | None, lengths_file=None,

@@ -55,3 +55,15 @@ def test_bad_traffic_input_is_one_line_exit_2(extra, flag):
     run = autotune("recommend", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", *extra)
     assert run.code == 2
     assert run.stderr.count("\n") == 1 and flag in run.stderr
+
+
+def test_pareto_under_a_rate_is_non_dominated_and_meets_the_slo():
+    run = autotune("pareto", *RNGD_70B[:-6], "--ttft-ms", "3000", "--requests", "300", "--rate", "0.3",
+                   "--axes", "user-card", "--json")
+    assert run.code == 0, run.stderr
+    points = run.json()["points"]
+    assert len(points) >= 2
+    tpot = [p["tpot_ms"] for p in points]
+    per_card = [p["throughput_tokens_per_s_per_device"] for p in points]
+    assert tpot == sorted(tpot) and per_card == sorted(per_card) and len(set(per_card)) == len(per_card)
+    assert all(p["ttft_ms"] <= 3000 for p in points)
