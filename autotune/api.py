@@ -83,7 +83,8 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
     """
     if rate is not None or concurrency is not None:
         return recommend_under_load(model, hardware, workload, cards=cards, space=space, objective=objective,
-                                    top=top, tp=tp, pp=pp, dp=dp, params=params, release=release, rate=rate,
+                                    top=top, tp=tp, pp=pp, dp=dp, params=params, release=release,
+                                    time_limit_s=time_limit_s, rate=rate,
                                     concurrency=concurrency, lengths_file=lengths_file,
                                     slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
     check_objective(objective)
@@ -99,7 +100,8 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
                          cards: int | None = None, space: SearchSpace | str | None = None,
                          objective: str = "throughput", top: int = 1, tp: int | None = None, pp: int | None = None,
                          dp: int | None = None, params: CostParams | None = None, release: str | None = None,
-                         rate: float | None = None, concurrency: int | None = None,
+                         time_limit_s: float | None = None, rate: float | None = None,
+                         concurrency: int | None = None,
                          lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90,
                          engine: str | None = None, requests: int = 600, seed: int = 0) -> RecommendResult:
     """Returns `recommend` under traffic: see `recommend` and `autotune.solver.under_load`."""
@@ -113,7 +115,7 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
                                   params=params, release=release, rate=rate, concurrency=concurrency,
                                   lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
                                   requests=requests, seed=seed)
-    answer = under_load.search(request, load, objective, top=top)
+    answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
     return under_load.answers(request, load, answer, objective)
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autotune.solver.formulation import INFEASIBLE, OPTIMAL
+from autotune.solver.formulation import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN
 from autotune.solver.planning import ReplicaLayout, _Setting, _Simulations
 from autotune.solver.request import Request
 
@@ -142,6 +142,9 @@ class LoadAnswer:
 
     status: str
     best: tuple[Outcome, ...]
+    gap: float | None = None
+    """When a time limit stopped the search: the best unvisited layout's bound minus the answer's value
+    (None: no bound, or not stopped)."""
     rejected: tuple[tuple[Layout, str], ...]
     """Layouts simulated and found infeasible, with the reason at their best limit."""
     layouts_total: int
@@ -396,9 +399,16 @@ def layouts_of(request: Request) -> tuple[Layout, ...]:
 
 
 def search(request: Request, load: Load, objective: str, *, top: int = 1,
-           evaluator: Evaluator | None = None) -> LoadAnswer:
+           evaluator: Evaluator | None = None, time_limit_s: float | None = None) -> LoadAnswer:
     """Returns the `top` best (layout, max_num_seqs) settings under `load` for `objective`, best first
-    (`evaluator`: simulations already made for this request and load, reused)."""
+    (`evaluator`: simulations already made for this request and load, reused).
+
+    With `time_limit_s`, layouts stop being visited once it has passed: the answer is then FEASIBLE
+    (UNKNOWN if none was found) and `gap` says how far the best unvisited bound is from it.
+    """
+    import time
+
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     evaluator = evaluator or Evaluator(request, load)
     layouts = layouts_of(request)
     bounds = [bound_key(evaluator, layout, objective) for layout in layouts]
@@ -406,7 +416,11 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
     found: list[Outcome] = []
     rejected: list[tuple[Layout, str]] = []
     visited = 0
+    cut: int | None = None
     for i in order:
+        if deadline is not None and time.monotonic() > deadline:
+            cut = i
+            break
         if len(found) >= top and bounds[i] is not None:
             kth = sorted(objective_key(o, objective, load) for o in found)[top - 1]
             if bounds[i] > kth[0]:
@@ -418,7 +432,12 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
         else:
             found.append(outcome)
     found.sort(key=lambda o: objective_key(o, objective, load))
-    return LoadAnswer(status=OPTIMAL if found else INFEASIBLE, best=tuple(found[:top]), rejected=tuple(rejected),
+    status, gap = (OPTIMAL if found else INFEASIBLE), None
+    if cut is not None:
+        status = FEASIBLE if found else UNKNOWN
+        if found and bounds[cut] is not None:
+            gap = abs(objective_key(found[0], objective, load)[0] - bounds[cut])
+    return LoadAnswer(status=status, gap=gap, best=tuple(found[:top]), rejected=tuple(rejected),
                       layouts_total=len(layouts), layouts_simulated=visited, layouts_feasible=len(found),
                       simulations=len(evaluator.cache))
 
@@ -495,7 +514,9 @@ def load_assumptions(load: Load, answer: LoadAnswer | None = None, *, layouts_si
     return {"traffic": load.text, "rate_per_s": load.rate_per_s, "concurrency": load.concurrency,
             "lengths": load.lengths_text, "slo_percentile": load.percentile, "engine": load.engine.engine,
             "engine_release": load.engine.release, "requests_per_simulation": load.requests, "seed": load.seed,
-            "layouts_simulated": layouts_simulated, "simulations": simulations}
+            "layouts_simulated": layouts_simulated, "simulations": simulations} | (
+                {} if answer is None or answer.status not in (FEASIBLE, UNKNOWN) else
+                {"stopped_by_time_limit": True, "gap": None if answer.gap is None else round(answer.gap, 6)})
 
 
 def make_load(request: Request, *, rate: float | None, concurrency: int | None, lengths_file=None,
