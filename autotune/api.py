@@ -111,7 +111,7 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
         raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(under_load.LOAD_OBJECTIVES))
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise InputError(source="--top", value=top, expected="an integer >= 1")
-    request, load = _load_request(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp,
+    request, load = under_load.resolve_under_load(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp,
                                   params=params, release=release, rate=rate, concurrency=concurrency,
                                   lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
                                   requests=requests, seed=seed)
@@ -154,29 +154,11 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
                         assumptions=request.assumptions(), reasons=reasons)
 
 
-def _load_request(model, hardware, workload, *, lengths_file, **keywords):
-    """Returns the resolved request and its Load under traffic (the sample's mean lengths for memory)."""
-    from autotune.solver import under_load
-
-    load_keys = ("rate", "concurrency", "slo_percentile", "engine", "requests", "seed")
-    load_args = {k: keywords.pop(k) for k in load_keys}
-    if workload is not None and workload.batch != AUTO:
-        raise InputError(source="--batch", value=workload.batch,
-                         expected="auto under --rate/--concurrency (the engine's max_num_seqs is searched)")
-    request = resolve(model, hardware, workload, **keywords)
-    load = under_load.make_load(request, lengths_file=lengths_file, **load_args)
-    if lengths_file is not None:  # memory and the batch limit at the sample's mean lengths
-        mean_in, mean_out = under_load.mean_lengths(load.lengths)
-        request = dataclasses.replace(request, workload=dataclasses.replace(request.workload, input_len=mean_in,
-                                                                            output_len=mean_out))
-    return request, load
-
-
 def _pareto_under_load(model, hardware, workload, *, axes: str, **keywords) -> ParetoResult:
     from autotune.solver import under_load
     from autotune.solver.pareto_front import AXES
 
-    request, load = _load_request(model, hardware, workload, **keywords)
+    request, load = under_load.resolve_under_load(model, hardware, workload, **keywords)
     evaluator = under_load.Evaluator(request, load)
     points, rejected = under_load.front(request, load, per_device=axes == "user-card", evaluator=evaluator)
     layouts = len(under_load.layouts_of(request))
@@ -265,14 +247,25 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
           input_lens: Sequence[int] | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
           time_limit_s: float | None = None, jobs: int = 1,
           progress: Callable[[int, int], None] | None = None, params: CostParams | None = None,
-          release: str | None = None) -> SweepResult:
+          release: str | None = None, rate: float | None = None, concurrency: int | None = None,
+          lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
+          requests: int = 600, seed: int = 0) -> SweepResult:
     """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
 
     `jobs` > 1 solves points in that many processes; `progress(done, total)` is called as points finish.
+    Under traffic (`rate` or `concurrency`, as for `recommend`) each point is `recommend` under that load.
     """
     from autotune.solver import sweeps
+    from autotune.solver.under_load import LOAD_OBJECTIVES
 
-    check_objective(objective)
+    load = None
+    if rate is not None or concurrency is not None:
+        if objective not in LOAD_OBJECTIVES:
+            raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(LOAD_OBJECTIVES))
+        load = {"rate": rate, "concurrency": concurrency, "lengths_file": lengths_file,
+                "slo_percentile": slo_percentile, "engine": engine, "requests": requests, "seed": seed}
+    else:
+        check_objective(objective)
     workload = workload or Workload()
     card_counts = parse_cards(cards) if isinstance(cards, str) else tuple(int(c) for c in cards)
     model_list = [models] if isinstance(models, (str, os.PathLike, ModelSpec)) else list(models)
@@ -281,7 +274,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     space_spec = as_space(space, hardware_spec, release)
     tasks = sweeps.sweep_tasks(model_specs, hardware_spec, space_spec, workload, cards=card_counts,
                                  dtypes=dtypes, input_lens=input_lens, objective=objective,
-                                 time_limit_s=time_limit_s, params=params)
+                                 time_limit_s=time_limit_s, params=params, load=load)
     checked = set()
     for task in tasks:  # Input errors (a dtype the space does not serve, ...) before any solving.
         key = (id(task.model), task.workload)
@@ -289,6 +282,8 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
             resolve(task.model, hardware_spec, task.workload, cards=max(card_counts), space=space_spec)
             checked.add(key)
     points = sweeps.run_tasks(tasks, jobs=jobs, progress=progress)
-    return SweepResult(objective=objective, points=points)
+    if load is not None:
+        load = {k: (os.fspath(v) if k == "lengths_file" and v is not None else v) for k, v in load.items()}
+    return SweepResult(objective=objective, points=points, load=load)
 
 

@@ -187,9 +187,14 @@ class SweepResult:
 
     objective: str
     points: tuple[SweepPoint, ...]
+    load: Mapping[str, Any] | None = None
+    """Under traffic: the traffic every point was simulated under; None: static batches."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"objective": self.objective, "points": [p.to_dict() for p in self.points]}
+        out = {"objective": self.objective, "points": [p.to_dict() for p in self.points]}
+        if self.load is not None:
+            out["load"] = dict(self.load)
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

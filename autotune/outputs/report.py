@@ -234,9 +234,17 @@ def sweep_report(result: SweepResult, *, device_name: str = "device", calibratio
     lines = [f"sweep: objective {result.objective}; {count} point{'s' if count != 1 else ''}"]
     if calibration is not None and not calibration.hardware_fitted:
         lines += _wrap(f"calibration: {calibration.note}", indent="")
+    ttft, tpot, batch = "TTFT ms", "TPOT ms", "batch"
+    if result.load is not None:
+        load = result.load
+        traffic = (f"Poisson arrivals at {load['rate']:g} requests/s" if load["rate"] is not None
+                   else f"closed loop, {load['concurrency']} clients")
+        lines += _wrap(f"under load: {traffic}; SLOs bound p{load['slo_percentile']}; {load['requests']} requests "
+                       f"per simulated replica, seed {load['seed']}", indent="")
+        p = f"p{load['slo_percentile']}"
+        ttft, tpot, batch = f"TTFT {p} ms", f"TPOT {p} ms", "max seqs"
     lines.append("")
-    headers = [f"{dev}s", "status", "TP", "PP", "DP", "batch", "used", "TTFT ms", "TPOT ms", "tok/s",
-               f"tok/s/{dev}"]
+    headers = [f"{dev}s", "status", "TP", "PP", "DP", batch, "used", ttft, tpot, "tok/s", f"tok/s/{dev}"]
     rows: list[list[str]] = []
     for p in result.points:
         if p.recommendation is not None:

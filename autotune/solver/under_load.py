@@ -564,3 +564,25 @@ def mean_lengths(lengths: Lengths) -> tuple[int, int]:
     from autotune.solver.planning import _mean_lengths
 
     return _mean_lengths(lengths)
+
+
+def resolve_under_load(model, hardware, workload, *, lengths_file, **keywords):
+    """Returns the resolved request and its Load under traffic (the sample's mean lengths for memory)."""
+    import dataclasses
+
+    from autotune.errors import InputError
+    from autotune.solver.request import resolve
+    from autotune.specs.workload import AUTO
+
+    load_keys = ("rate", "concurrency", "slo_percentile", "engine", "requests", "seed")
+    load_args = {k: keywords.pop(k) for k in load_keys}
+    if workload is not None and workload.batch != AUTO:
+        raise InputError(source="--batch", value=workload.batch,
+                         expected="auto under --rate/--concurrency (the engine's max_num_seqs is searched)")
+    request = resolve(model, hardware, workload, **keywords)
+    load = make_load(request, lengths_file=lengths_file, **load_args)
+    if lengths_file is not None:  # memory and the batch limit at the sample's mean lengths
+        mean_in, mean_out = mean_lengths(load.lengths)
+        request = dataclasses.replace(request, workload=dataclasses.replace(request.workload, input_len=mean_in,
+                                                                            output_len=mean_out))
+    return request, load

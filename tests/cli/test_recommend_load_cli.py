@@ -67,3 +67,17 @@ def test_pareto_under_a_rate_is_non_dominated_and_meets_the_slo():
     per_card = [p["throughput_tokens_per_s_per_device"] for p in points]
     assert tpot == sorted(tpot) and per_card == sorted(per_card) and len(set(per_card)) == len(per_card)
     assert all(p["ttft_ms"] <= 3000 for p in points)
+
+
+def test_sweep_under_a_rate_answers_each_card_count_as_recommend_does():
+    common = ("--model", "llama-3.1-70b", "--hardware", "rngd", "--input-len", "1000", "--output-len", "200",
+              "--tpot-ms", "150", "--requests", "300", "--rate", "0.3", "--json")
+    run = autotune("sweep", *common[:-1], "--cards", "2,4", "--json")
+    assert run.code == 0, run.stderr
+    data = run.json()
+    assert data["load"]["rate"] == 0.3 and data["load"]["slo_percentile"] == 90
+    two, four = data["points"]
+    assert two["status"] == "INFEASIBLE" and four["status"] == "OPTIMAL"
+    alone = autotune("recommend", *common, "--cards", "4").json()["recommendations"][0]
+    assert four["recommendation"]["tpot_ms"] == alone["tpot_ms"] <= 150
+    assert four["recommendation"]["batch_size"] == alone["batch_size"]
