@@ -15,7 +15,8 @@ and the plan's drain test; a closed loop always keeps up) and the SLO percentile
   In a closed loop: the simulated output tokens/s per device.
 - latency, ttft, e2e: the SLO percentile of TPOT, TTFT or end-to-end latency; the bound is the
   layout's latency with one request alone (load only adds to it).
-Ties go to fewer devices, then the lower TPOT percentile, then the smaller max_num_seqs.
+Ties go to fewer devices, then the lower TPOT percentile, then the smaller max_num_seqs (goodput: fewer
+devices, then the smaller max_num_seqs, then TPOT).
 
 Exactness over max_num_seqs, layout by layout:
 1. Simulate at M. No replica ever held more than `peak_running` (P) requests at once, so every limit
@@ -23,9 +24,9 @@ Exactness over max_num_seqs, layout by layout:
    represented by M.
 2. Below that, a larger limit admits more requests: the queue (overload, TTFT) only improves and TPOT
    only worsens. Feasible limits are then an interval [lo, hi], found by bisection on each side.
-3. latency, and throughput at a rate, take lo (the lowest TPOT); ttft takes hi; goodput and e2e (TTFT
-   falls and TPOT rises with the limit) and throughput in a closed loop scan every limit in [lo, hi]
-   (one class above P).
+3. latency, and throughput at a rate, take lo (the lowest TPOT); ttft takes the smallest limit with
+   hi's TTFT (bisection again); goodput and e2e (TTFT falls and TPOT rises with the limit) and
+   throughput in a closed loop scan every limit in [lo, hi] (one class above P).
 Step 2 is a property of the simulator, not a theorem: `tests/property/test_under_load_vs_every_limit.py`
 checks it, and the answer, against a scan of every integer limit of every layout on small instances.
 Layouts are visited best bound first and the search stops when no remaining bound can beat the
@@ -240,7 +241,10 @@ def goodput_per_s(outcome: Outcome, load: Load) -> float:
     good = r.goodput_requests_per_s or 0.0
     if load.rate_per_s is None:
         return good
-    return load.rate_per_s * good / r.requests_per_s if r.requests_per_s > 0 else 0.0
+    if r.requests_per_s <= 0:
+        return 0.0
+    share = min(round(good / r.requests_per_s, 12), 1.0)  # a share of requests: float noise off, at most all
+    return load.rate_per_s * share
 
 
 def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, ...]:
@@ -248,8 +252,9 @@ def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, 
     r, p, layout = outcome.result, load.percentile, outcome.layout
     tpot = outcome.tpot_ms if not math.isnan(outcome.tpot_ms) else 0.0
     tail = (float(layout.devices), tpot, float(outcome.max_num_seqs))
-    if objective == "goodput":
-        return (-goodput_per_s(outcome, load) / layout.devices,) + tail
+    if objective == "goodput":  # ties: fewer devices, then the smaller limit (the scan stops at the first full one)
+        return (-goodput_per_s(outcome, load) / layout.devices, float(layout.devices), float(outcome.max_num_seqs),
+                tpot)
     if objective == "throughput":
         served = (load.rate_per_s * _mean_output(load.lengths) if load.rate_per_s is not None
                   else r.output_tokens_per_s)
@@ -333,10 +338,16 @@ def best_limit(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Ou
     if interval is None:
         return None, why
     lo, hi, at = interval.lo, interval.hi, interval.at
-    if objective == "ttft":
-        chosen = [at(hi)]
+    if objective == "ttft":  # the lowest TTFT is hi's; the smallest limit with it has the lowest TPOT too
+        fastest = at(hi).ttft_ms
+        chosen = [at(_bisect_first(lo, hi, lambda m: at(m).ttft_ms <= fastest))]
     elif objective in ("goodput", "e2e") or (objective == "throughput" and load.rate_per_s is None):
-        chosen = [at(m) for m in range(lo, hi + 1)]
+        chosen = []
+        for m in range(lo, hi + 1):
+            chosen.append(at(m))
+            if objective == "goodput" and load.rate_per_s is not None and \
+                    goodput_per_s(chosen[-1], load) >= load.rate_per_s:
+                break  # every request meets the SLOs: a larger limit can only tie, and ties go to the smaller
     else:  # latency; throughput at a rate (the rate per device, then the lowest TPOT)
         chosen = [at(lo)]
     best = min(chosen, key=lambda o: objective_key(o, objective, load))
