@@ -14,22 +14,32 @@ from autotune.solver.request import resolve
 from cost_models.serving.engines import default_engine, load_engine
 from cost_models.serving.traffic import fixed_lengths
 
-#: (model, hardware, cards, rate, input, output, TTFT SLO ms, TPOT SLO ms): limits bind on both sides.
+#: (model, hardware, cards, traffic, input, output, TTFT SLO ms, TPOT SLO ms): limits bind on both sides.
+#: Traffic: a rate (requests/s, float) or a concurrency (clients, int).
 INSTANCES = [
     ("llama-3.1-8b", "l40s", 2, 2.0, 3000, 100, 1500.0, 50.0),
     ("llama-3.1-8b", "l40s", 2, 3.0, 3000, 100, 2000.0, 60.0),
+    ("llama-3.1-8b", "rngd", 1, 0.5, 3000, 100, 4000.0, 80.0),  # Furiosa LLM: buckets, no mixed steps
+    ("llama-3.1-8b", "l40s", 1, 24, 3000, 100, 5000.0, 60.0),  # closed loop
 ]
 
 
-def _instance(model, hardware, cards, rate, input_len, output_len, ttft_ms, tpot_ms):
+def _instance(model, hardware, cards, traffic, input_len, output_len, ttft_ms, tpot_ms):
     request = resolve(model, hardware, Workload(input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
                                                 tpot_ms=tpot_ms), cards=cards)
-    load = ul.Load(rate_per_s=rate, lengths=fixed_lengths(input_len, output_len), lengths_text="fixed",
+    closed = isinstance(traffic, int)
+    load = ul.Load(rate_per_s=None if closed else traffic, concurrency=traffic if closed else None,
+                   lengths=fixed_lengths(input_len, output_len), lengths_text="fixed",
                    engine=load_engine(default_engine(request.hardware), request.hardware), requests=200)
     return request, load
 
 
-@pytest.fixture(scope="module", params=INSTANCES, ids=lambda i: f"{i[1]}-{i[2]}x-rate{i[3]:g}")
+def _label(instance) -> str:
+    traffic = instance[3]
+    return f"{instance[1]}-{instance[2]}x-" + (f"clients{traffic}" if isinstance(traffic, int) else f"rate{traffic:g}")
+
+
+@pytest.fixture(scope="module", params=INSTANCES, ids=_label)
 def scanned(request):
     req, load = _instance(*request.param)
     evaluator = ul.Evaluator(req, load)
