@@ -56,8 +56,8 @@ def hybrid_sliding_layers(cfg: ConfigReader, num_layers: int) -> tuple[int | Non
 
     Exaone4Config: no `sliding_window` means every layer is global. Otherwise an explicit
     `layer_types` list wins; else `sliding_window_pattern` says which layers are local, either as
-    a string cycled over the layers ("LLLG": three local, one global, as in vLLM's exaone4) or as
-    an integer p (every p-th layer global: layer i is local when (i + 1) % p != 0; default 4).
+    a string cycled over the layers ("LLLG": three local, one global; the last layer is always
+    global) or as an integer p (every p-th layer global: layer i is local when (i + 1) % p != 0; default 4).
     """
     window = cfg.optional_integer("sliding_window")
     if window is None:
@@ -72,7 +72,9 @@ def hybrid_sliding_layers(cfg: ConfigReader, num_layers: int) -> tuple[int | Non
         if not pattern or any(letter not in "LG" for letter in pattern):
             raise cfg.error("sliding_window_pattern", pattern,
                             "a string of L (local) and G (global), e.g. \"LLLG\", or an integer >= 1")
-        return window, tuple(pattern[index % len(pattern)] == "L" for index in range(num_layers))
+        # "The final layer always uses global attention regardless of the pattern" (ExaoneMoeConfig docs).
+        return window, tuple(pattern[index % len(pattern)] == "L" and index < num_layers - 1
+                             for index in range(num_layers))
     every = cfg.integer("sliding_window_pattern", maximum=num_layers + 1)
     return window, tuple((index + 1) % every != 0 for index in range(num_layers))
 

@@ -18,6 +18,7 @@ from autotune.specs.arch_gpt_oss import parse_gpt_oss
 from autotune.specs.arch_llama import LLAMA_STYLE_TYPES, parse_llama_style
 from autotune.specs.arch_llama4 import LLAMA4_TYPES, parse_llama4
 from autotune.specs.arch_multimodal import parse_gemma3
+from autotune.specs.arch_solar import parse_solar_open
 from autotune.specs.model import ModelSpec
 from autotune.specs.quantization import parse_quantization
 from autotune.specs.rope import rope_extended_positions
@@ -36,6 +37,7 @@ _PARSERS: dict[str, _Parser] = {
     "exaone4": parse_exaone4,
     "exaone_moe": parse_exaone_moe,
     "gemma3": parse_gemma3,
+    "solar_open": parse_solar_open,
     **{model_type: parse_llama4 for model_type in LLAMA4_TYPES},
 }
 
