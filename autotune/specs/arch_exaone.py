@@ -75,7 +75,7 @@ def hybrid_sliding_layers(cfg: ConfigReader, num_layers: int) -> tuple[int | Non
         # "The final layer always uses global attention regardless of the pattern" (ExaoneMoeConfig docs).
         return window, tuple(pattern[index % len(pattern)] == "L" and index < num_layers - 1
                              for index in range(num_layers))
-    every = cfg.integer("sliding_window_pattern", maximum=num_layers + 1)
+    every = cfg.integer("sliding_window_pattern", default=4, maximum=num_layers + 1)
     return window, tuple((index + 1) % every != 0 for index in range(num_layers))
 
 
