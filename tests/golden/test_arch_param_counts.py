@@ -32,10 +32,10 @@ def _floor_to(value: float, unit: float) -> float:
 @pytest.mark.parametrize(("preset", "total", "layers_moe", "experts"), [
     # Hub model API, safetensors.parameters.BF16 of meta-llama/Llama-4-Scout-17B-16E-Instruct:
     # 108,641,793,536 (recorded in public model registries read through the code index).
-    ("llama-4-scout-17b-16e-instruct", 108_641_793_536, 48, 16),
+    ("llama-4-scout", 108_641_793_536, 48, 16),
     # meta-llama/Llama-4-Maverick-17B-128E-Instruct checkpoint: 401,583,781,376 tensors; both checkpoints exceed
     # their text model by the same 871,932,416 (vision encoder and projector).
-    ("llama-4-maverick-17b-128e-instruct", 401_583_781_376, 24, 128),
+    ("llama-4-maverick", 401_583_781_376, 24, 128),
 ])
 def test_llama4_totals_are_the_checkpoints(preset: str, total: int, layers_moe: int, experts: int) -> None:
     spec = load_model(preset)
@@ -49,7 +49,7 @@ def test_llama4_totals_are_the_checkpoints(preset: str, total: int, layers_moe: 
 
 
 def test_llama4_kv_cache_of_chunked_layers_stops_at_the_chunk() -> None:
-    spec = load_model("llama-4-scout-17b-16e-instruct")
+    spec = load_model("llama-4-scout")
     per_layer_token = 2 * 8 * 128 * 2  # K and V, 8 KV heads of 128, bf16
     context = 1_000_000
     assert spec.kv_cache_bytes(context) == (36 * 8192 + 12 * context) * per_layer_token
