@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from autotune.errors import InputError
 from autotune.specs.arch_common import (
     ConfigReader,
     LayerCount,
@@ -44,7 +45,8 @@ _EXAONE_MAX_POSITIONS = 4096
 def parse_exaone(cfg: ConfigReader, model_type: str) -> ModelSpec:
     """Returns the ModelSpec of an EXAONE 3.0 / 3.5 config (model_type exaone)."""
     if not cfg.has("num_layers") and not cfg.has("num_hidden_layers"):
-        raise cfg.error("num_layers", None, "a required integer >= 1 (EXAONE's name for num_hidden_layers)")
+        raise InputError(source=cfg.source, field="num_layers", has_value=False,
+                         expected="a required integer >= 1 (EXAONE's name for num_hidden_layers)")
     data = {_EXAONE_KEYS.get(key, key): value for key, value in cfg.data.items()}
     data.setdefault("max_position_embeddings", _EXAONE_MAX_POSITIONS)
     spec = parse_llama_style(ConfigReader(data, cfg.source), "llama")

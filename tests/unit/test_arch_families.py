@@ -63,7 +63,7 @@ def test_exaone_defaults_max_positions_to_4096() -> None:
 def test_exaone_without_layer_count_names_num_layers() -> None:
     config = _exaone()
     del config["num_layers"]
-    with pytest.raises(InputError, match="num_layers"):
+    with pytest.raises(InputError, match="num_layers.; expected a required integer"):
         _spec(config)
 
 
