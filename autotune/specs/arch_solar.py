@@ -56,8 +56,10 @@ def parse_solar_open(cfg: ConfigReader, model_type: str) -> ModelSpec:
     moe = MoeShape(num_experts=experts, experts_per_token=top_k, num_shared_experts=shared_count,
                    expert_params=expert, intermediate_size=width)
     final = rms_norm_params(hidden) + (0 if tied else vocab * hidden)
-    # intermediate_size (10240 on Solar-Open-100B) sizes no tensor: no layer is dense.
-    return assemble(cfg, model_type=model_type, num_layers=num_layers, hidden=hidden, intermediate=width,
+    # intermediate_size sizes no tensor (no layer is dense); as for the other MoE parsers it is kept as the
+    # FFN width a token's activations span: 10240 on Solar-Open-100B = 8 routed x 1280 (top-k x width if absent).
+    intermediate = cfg.integer("intermediate_size", default=top_k * width, maximum=1 << 22)
+    return assemble(cfg, model_type=model_type, num_layers=num_layers, hidden=hidden, intermediate=intermediate,
                     heads=heads, kv_heads=kv_heads, head_dim=head_dim, vocab=vocab, max_positions=max_positions,
                     tied=tied, embedding_params=vocab * hidden, final_params=final, layers=[layer] * num_layers,
                     moe=moe)
