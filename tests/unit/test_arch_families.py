@@ -271,6 +271,9 @@ def test_solar_open_every_layer_is_moe_with_shared_expert_and_router_bias() -> N
     layer = ATTN + 2 * H + (4 * H + 4) + 4 * expert + expert
     assert spec.layer_params == (layer, layer)  # first_k_dense_replace does not make a dense layer
     assert spec.layer_active_params[0] == ATTN + 2 * H + (4 * H + 4) + 2 * expert + expert
+    # intermediate_size sizes no tensor but is the activation width (default: top-k x expert width).
+    assert spec.intermediate_size == 999
+    assert _spec({k: v for k, v in config.items() if k != "intermediate_size"}).intermediate_size == 2 * 24
     biased = _spec({**config, "attention_bias": True})
     assert biased.layer_params[0] - layer == HEADS * HD + 2 * KV * HD  # q/k/v biases, never o_proj
 
