@@ -163,7 +163,8 @@ def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: st
         "num_experts": float(model.num_experts),
         "experts_per_token": float(model.experts_per_token),
         "moe_layers": float(moe_layers),
-        "embedding_params": float(model.embedding_params),
+        # A multimodal checkpoint's vision tower sits with the embeddings on the first stage (16-bit, like them).
+        "embedding_params": float(model.embedding_params + model.vision_params),
         "final_params": float(model.final_params),
         "tied_head_params": float(model.lm_head_params if model.tie_word_embeddings else 0),
         "lm_head_params": float(model.lm_head_params),

@@ -62,6 +62,8 @@ def _facts_text(facts: dict[str, Any]) -> str:
         ("model type", facts["model_type"]),
         ("total parameters", f"{facts['total_params']:,} ({_billions(facts['total_params'])})"),
         ("active parameters", f"{facts['active_params']:,} ({_billions(facts['active_params'])})"),
+        *([("vision tower", f"{facts['vision_params']:,} ({_billions(facts['vision_params'])}), in the total "
+                            "and in memory, unused by text tokens")] if facts.get("vision_params") else []),
         ("layers", str(facts["num_layers"])),
         ("hidden size", str(facts["hidden_size"])),
         ("intermediate size", str(facts["intermediate_size"])),

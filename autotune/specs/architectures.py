@@ -12,9 +12,13 @@ from typing import Any
 from autotune.errors import InputError
 from autotune.specs.arch_common import ConfigReader
 from autotune.specs.arch_deepseek import DEEPSEEK_TYPES, parse_deepseek
+from autotune.specs.arch_exaone import parse_exaone, parse_exaone4, parse_exaone_moe
 from autotune.specs.arch_gpt import parse_falcon, parse_gpt_neox, parse_gptj, parse_opt
 from autotune.specs.arch_gpt_oss import parse_gpt_oss
 from autotune.specs.arch_llama import LLAMA_STYLE_TYPES, parse_llama_style
+from autotune.specs.arch_llama4 import LLAMA4_TYPES, parse_llama4
+from autotune.specs.arch_multimodal import parse_gemma3
+from autotune.specs.arch_solar import parse_solar_open
 from autotune.specs.model import ModelSpec
 from autotune.specs.quantization import parse_quantization
 from autotune.specs.rope import rope_extended_positions
@@ -29,6 +33,12 @@ _PARSERS: dict[str, _Parser] = {
     "falcon": parse_falcon,
     "opt": parse_opt,
     "gpt_oss": parse_gpt_oss,
+    "exaone": parse_exaone,
+    "exaone4": parse_exaone4,
+    "exaone_moe": parse_exaone_moe,
+    "gemma3": parse_gemma3,
+    "solar_open": parse_solar_open,
+    **{model_type: parse_llama4 for model_type in LLAMA4_TYPES},
 }
 
 #: Old names a `model_type` field may carry for a supported family (Falcon before its

@@ -73,6 +73,9 @@ class ModelSpec:
     """Width the LM head projects from when it is not hidden_size (OPT-350m: 512); 0 means hidden_size."""
     rope_extended_positions: int = 0
     """Context the config's rope_scaling extends the model to (yarn/dynamic/linear); 0: none (`autotune.specs.rope`)."""
+    vision_params: int = 0
+    """Parameters of a multimodal checkpoint's vision tower and projector (held in memory with the
+    first pipeline stage, unused by text tokens); 0 for text-only checkpoints."""
 
     quantization: CheckpointQuantization | None = None
     """How the checkpoint stores its weights (config.json `quantization_config`); None: unquantized."""
@@ -98,12 +101,12 @@ class ModelSpec:
 
     @property
     def total_params(self) -> int:
-        """Returns every parameter the checkpoint stores (tied embeddings once)."""
-        return self.embedding_params + sum(self.layer_params) + self.final_params
+        """Returns every parameter the checkpoint stores (tied embeddings once; a vision tower included)."""
+        return self.embedding_params + sum(self.layer_params) + self.final_params + self.vision_params
 
     @property
     def active_params(self) -> int:
-        """Returns the parameters one token touches (equal to total for dense models)."""
+        """Returns the parameters one text token touches (equal to total for dense text-only models)."""
         return self.embedding_params + sum(self.layer_active_params) + self.final_params
 
     @property
@@ -155,9 +158,9 @@ class ModelSpec:
         """Returns the bytes of all weights stored in `dtype` (the checkpoint's own size in its own format)."""
         if self.quantization is None or dtype != self.quantization.dtype:
             return self.total_params * bytes_per_element(dtype)
-        # Quantized checkpoints keep the embeddings and the LM head (and norms) in 16-bit.
+        # Quantized checkpoints keep the embeddings, the LM head (and norms) and a vision tower in 16-bit.
         dense, expert = self.decoder_bytes_per_param(dtype)
-        boundary = self.embedding_params + self.final_params
+        boundary = self.embedding_params + self.final_params + self.vision_params
         routed = self.routed_expert_params
         return routed * expert + (self.total_params - routed - boundary) * dense + boundary * UNQUANTIZED_BYTES
 
@@ -221,6 +224,7 @@ class ModelSpec:
             "tie_word_embeddings": self.tie_word_embeddings,
             "embedding_params": self.embedding_params,
             "final_params": self.final_params,
+            "vision_params": self.vision_params,
             "num_experts": self.num_experts,
             "experts_per_token": self.experts_per_token,
             "num_shared_experts": self.num_shared_experts,
