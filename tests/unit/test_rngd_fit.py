@@ -156,3 +156,27 @@ def test_with_rngd_keeps_the_other_hardwares_entries():
     params = replace(load_params(), hardware_values={"x": {"step_overhead_s": 0.001}})
     both = rngd_fit.with_rngd(params, {"step_overhead_s": 0.003})
     assert both.hardware_values == {"x": {"step_overhead_s": 0.001}, "rngd": {"step_overhead_s": 0.003}}
+
+
+def test_validate_prices_an_rngd_row_with_rngds_own_values(tmp_path):
+    # `autotune validate` (regimes.predict) uses a device's own values for its rows and the shared ones elsewhere.
+    from cost_models.measurements import REQUIRED_COLUMNS, read_measurements
+    from cost_models.regimes import predict, prepare
+    base = {c: "" for c in REQUIRED_COLUMNS} | {"model_id": "Qwen/Qwen3-4B", "dtype": "fp8", "tensor_parallel": "8",
+                                                "pipeline_parallel": "1", "data_parallel": "1", "input_len": "1024",
+                                                "output_len": "1", "batch_or_concurrency": "1",
+                                                "load_type": "batch1_first_token_latency", "ttft_ms": "60"}
+    rows = [base | {"row_id": "a", "hardware_id": "rngd"},
+            base | {"row_id": "b", "hardware_id": "h100-sxm", "tensor_parallel": "1"}]
+    path = tmp_path / "rows.csv"
+    path.write_text(",".join(REQUIRED_COLUMNS) + "\n" + "".join(",".join(r[c] for c in REQUIRED_COLUMNS) + "\n"
+                                                                  for r in rows))
+    measured, skipped = read_measurements(path)
+    assert not skipped
+    params = load_params()
+    shared = replace(params, hardware_values={})
+    prepared = prepare(measured, params)
+    own, plain = predict(prepared, params)["ttft"], predict(prepared, shared)["ttft"]
+    assert own[0] == pytest.approx(predict(prepared, params.for_hardware("rngd"))["ttft"][0])
+    assert own[0] > 1.2 * plain[0]  # RNGD's prefill efficiency (0.35) is below the GPUs' (0.55)
+    assert own[1] == plain[1]
