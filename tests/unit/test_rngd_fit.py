@@ -180,3 +180,13 @@ def test_validate_prices_an_rngd_row_with_rngds_own_values(tmp_path):
     assert own[0] == pytest.approx(predict(prepared, params.for_hardware("rngd"))["ttft"][0])
     assert own[0] > 1.2 * plain[0]  # RNGD's prefill efficiency (0.35) is below the GPUs' (0.55)
     assert own[1] == plain[1]
+
+
+def test_a_gpu_refit_keeps_rngds_values_and_their_source():
+    from cost_models.calibration import fitted_sources
+    params = load_params()
+    sources = fitted_sources(params, ("step_overhead_s", "layer_overhead_s"), "x.csv")
+    assert sources["step_overhead_s"].startswith("fitted by autotune calibrate on x.csv")
+    assert "; rngd: fitted by cost_models.rngd_fit" in sources["step_overhead_s"]
+    assert "rngd" not in sources["layer_overhead_s"]
+    assert params.with_values(step_overhead_s=0.001).hardware_values == params.hardware_values
