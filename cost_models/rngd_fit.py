@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from autotune.errors import InfeasibleError
+from autotune.errors import InfeasibleError, InputError
 from cost_models.measurements import MeasuredRow, read_measurements
 from cost_models.params import DEFAULT_PARAMS_PATH, FITTED_BOUNDS, CostParams, dump_params, load_params
 
@@ -176,7 +176,7 @@ def fit(points: list[Point], start: CostParams, *, names: tuple[str, ...] = FIT_
 
     Starts from the shared (GPU-fitted) values, within `FITTED_BOUNDS`; deterministic.
     """
-    base = start.for_hardware("none")  # the shared values, whatever RNGD entries `start` has
+    base = replace(start, hardware_values={})  # the shared values, whatever RNGD entries `start` has
     units = np.array([_UNITS.get(n, 1.0) for n in names])
     lower = np.array([FITTED_BOUNDS[n][0] for n in names]) / units
     upper = np.array([FITTED_BOUNDS[n][1] for n in names]) / units
@@ -266,8 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     if not data.is_file():
         print(f"error: {args.csv}: not a file (expected rngd_serving.csv)", file=sys.stderr)
         return 2
-    start = load_params(args.params)
-    points, excluded = usable_points(data)
+    try:
+        start = load_params(args.params)
+        points, excluded = usable_points(data)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     fitted = fit(points, start)
     params = with_rngd(start, fitted.values)
     report = {"rows_used": [p.row.row_id for p in points], "excluded": [list(e) for e in excluded],

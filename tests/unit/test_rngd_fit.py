@@ -190,3 +190,11 @@ def test_a_gpu_refit_keeps_rngds_values_and_their_source():
     assert "; rngd: fitted by cost_models.rngd_fit" in sources["step_overhead_s"]
     assert "rngd" not in sources["layer_overhead_s"]
     assert params.with_values(step_overhead_s=0.001).hardware_values == params.hardware_values
+
+
+def test_the_fit_refuses_a_file_without_the_measurement_columns(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("row_id,model_id\nr1,x\n")
+    assert rngd_fit.main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.csv" in err
