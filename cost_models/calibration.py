@@ -120,7 +120,11 @@ def fitted_sources(params: CostParams, names: tuple[str, ...], data: str,
     sources = dict(params.sources)
     for name in names:
         if name not in held:
-            sources[name] = f"fitted by autotune calibrate on {data} (soft-L1 least squares on log error)"
+            # A device's own value (`hardware_values`, e.g. RNGD's serving fit) keeps its part of the source.
+            own = "".join(f"; {hw}: " + sources.get(name, "").split(f"; {hw}: ", 1)[1]
+                          for hw, values in sorted(params.hardware_values.items())
+                          if name in values and f"; {hw}: " in sources.get(name, ""))
+            sources[name] = f"fitted by autotune calibrate on {data} (soft-L1 least squares on log error)" + own
     return sources
 
 

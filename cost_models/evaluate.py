@@ -31,7 +31,7 @@ def candidate_inputs(model: ModelSpec, hardware: HardwareSpec, workload: Workloa
 def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,
              params: CostParams | None = None) -> CostTable:
     """Returns memory (bytes per device), times (seconds) and throughput (tokens/s) for every candidate."""
-    params = load_params() if params is None else params
+    params = (load_params() if params is None else params).for_hardware(hardware.name)
     rows = candidate_inputs(model, hardware, workload, candidates, params)
     weights = memory.weights_bytes(rows)
     kv = memory.kv_cache_bytes(rows)
@@ -53,5 +53,5 @@ def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candi
 def max_batch(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,
               params: CostParams | None = None) -> np.ndarray:
     """Returns the largest batch per replica that fits memory for each candidate (0: none)."""
-    params = load_params() if params is None else params
+    params = (load_params() if params is None else params).for_hardware(hardware.name)
     return memory.largest_fitting_batch(candidate_inputs(model, hardware, workload, candidates, params), params)

@@ -74,6 +74,10 @@ class CostParams:
     """Per hardware as above: seconds per ordered pair of units in one all-reduce inside a device;
     0 ('default'): a ring over the intra link with NCCL's per-call overhead."""
     """1 where the runtime caps sliding-window layers' KV cache and attention at the window, by hardware name."""
+    hardware_values: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Hardware name -> fitted field -> that hardware's own value of a shared efficiency or overhead (the
+    YAML gives such a field as a mapping with a 'default' entry, like the memory figures); `for_hardware`
+    applies them. RNGD's serving fit (`cost_models.rngd_fit`) writes the 'rngd' entries."""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Field name -> where its value comes from."""
     provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -83,6 +87,11 @@ class CostParams:
         """Returns the value of the per-hardware mapping field `name` for `hardware_name`."""
         table = getattr(self, name)
         return float(table.get(hardware_name, table["default"]))
+
+    def for_hardware(self, hardware_name: str) -> "CostParams":
+        """Returns the parameters `hardware_name` is priced with: its own fitted values where it has them."""
+        own = self.hardware_values.get(hardware_name)
+        return replace(self, **own) if own else self
 
     def with_values(self, **values: float) -> "CostParams":
         """Returns a copy with some fields replaced (used by the fit); 'field.key' sets one mapping entry."""
@@ -137,6 +146,8 @@ _SCALAR_FLOATS = ("compute_efficiency_16bit", "compute_efficiency_8bit", "comput
                   "comm_bandwidth_efficiency", "comm_call_overhead_s", "comm_bandwidth_efficiency_pcie",
                   "activation_bytes_per_element")
 _SCALAR_INTS = ("activation_tokens", "max_batch_per_replica")
+#: CostParams fields that are not parameter entries of the file (`hardware_values` is stored inside them).
+_NOT_IN_FILE = ("sources", "provenance", "hardware_values")
 _MAPPINGS = ("runtime_reserve_bytes", "comm_buffer_bytes", "memory_headroom_fraction", "sliding_window_kv",
              "intra_allreduce_fixed_s", "intra_allreduce_pair_s")
 _UPPER = {"roofline_sharpness": 100.0, "layer_overhead_s": 1.0, "step_overhead_s": 10.0, "sequence_overhead_s": 1.0,
@@ -175,10 +186,11 @@ def _parse_params(file: Path) -> CostParams:
     params = data.get("parameters")
     if not isinstance(params, dict):
         raise InputError(source=source, field="parameters", value=params, expected="a mapping of parameter entries")
-    names = [f.name for f in fields(CostParams) if f.name not in ("sources", "provenance")]
+    names = [f.name for f in fields(CostParams) if f.name not in _NOT_IN_FILE]
     reject_unknown_keys(params, names, source=source, prefix="parameters.")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    hardware_values: dict[str, dict[str, float]] = {}
     for name in names:
         where = f"parameters.{name}"
         entry = params.get(name)
@@ -190,11 +202,22 @@ def _parse_params(file: Path) -> CostParams:
             raise InputError(source=source, field=where + ".source", value=src,
                              expected="a non-empty string naming where the value comes from")
         sources[name] = src
-        values[name] = _check_value(name, entry["value"], source=source, where=where + ".value")
+        value = entry["value"]
+        if name in EFFICIENCY_FIELDS and isinstance(value, dict):
+            # A fitted field given per hardware: 'default' is the shared value, the other keys a hardware's own.
+            if "default" not in value:
+                raise InputError(source=source, field=where + ".value", value=value,
+                                 expected="a number, or a mapping of hardware name -> number with a 'default' entry")
+            for key, own in sorted(value.items()):
+                if key != "default":
+                    hardware_values.setdefault(str(key), {})[name] = _check_value(
+                        name, own, source=source, where=f"{where}.value.{key}")
+            value = value["default"]
+        values[name] = _check_value(name, value, source=source, where=where + ".value")
     provenance = data.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise InputError(source=source, field="provenance", value=provenance, expected="a mapping")
-    return CostParams(**values, sources=sources, provenance=provenance)
+    return CostParams(**values, hardware_values=hardware_values, sources=sources, provenance=provenance)
 
 
 def _check_value(name: str, value: Any, *, source: str, where: str) -> Any:
@@ -217,13 +240,16 @@ def dump_params(params: CostParams, path: str | Path, *, header: str = "") -> No
     """Writes `params` as YAML to `path` (sorted keys, every value with its source)."""
     entries: dict[str, Any] = {}
     for f in fields(CostParams):
-        if f.name in ("sources", "provenance"):
+        if f.name in _NOT_IN_FILE:
             continue
         value = getattr(params, f.name)
+        own = {hw: float(f"{v[f.name]:.6g}") for hw, v in sorted(params.hardware_values.items()) if f.name in v}
         if isinstance(value, Mapping):
             value = {str(k): float(v) for k, v in sorted(value.items())}
         elif isinstance(value, float):
             value = float(f"{value:.6g}")
+        if own:
+            value = {"default": value, **own}
         entries[f.name] = {"value": value, "source": params.sources.get(f.name, "unknown")}
     document = {"provenance": dict(params.provenance), "parameters": entries}
     text = yaml.safe_dump(document, sort_keys=True, width=110, default_flow_style=False)

@@ -66,7 +66,18 @@ def predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray]
     """Returns per-row predictions (NaN where the row does not measure that figure).
 
     Keys: `throughput` (tokens/s), `ttft` and `tpot` (seconds), `batch` (sequences per replica used).
+    A device with its own fitted values (`CostParams.for_hardware`, RNGD) has its rows priced with them.
     """
+    out = _predict(prepared, params)
+    for name in sorted({r.hardware.name for r in prepared.rows} & set(params.hardware_values)):
+        mine = np.array([r.hardware.name == name for r in prepared.rows])
+        own = _predict(prepared, params.for_hardware(name))
+        out = {key: np.where(mine, own[key], value) for key, value in out.items()}
+    return out
+
+
+def _predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray]:
+    """Returns `predict`'s figures with one set of parameters for every row."""
     base = prepared.inputs
     lt = prepared.load_type
     offline = lt == "offline_max_throughput"

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     params = replace(fitted, provenance=provenance)
     header = ("Cost-model parameters shared by every device, model and layout (docs/cost-model.md).\n"
               f"Produced by: {command}\n"
-              "Hardware without measurements (RNGD) uses these shared values with its own datasheet figures.")
+              "A device's own entries (key 'rngd': python -m cost_models.rngd_fit) replace the shared values for it.")
     try:
         dump_params(params, output, header=header)
     except OSError as exc:

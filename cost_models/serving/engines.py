@@ -6,7 +6,7 @@ Furiosa LLM, the compiled buckets that pad the work. Every file names its source
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ _GIB = 1024.0 ** 3
 _RELEASE_KEYS = ("source", "chunked_prefill", "mixed_batches", "kv_allocation", "max_num_seqs",
                  "max_num_batched_tokens", "buckets", "prefills_between_decodes")
 _BUCKET_KEYS = ("decode_batch_sizes", "decode_max_attention", "attention_min", "prefill_chunk_step",
-                "prefill_chunk_max")
+                "prefill_chunk_max", "prefill_chunk_ladders")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +42,16 @@ class Buckets:
     """Prefill and extend buckets hold chunks in multiples of this many tokens (batch 1)."""
     prefill_chunk_max: int
     """Largest prefill or extend chunk (tokens)."""
+    prefill_chunk_ladders: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """Model type -> the token counts a prefill chunk of that architecture's artifacts is padded to (its
+    tokenwise ladder), instead of the chunk step; applied by `for_model`."""
+    prefill_chunk_ladder: tuple[int, ...] = ()
+    """The ladder in force (empty: multiples of the chunk step)."""
+
+    def for_model(self, model_type: str) -> "Buckets":
+        """Returns these buckets with the prefill ladder of `model_type`'s artifacts, when the release gives one."""
+        ladder = self.prefill_chunk_ladders.get(model_type)
+        return replace(self, prefill_chunk_ladder=ladder) if ladder else self
 
     def decode_batch(self, sequences: int) -> int:
         """Returns the compiled batch size a decode step of `sequences` runs at (the next one up; 0 if none holds it)."""
@@ -59,7 +69,11 @@ class Buckets:
         return size if size <= widest else 0
 
     def padded_chunk(self, tokens: int) -> int:
-        """Returns the tokens a prefill chunk of `tokens` runs at: the next multiple of the chunk step."""
+        """Returns the tokens a prefill chunk of `tokens` runs at: the next rung of the ladder, else the next
+        multiple of the chunk step."""
+        for rung in self.prefill_chunk_ladder:
+            if rung >= tokens:
+                return rung
         step = self.prefill_chunk_step
         return -(-tokens // step) * step
 
@@ -180,7 +194,14 @@ def _buckets(data: Any, *, source: str, field: str) -> Buckets:
     if not sizes or not isinstance(widest, dict) or set(int(k) for k in widest) != set(sizes):
         raise InputError(source=source, field=field + ".decode_max_attention", value=widest,
                          expected="the widest attention of every compiled decode batch size")
+    ladders = data.get("prefill_chunk_ladders") or {}
+    if not isinstance(ladders, dict) or not all(isinstance(v, list) and v for v in ladders.values()):
+        raise InputError(source=source, field=field + ".prefill_chunk_ladders", value=ladders,
+                         expected="a mapping of model type -> ascending list of chunk token counts")
     return Buckets(decode_batch_sizes=sizes,
+                   prefill_chunk_ladders={str(k): tuple(sorted(check_int(t, field=f"{field}.prefill_chunk_ladders.{k}",
+                                                                         source=source) for t in v))
+                                          for k, v in sorted(ladders.items())},
                    decode_max_attention=tuple(check_int(widest[s], field=f"{field}.decode_max_attention.{s}",
                                                         source=source) for s in sizes),
                    attention_min=check_int(data.get("attention_min"), field=field + ".attention_min", source=source),

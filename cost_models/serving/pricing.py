@@ -208,6 +208,7 @@ def build_pricer(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dty
                  params: CostParams, max_tokens: int, input_len: int = 1, output_len: int = 1,
                  activation_tokens: int | None = None) -> tuple[StepPricer, RowInputs]:
     """Returns the step pricer of a layout and its rows (lengths only set the rows' workspace and defaults)."""
+    params = params.for_hardware(hardware.name)  # the device's own fitted values (RNGD: `cost_models.rngd_fit`)
     rows = layout_rows(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, input_len=input_len,
                        output_len=output_len, params=params)
     unit = layout_rows(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, input_len=1, output_len=0,

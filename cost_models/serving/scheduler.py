@@ -492,8 +492,9 @@ class _Engine:
         self.prefills_since_decode = 0
         arrival = self.next_arrival_s()
         if math.isfinite(arrival) and len(self.running) < self.limits.max_num_seqs:
-            k = min(k, _steps_to_reach(arrival - self.now - self.stall, first, slope))
-        total = k * first + slope * k * (k - 1) / 2.0 + self.stall
+            k = min(k, _steps_to_reach(arrival - self.now, first, slope))
+        # The stalled prefill steps are already in `now` (prefill_step, mixed_step): only the gap carries them.
+        total = k * first + slope * k * (k - 1) / 2.0
         self.gaps.append((first + self.stall, 0.0, 1, self.D))
         if k > 1:
             self.gaps.append((first + slope, slope, k - 1, self.D))

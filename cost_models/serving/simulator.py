@@ -44,6 +44,8 @@ def prepare_replica(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
                     max_num_batched_tokens: int | None = None,
                     activation_tokens: int | None = None) -> tuple[StepPricer, EngineLimits]:
     """Returns the step pricer and scheduler limits of one replica layout under an engine profile."""
+    if engine.buckets is not None:  # the model's artifacts may pad prefill chunks to their own ladder
+        engine = replace(engine, buckets=engine.buckets.for_model(model.model_type))
     seqs, tokens = engine_limits(engine, params, max_num_seqs=max_num_seqs,
                                  max_num_batched_tokens=max_num_batched_tokens)
     step_tokens = tokens + seqs

@@ -15,9 +15,9 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 CASES = [
     # (workload, cards, (tp, pp, dp, batch), tok/s, TPOT ms, text the README prints for it)
-    (Workload(), 4, (16, 2, 1, 36), 261.0, 137.95, "1  16   2   1     36      4   32     47.9  1,325.9   137.95"),
-    (Workload(tpot_ms=100), 4, (32, 1, 1, 18), 181.6, 99.10, "TP 32 at batch 18, 181.6 tok/s"),
-    (Workload(dtype="fp8"), 2, (16, 1, 1, 31), 249.8, 124.11, "TP 16, PP 1, DP 1, batch 31 on 2: 249.8 tok/s"),
+    (Workload(), 4, (16, 2, 1, 36), 301.8, 119.27, "1  16   2   1     36      4   32     47.9  1,279.5   119.27"),
+    (Workload(tpot_ms=100), 4, (16, 2, 1, 23), 230.9, 99.59, "TP 16, PP 2 at batch 23, 230.9 tok/s"),
+    (Workload(dtype="fp8"), 2, (8, 2, 1, 27), 240.0, 112.50, "TP 8, PP 2, DP 1, batch 27 on 2: 240.0 tok/s"),
 ]
 
 
