@@ -12,7 +12,6 @@ import difflib
 import io
 import json
 import os
-import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -23,6 +22,7 @@ from autotune.errors import InputError
 from autotune.specs.architectures import model_spec_from_config
 from autotune.specs.fields import path_exists, path_is_dir, read_text
 from autotune.specs.hf_cache import (
+    HF_ID,
     HubId,
     HubLookupError,
     cached_config,
@@ -37,8 +37,6 @@ from autotune.specs.hf_cache import (
 from autotune.specs.model import ModelSpec
 
 CONFIG_FILE = "config.json"
-#: A Hugging Face repository id: `org/name`, letters, digits, '-', '_', '.' (huggingface_hub validate_repo_id).
-_HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 #: How many presets an ambiguous prefix lists.
 _MAX_CANDIDATES = 8
 
@@ -150,7 +148,7 @@ def _named_hf_id(data: dict[str, Any]) -> str | None:
     relative with ./ or several slashes) is no id and is ignored.
     """
     value = data.get("_name_or_path")
-    if isinstance(value, str) and _HF_ID.fullmatch(value.strip()):
+    if isinstance(value, str) and HF_ID.fullmatch(value.strip()):
         return value.strip()
     return None
 

@@ -242,3 +242,10 @@ def test_config_json_read_from_the_cache_is_validated(hub: Path) -> None:
     snapshot = add_to_cache(hub, FINE_TUNE, json.dumps({"model_type": "llama"}))
     with pytest.raises(InputError, match=f"{snapshot.name}/config.json: field 'num_hidden_layers'"):
         load_model(FINE_TUNE)
+
+
+def test_the_api_resolves_ids_the_same_way(hub: Path) -> None:
+    import autotune
+
+    add_to_cache(hub, FINE_TUNE, preset_config("llama-3.1-8b"))
+    assert autotune.load_model(FINE_TUNE).total_params == LLAMA_31_8B_TOTAL
