@@ -92,8 +92,7 @@ def cached_config(hub_id: HubId, settings: HubSettings) -> Path | None:
     A branch or tag revision is looked up in `refs/`, a commit hash among `snapshots/`
     (huggingface_hub.try_to_load_from_cache).
     """
-    from huggingface_hub import try_to_load_from_cache
-
+    try_to_load_from_cache = _hub_module().try_to_load_from_cache
     try:
         found = try_to_load_from_cache(hub_id.repo_id, CONFIG_FILE, cache_dir=settings.cache_dir,
                                        revision=hub_id.revision or "main")
@@ -104,7 +103,7 @@ def cached_config(hub_id: HubId, settings: HubSettings) -> Path | None:
 
 def download_config(hub_id: HubId, settings: HubSettings) -> Path:
     """Returns the path of `config.json` downloaded into the cache (that file alone), or raises HubLookupError."""
-    from huggingface_hub import hf_hub_download
+    hf_hub_download = _hub_module().hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
         GatedRepoError,
@@ -182,6 +181,15 @@ def cached_snapshots(folder: Path) -> list[str]:
     """Returns the commit names under a `models--ORG--NAME` folder's `snapshots/`, sorted."""
     snapshots = folder / "snapshots"
     return sorted(p.name for p in snapshots.iterdir() if p.is_dir()) if snapshots.is_dir() else []
+
+
+def _hub_module():
+    """Returns the imported huggingface_hub, or raises HubLookupError saying how to install it."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise HubLookupError("huggingface_hub is not installed (pip install huggingface_hub)") from None
+    return huggingface_hub
 
 
 @contextmanager

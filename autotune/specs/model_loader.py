@@ -182,7 +182,10 @@ def _load_path(path: Path, *, given: str) -> ModelSpec:
 def _load_hub_id(hub_id: HubId) -> ModelSpec:
     """Returns the ModelSpec of `ORG/NAME[@REVISION]` from the Hugging Face cache, else downloaded if allowed."""
     settings = hub_settings()
-    path = cached_config(hub_id, settings)
+    try:
+        path = cached_config(hub_id, settings)
+    except HubLookupError as exc:
+        raise _hub_error(hub_id, f"and the Hugging Face cache cannot be read: {exc.reason}") from None
     refs = cached_refs(hub_id, settings)
     # A repository cached at other revisions: say which, so a typo in @REVISION is plain.
     not_cached = f"not in the Hugging Face cache at {settings.cache_dir}" + (

@@ -249,3 +249,13 @@ def test_the_api_resolves_ids_the_same_way(hub: Path) -> None:
 
     add_to_cache(hub, FINE_TUNE, preset_config("llama-3.1-8b"))
     assert autotune.load_model(FINE_TUNE).total_params == LLAMA_31_8B_TOTAL
+
+
+def test_without_huggingface_hub_the_error_says_how_to_install_it(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # `import huggingface_hub` raises ImportError
+    with pytest.raises(InputError, match=r"is not a preset, and the Hugging Face cache cannot be read: "
+                                         r"huggingface_hub is not installed \(pip install huggingface_hub\)"):
+        load_model(FINE_TUNE)
+    assert load_model("llama-3.1-8b").total_params == LLAMA_31_8B_TOTAL  # presets need no huggingface_hub
