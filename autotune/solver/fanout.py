@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ R = TypeVar("R")
 MAX_JOBS = 256
 #: `ray_address` words that are not a cluster's address.
 LOCAL, AUTO = "local", "auto"
+#: Seconds to wait for a cluster's address to accept a connection.
+CONNECT_TIMEOUT_S = 5.0
+ADDRESS_EXPECTED = f"'{LOCAL}', '{AUTO}' or a Ray cluster's address (host:port or ray://host:port)"
 RAY_INSTALL = 'Ray installed: pip install "autotune-parallel[ray]"'
 
 
@@ -90,10 +94,20 @@ def check_fan_out(*, jobs: Any, ray_address: Any) -> None:
         raise InputError(source="--jobs", value=jobs, expected=f"an integer in [1, {MAX_JOBS}]")
     if ray_address is None:
         return
-    if not isinstance(ray_address, str) or not ray_address.strip() or any(c.isspace() for c in ray_address.strip()):
-        raise InputError(source="--ray", value=ray_address,
-                         expected=f"'{LOCAL}', '{AUTO}' or a Ray cluster's address (host:port or ray://host:port)")
+    if not isinstance(ray_address, str) or (ray_address.strip() not in (LOCAL, AUTO)
+                                            and _host_port(ray_address.strip()) is None):
+        raise InputError(source="--ray", value=ray_address, expected=ADDRESS_EXPECTED)
     _import_ray()
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """Returns (host, port) of 'host:port' or 'ray://host:port', or None when it is neither."""
+    host, _, port_text = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # [IPv6]:port
+    if not host or any(c.isspace() or c == "/" for c in host) or not port_text.isdigit() \
+            or not 0 < int(port_text) < 65536:
+        return None
+    return host, int(port_text)
 
 
 class _Collector:
@@ -151,11 +165,24 @@ def _import_ray():
     return ray
 
 
+def _check_reachable(address: str) -> None:
+    """Raises InputError naming --ray unless a TCP connection to the address's host:port opens within
+    CONNECT_TIMEOUT_S (Ray itself retries an unreachable address for minutes)."""
+    host, port = _host_port(address)
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise InputError(source="--ray", value=address,
+                         expected=f"a Ray cluster listening there (connecting failed: {error})") from None
+
+
 def _on_ray(fn: Callable[[T], R], tasks: Sequence[T], *, address: str, jobs: int,
             progress: Callable[[int, int], None] | None) -> list[R]:
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
+        if address not in (LOCAL, AUTO):
+            _check_reachable(address)
         options: dict[str, Any] = {}
         if address == LOCAL and jobs > 1:
             options["num_cpus"] = jobs
