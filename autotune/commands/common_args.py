@@ -89,7 +89,7 @@ def add_fan_out_arguments(parser: argparse.ArgumentParser, *, what: str) -> None
     parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                         help=f"{what} as Ray tasks: alone, on a Ray started here (with --jobs N: N CPUs); 'auto': "
                              "the cluster running on this machine; or a cluster's host:port. Needs the extra: "
-                             'pip install "autotune-parallel[ray]"' + NO_AUTO_DEFAULT)
+                             'pip install ".[ray]"' + NO_AUTO_DEFAULT)
 
 
 def fan_out_from_args(args: argparse.Namespace) -> dict[str, Any]:

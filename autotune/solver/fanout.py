@@ -9,10 +9,10 @@ that raises `InputError` or `InfeasibleError` raises it in the caller with the s
 (the error of the first failing task in task order, as the serial loop would raise; later tasks are
 cancelled). `fn` must be a top-level function and the tasks picklable.
 
-Ray is an optional extra (`pip install "autotune-parallel[ray]"`). `ray_address` is 'local' (start a
+Ray is an optional extra (`pip install ".[ray]"` from the checkout). `ray_address` is 'local' (start a
 Ray on this machine for the call, `jobs` CPUs when jobs > 1, else every core), 'auto' (the cluster
 running on this machine if any, else a local Ray, as `ray.init()` decides) or a cluster's address
-(host:port or ray://host:port; its nodes need autotune-parallel installed). A Ray this call starts or
+(host:port or ray://host:port; its nodes need autotune installed). A Ray this call starts or
 connects to is shut down when it returns; a Ray the caller initialised is used and left running.
 Ray logs nothing on stdout (the JSON output stays the serial one, byte for byte).
 """
@@ -37,7 +37,8 @@ LOCAL, AUTO = "local", "auto"
 #: Seconds to wait for a cluster's address to accept a connection.
 CONNECT_TIMEOUT_S = 5.0
 ADDRESS_EXPECTED = f"'{LOCAL}', '{AUTO}' or a Ray cluster's address (host:port or ray://host:port)"
-RAY_INSTALL = 'Ray installed: pip install "autotune-parallel[ray]"'
+#: As the plot extra's hint: the distribution has no PyPI release, so the extra installs from the checkout.
+RAY_INSTALL = 'Ray installed: pip install ".[ray]" from the checkout, or pip install "ray>=2.9"'
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -73,6 +74,8 @@ def fan_out(fn: Callable[[T], R], tasks: Sequence[T], *, jobs: int = 1, ray_addr
     `progress(done, total)` is called in the caller's process as tasks finish.
     """
     check_fan_out(jobs=jobs, ray_address=ray_address)
+    if not tasks:
+        return []  # nothing to start a Ray or processes for
     if ray_address is not None:
         return _on_ray(fn, tasks, address=ray_address.strip(), jobs=jobs, progress=progress)
     if jobs > 1 and len(tasks) > 1:

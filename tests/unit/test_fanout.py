@@ -101,13 +101,13 @@ def test_without_ray_installed_ray_is_one_input_error(monkeypatch):
     with pytest.raises(InputError) as caught:
         fan_out(square_late_first, [1, 2], ray_address="local")
     assert caught.value.source == "--ray"
-    assert str(caught.value) == '--ray; expected Ray installed: pip install "autotune-parallel[ray]"'
+    assert str(caught.value) == '--ray; expected ' + fanout.RAY_INSTALL
 
 
-def test_the_install_hint_names_the_distribution_and_its_extra():
+def test_the_install_hint_names_the_extra_and_rays_lowest_version():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'name = "autotune-parallel"' in text and '\nray = ["ray>=' in text
-    assert '"autotune-parallel[ray]"' in fanout.RAY_INSTALL
+    assert '\nray = ["ray>=2.9"]' in text
+    assert 'pip install ".[ray]"' in fanout.RAY_INSTALL and '"ray>=2.9"' in fanout.RAY_INSTALL
 
 
 @pytest.mark.parametrize("command", [
@@ -119,7 +119,7 @@ def test_the_cli_without_ray_says_so_in_one_line_and_exits_2(monkeypatch, capsys
     assert main(command) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == f'autotune {command[0]}: error: --ray; expected Ray installed: pip install "autotune-parallel[ray]"\n'
+    assert err == f"autotune {command[0]}: error: --ray; expected {fanout.RAY_INSTALL}\n"
 
 
 def test_an_unreachable_cluster_is_one_input_error_at_once():
