@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import numbers
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -93,7 +94,7 @@ def check_fan_out(*, jobs: Any, ray_address: Any) -> None:
 
     Callers check before any work, so that a bad flag is one line at once, not after the first stage.
     """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral) or not 1 <= jobs <= MAX_JOBS:
         raise InputError(source="--jobs", value=jobs, expected=f"an integer in [1, {MAX_JOBS}]")
     if ray_address is None:
         return
