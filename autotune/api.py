@@ -20,7 +20,7 @@ import numpy as np
 from autotune.errors import InputError
 from autotune.results import EnumerateResult, ParetoResult, RecommendResult, SweepResult
 from autotune.solver.answers import recommend_problem, recommendation
-from autotune.solver.formulation import INFEASIBLE, integer_tables, objective_levels, rank_order
+from autotune.solver.formulation import INFEASIBLE, OPTIMAL, integer_tables, objective_levels, rank_order
 from autotune.solver.request import check_objective, resolve
 from autotune.solver.search import BEST, BRUTE_FORCE, EVERY, Problem
 from autotune.solver.solve import SolverSettings
@@ -67,12 +67,26 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
               cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput", top: int = 1,
               tp: int | None = None, pp: int | None = None, dp: int | None = None,
               time_limit_s: float | None = None, explain: bool = True, alternatives: bool = True,
-              params: CostParams | None = None, release: str | None = None) -> RecommendResult:
+              params: CostParams | None = None, release: str | None = None, rate: float | None = None,
+              concurrency: int | None = None, lengths_file: str | os.PathLike | None = None,
+              slo_percentile: int = 90, engine: str | None = None, requests: int = 600,
+              seed: int = 0) -> RecommendResult:
     """Returns the `top` best configurations for `objective` (best first), or why none fits.
 
     With batch 'auto' the batch per replica is a decision too: throughput favours the largest
     batch that fits, while latency (TPOT), ttft and e2e favour batch 1.
+
+    Under traffic (`rate` requests/s, or `concurrency` clients; lengths from the workload or a
+    `lengths_file` sample), the serving simulator judges each layout and engine batch limit
+    (max_num_seqs, every integer that fits), the workload's SLOs bound the `slo_percentile` of TTFT
+    and TPOT, and `objective` may also be 'goodput' (`autotune.solver.under_load`).
     """
+    if rate is not None or concurrency is not None:
+        return recommend_under_load(model, hardware, workload, cards=cards, space=space, objective=objective,
+                                    top=top, tp=tp, pp=pp, dp=dp, params=params, release=release,
+                                    time_limit_s=time_limit_s, rate=rate,
+                                    concurrency=concurrency, lengths_file=lengths_file,
+                                    slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
     check_objective(objective)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release)
@@ -82,17 +96,52 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
                               alternatives=alternatives)
 
 
+def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
+                         cards: int | None = None, space: SearchSpace | str | None = None,
+                         objective: str = "throughput", top: int = 1, tp: int | None = None, pp: int | None = None,
+                         dp: int | None = None, params: CostParams | None = None, release: str | None = None,
+                         time_limit_s: float | None = None, rate: float | None = None,
+                         concurrency: int | None = None,
+                         lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90,
+                         engine: str | None = None, requests: int = 600, seed: int = 0) -> RecommendResult:
+    """Returns `recommend` under traffic: see `recommend` and `autotune.solver.under_load`."""
+    from autotune.solver import under_load
+
+    if objective not in under_load.LOAD_OBJECTIVES:
+        raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(under_load.LOAD_OBJECTIVES))
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise InputError(source="--top", value=top, expected="an integer >= 1")
+    request, load = under_load.resolve_under_load(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp,
+                                  params=params, release=release, rate=rate, concurrency=concurrency,
+                                  lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
+                                  requests=requests, seed=seed)
+    answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
+    return under_load.answers(request, load, answer, objective)
+
+
 def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
            cards: int | None = None, space: SearchSpace | str | None = None, axes: str = "tpot-throughput",
            tp: int | None = None, pp: int | None = None, dp: int | None = None,
            time_limit_s: float | None = None, params: CostParams | None = None,
-           release: str | None = None) -> ParetoResult:
-    """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first."""
+           release: str | None = None, rate: float | None = None, concurrency: int | None = None,
+           lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
+           requests: int = 600, seed: int = 0) -> ParetoResult:
+    """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first.
+
+    Under traffic (`rate` or `concurrency`, as for `recommend`), the points are simulated settings
+    (layout and max_num_seqs) that meet the SLO percentiles: TPOT at that percentile against the
+    output tokens/s served.
+    """
     from autotune.solver import explain as why
     from autotune.solver.pareto_front import AXES, pareto_rows
 
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
+    if rate is not None or concurrency is not None:
+        return _pareto_under_load(model, hardware, workload, cards=cards, space=space, axes=axes, tp=tp, pp=pp,
+                                  dp=dp, params=params, release=release, rate=rate, concurrency=concurrency,
+                                  lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
+                                  requests=requests, seed=seed)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release)
     settings = SolverSettings(time_limit_s=time_limit_s)
@@ -103,6 +152,22 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
         reasons = why.reasons(problem, why.binding_limits(problem, settings=settings))
     return ParetoResult(status=status, axes=AXES[axes], points=tuple(recommendation(problem, r) for r in rows),
                         assumptions=request.assumptions(), reasons=reasons)
+
+
+def _pareto_under_load(model, hardware, workload, *, axes: str, **keywords) -> ParetoResult:
+    from autotune.solver import under_load
+    from autotune.solver.pareto_front import AXES
+
+    request, load = under_load.resolve_under_load(model, hardware, workload, **keywords)
+    evaluator = under_load.Evaluator(request, load)
+    points, rejected = under_load.front(request, load, per_device=axes == "user-card", evaluator=evaluator)
+    layouts = len(under_load.layouts_of(request))
+    assumptions = dataclasses.replace(request.assumptions(), load=under_load.load_assumptions(
+        load, layouts_simulated=layouts, simulations=len(evaluator.cache)))
+    return ParetoResult(status=OPTIMAL if points else INFEASIBLE, axes=AXES[axes],
+                        points=tuple(under_load.to_recommendation(request, load, o) for o in points),
+                        assumptions=assumptions,
+                        reasons=() if points else under_load.rejection_reasons(request, rejected))
 
 
 #: What `enumerate_candidates` lists (`--batches`).
@@ -182,16 +247,27 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
           input_lens: Sequence[int] | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
           time_limit_s: float | None = None, jobs: int = 1, ray_address: str | None = None,
           progress: Callable[[int, int], None] | None = None, params: CostParams | None = None,
-          release: str | None = None) -> SweepResult:
+          release: str | None = None, rate: float | None = None, concurrency: int | None = None,
+          lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
+          requests: int = 600, seed: int = 0) -> SweepResult:
     """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
 
     `jobs` > 1 solves points in that many processes, `ray_address` as Ray tasks ('local', 'auto' or
     host:port; `autotune.solver.fanout`); `progress(done, total)` is called as points finish.
+    Under traffic (`rate` or `concurrency`, as for `recommend`) each point is `recommend` under that load.
     """
     from autotune.solver import sweeps
     from autotune.solver.fanout import check_fan_out
+    from autotune.solver.under_load import LOAD_OBJECTIVES
 
-    check_objective(objective)
+    load = None
+    if rate is not None or concurrency is not None:
+        if objective not in LOAD_OBJECTIVES:
+            raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(LOAD_OBJECTIVES))
+        load = {"rate": rate, "concurrency": concurrency, "lengths_file": lengths_file,
+                "slo_percentile": slo_percentile, "engine": engine, "requests": requests, "seed": seed}
+    else:
+        check_objective(objective)
     check_fan_out(jobs=jobs, ray_address=ray_address)
     workload = workload or Workload()
     card_counts = parse_cards(cards) if isinstance(cards, str) else tuple(int(c) for c in cards)
@@ -201,7 +277,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     space_spec = as_space(space, hardware_spec, release)
     tasks = sweeps.sweep_tasks(model_specs, hardware_spec, space_spec, workload, cards=card_counts,
                                  dtypes=dtypes, input_lens=input_lens, objective=objective,
-                                 time_limit_s=time_limit_s, params=params)
+                                 time_limit_s=time_limit_s, params=params, load=load)
     checked = set()
     for task in tasks:  # Input errors (a dtype the space does not serve, ...) before any solving.
         key = (id(task.model), task.workload)
@@ -209,6 +285,8 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
             resolve(task.model, hardware_spec, task.workload, cards=max(card_counts), space=space_spec)
             checked.add(key)
     points = sweeps.run_tasks(tasks, jobs=jobs, ray_address=ray_address, progress=progress)
-    return SweepResult(objective=objective, points=points)
+    if load is not None:
+        load = {k: (os.fspath(v) if k == "lengths_file" and v is not None else v) for k, v in load.items()}
+    return SweepResult(objective=objective, points=points, load=load)
 
 

@@ -69,6 +69,8 @@ class Assumptions:
     calibration: Calibration | None = None
     """Whether the efficiencies were fitted on this hardware; None: what the shipped fit says
     (`cost_models.params.calibration_for`), filled in at construction."""
+    load: Mapping[str, Any] | None = None
+    """Under traffic (`recommend --rate/--concurrency`): how it was simulated; None: one static batch."""
 
     def __post_init__(self) -> None:
         if self.calibration is None:
@@ -80,7 +82,7 @@ class Assumptions:
             "dtype": self.dtype, "kv_dtype": self.kv_dtype, "input_len": self.input_len,
             "output_len": self.output_len, "batch": self.batch, "ttft_ms": self.ttft_ms, "tpot_ms": self.tpot_ms,
             "calibration": self.calibration.to_dict(),
-        }
+        } | ({} if self.load is None else {"load": dict(self.load)})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,9 +187,14 @@ class SweepResult:
 
     objective: str
     points: tuple[SweepPoint, ...]
+    load: Mapping[str, Any] | None = None
+    """Under traffic: the traffic every point was simulated under; None: static batches."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"objective": self.objective, "points": [p.to_dict() for p in self.points]}
+        out = {"objective": self.objective, "points": [p.to_dict() for p in self.points]}
+        if self.load is not None:
+            out["load"] = dict(self.load)
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

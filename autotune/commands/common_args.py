@@ -18,6 +18,8 @@ DEFAULT_HARDWARE = "rngd"
 #: ArgumentDefaultsHelpFormatter from adding "(default: None)".
 NO_AUTO_DEFAULT = "%(default).0s"
 OBJECTIVE_CHOICES = ("throughput", "latency", "ttft", "e2e")
+#: Objectives under traffic (--rate/--concurrency): goodput as well.
+LOAD_OBJECTIVE_CHOICES = OBJECTIVE_CHOICES + ("goodput",)
 
 
 #: What each --batch word means, for --help.
@@ -63,7 +65,9 @@ def add_solver_arguments(parser: argparse.ArgumentParser, *, top: bool = True, o
                             help="throughput: max output tokens/s over all replicas (ties: fewer cards, then lower "
                                  "TPOT); latency: min TPOT; ttft: min time to first token; e2e: min request latency "
                                  "(ties: fewer cards). With --batch auto the batch is chosen too, so latency, ttft "
-                                 "and e2e usually pick batch 1; give --batch N to minimise them at that batch")
+                                 "and e2e usually pick batch 1; give --batch N to minimise them at that batch. "
+                                 "Under --rate/--concurrency the latencies are the --slo-percentile of the simulated "
+                                 "requests, and goodput (requests/s within every SLO, per card) is an objective too")
     if top:
         parser.add_argument("--top", default="1", metavar="K", help="how many best distinct configurations")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
@@ -72,6 +76,53 @@ def add_solver_arguments(parser: argparse.ArgumentParser, *, top: bool = True, o
                         help="CP-SAT wall-time budget in seconds (default: none; solve to proven optimum)"
                              + NO_AUTO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + NO_AUTO_DEFAULT)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the traffic flags of recommend, pareto and sweep: --rate/--concurrency and how to simulate them."""
+    group = parser.add_argument_group("under traffic (the serving simulator judges every layout and max_num_seqs)")
+    group.add_argument("--rate", default=None, metavar="R",
+                       help="Poisson arrivals, requests/s over all replicas" + NO_AUTO_DEFAULT)
+    group.add_argument("--concurrency", default=None, metavar="C",
+                       help="closed loop of C clients, each sending its next request when the last finishes"
+                            + NO_AUTO_DEFAULT)
+    group.add_argument("--slo-percentile", default="90", metavar="50|90|99",
+                       help="the percentile of TTFT and TPOT that --ttft-ms and --tpot-ms bound")
+    group.add_argument("--workload", default=None, metavar="FILE",
+                       help="CSV or JSONL of input_len, output_len per request (a sample; with a weight or count "
+                            "column, a histogram), instead of --input-len/--output-len" + NO_AUTO_DEFAULT)
+    group.add_argument("--engine", default=None, metavar="NAME",
+                       help="engine profile: vllm, sglang, tensorrt-llm, furiosa-llm (default: furiosa-llm on RNGD, "
+                            "vllm on GPUs)" + NO_AUTO_DEFAULT)
+    group.add_argument("--requests", default="600", metavar="N", help="requests per simulated replica")
+    group.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
+
+
+def load_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Returns the traffic keywords of `api.recommend` from the flags (all None/defaults without traffic)."""
+    return {"rate": parse_positive_float(args.rate, "--rate"),
+            "concurrency": parse_optional_int(args.concurrency, "--concurrency", maximum=1_000_000),
+            "lengths_file": args.workload,
+            "slo_percentile": parse_int(args.slo_percentile, "--slo-percentile", maximum=99),
+            "engine": args.engine, "requests": parse_int(args.requests, "--requests", maximum=100_000),
+            "seed": parse_int(args.seed, "--seed", minimum=0, maximum=2**31 - 1)}
+
+
+def under_load(args: argparse.Namespace) -> bool:
+    """Returns whether the command runs under traffic (--rate or --concurrency given); InputError for a traffic
+    flag given without either, or the goodput objective without traffic."""
+    loaded = args.rate is not None or args.concurrency is not None
+    if not loaded:
+        for flag, value, default in (("--workload", args.workload, None), ("--engine", args.engine, None),
+                                     ("--slo-percentile", args.slo_percentile, "90"),
+                                     ("--requests", args.requests, "600"), ("--seed", args.seed, "0")):
+            if value != default:
+                raise InputError(source=flag, value=value, expected="--rate or --concurrency with it (a setting of "
+                                                                    "the serving simulation)")
+        if getattr(args, "objective", None) == "goodput":
+            raise InputError(source="--objective", value="goodput",
+                             expected="--rate or --concurrency with it (goodput is measured under traffic)")
+    return loaded
 
 
 def add_degree_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tpot-throughput: TPOT vs output tokens/s over all replicas; user-card: tokens/s per "
                              "user (1/TPOT) vs tokens/s per device (card or GPU)")
     ca.add_solver_arguments(parser, top=False, objective=False)
+    ca.add_load_arguments(parser)
     oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
 
 
@@ -30,12 +31,16 @@ def run(args: argparse.Namespace) -> int:
     result = api.pareto(request.model, request.hardware, request.workload, cards=request.cards, space=request.space,
                         axes=ca.parse_choice(args.axes, "--axes", AXES_CHOICES),
                         time_limit_s=ca.time_limit_from_args(args), params=request.params,
-                        tp=request.tp, pp=request.pp, dp=request.dp)
+                        tp=request.tp, pp=request.pp, dp=request.dp,
+                        **(ca.load_from_args(args) if ca.under_load(args) else {}))
     render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
                              hardware=request.hardware)
     settings = [render(p) for p in result.points] if render else [None] * len(result.points)
     notes = []
-    if args.plot:
+    if args.plot and ca.under_load(args):
+        from autotune.outputs.plots import pareto_plot
+        notes.append(f"plot: {pareto_plot(result, args.plot, others=())}")
+    elif args.plot:
         from autotune.outputs.plots import pareto_plot
         listing = api.enumerate_candidates(request.model, request.hardware, request.workload, cards=request.cards,
                                            space=request.space, params=request.params,

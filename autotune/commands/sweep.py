@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-lens", default=None, metavar="N,M", help="sweep over these prompt lengths" + ca.NO_AUTO_DEFAULT)
     ca.add_fan_out_arguments(parser, what="solve points")
     ca.add_solver_arguments(parser, top=False)
+    ca.add_load_arguments(parser)
     oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
     # --model is optional here when --models is given.
     for action in parser._actions:
@@ -46,8 +47,11 @@ def run(args: argparse.Namespace) -> int:
     hardware = api.load_hardware(args.hardware)
     space = api.load_space(args.space or hardware.default_space)
     cards = api.parse_cards(args.cards) if args.cards else tuple(range(1, hardware.devices_per_node + 1))
+    loaded = ca.under_load(args)
+    choices = ca.LOAD_OBJECTIVE_CHOICES if loaded else ca.OBJECTIVE_CHOICES
     result = api.sweep(models, hardware, workload, cards=cards, dtypes=dtypes, input_lens=lens, space=space,
-                       objective=ca.parse_choice(args.objective, "--objective", ca.OBJECTIVE_CHOICES),
+                       objective=ca.parse_choice(args.objective, "--objective", choices),
+                       **(ca.load_from_args(args) if loaded else {}),
                        time_limit_s=ca.time_limit_from_args(args), params=ca.params_from_args(args),
                        progress=stderr_progress("sweep"), **ca.fan_out_from_args(args))
     render = oa.settings_for(args, model=models[0], workload=workload, space=space, hardware=hardware)

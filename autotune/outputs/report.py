@@ -68,9 +68,20 @@ def calibration_lines(a: Assumptions) -> list[str]:
     return _wrap(f"calibration: {a.calibration.note}", indent="")
 
 
+def load_lines(a: Assumptions) -> list[str]:
+    """Returns the traffic a result was simulated under, in words (none for a static result)."""
+    if a.load is None:
+        return []
+    load = a.load
+    return _wrap(f"under load: {load['traffic']}; lengths {load['lengths']}; SLOs bound p{load['slo_percentile']}; "
+                 f"engine {load['engine']} {load['engine_release']}; {load['requests_per_simulation']} requests per "
+                 f"simulated replica, seed {load['seed']}; {load['layouts_simulated']} layouts and "
+                 f"{load['simulations']} settings simulated", indent="")
+
+
 def assumption_lines(a: Assumptions) -> list[str]:
     """Returns the assumptions line and, for hardware the fit has not seen, the calibration warning."""
-    return _wrap(assumptions_line(a), indent="") + calibration_lines(a)
+    return _wrap(assumptions_line(a), indent="") + load_lines(a) + calibration_lines(a)
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
@@ -102,6 +113,10 @@ def _hang(head: str, text: str) -> list[str]:
 def _config_headers(a: Assumptions) -> list[str]:
     unit = "PEs" if a.unit_name == "PE" else f"{a.unit_name}s"
     dev = a.device_name
+    if a.load is not None:  # simulated: the batch is the engine's max_num_seqs, latencies a percentile
+        p = f"p{a.load['slo_percentile']}"
+        return ["TP", "PP", "DP", "max seqs", f"{dev}s", unit, f"GB/{dev}", f"TTFT {p} ms", f"TPOT {p} ms",
+                f"e2e {p} s", "tok/s", f"tok/s/{dev}"]
     return ["TP", "PP", "DP", "batch", f"{dev}s", unit, f"GB/{dev}", "TTFT ms", "TPOT ms", "e2e s", "tok/s",
             f"tok/s/{dev}"]
 
@@ -170,6 +185,10 @@ def recommend_report(result: RecommendResult) -> str:
 def _counts_words(result: RecommendResult) -> str:
     """Returns the candidate counts in words that agree with the status."""
     total, feasible = result.candidates_total, result.candidates_feasible
+    load = result.assumptions.load
+    if load is not None:
+        return (f"{load['layouts_simulated']} of {total} layouts simulated (the rest cannot beat the answer), "
+                f"{feasible} of them feasible")
     if result.recommendations or result.status == "INFEASIBLE":
         return f"{feasible} of {total} candidates feasible"
     # UNKNOWN: rows that meet every limit on their own exist, but the solver chose none in time; calling
@@ -215,9 +234,17 @@ def sweep_report(result: SweepResult, *, device_name: str = "device", calibratio
     lines = [f"sweep: objective {result.objective}; {count} point{'s' if count != 1 else ''}"]
     if calibration is not None and not calibration.hardware_fitted:
         lines += _wrap(f"calibration: {calibration.note}", indent="")
+    ttft, tpot, batch = "TTFT ms", "TPOT ms", "batch"
+    if result.load is not None:
+        load = result.load
+        traffic = (f"Poisson arrivals at {load['rate']:g} requests/s" if load["rate"] is not None
+                   else f"closed loop, {load['concurrency']} clients")
+        lines += _wrap(f"under load: {traffic}; SLOs bound p{load['slo_percentile']}; {load['requests']} requests "
+                       f"per simulated replica, seed {load['seed']}", indent="")
+        p = f"p{load['slo_percentile']}"
+        ttft, tpot, batch = f"TTFT {p} ms", f"TPOT {p} ms", "max seqs"
     lines.append("")
-    headers = [f"{dev}s", "status", "TP", "PP", "DP", "batch", "used", "TTFT ms", "TPOT ms", "tok/s",
-               f"tok/s/{dev}"]
+    headers = [f"{dev}s", "status", "TP", "PP", "DP", batch, "used", ttft, tpot, "tok/s", f"tok/s/{dev}"]
     rows: list[list[str]] = []
     for p in result.points:
         if p.recommendation is not None:

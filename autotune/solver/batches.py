@@ -52,8 +52,7 @@ class BatchRange:
 
 
 def _with_batch(layouts: Candidates, index: np.ndarray, batch: np.ndarray) -> Candidates:
-    return Candidates(tp=layouts.tp[index], pp=layouts.pp[index], dp=layouts.dp[index],
-                      batch=np.asarray(batch, dtype=np.int64), cards=layouts.cards)
+    return layouts.take(index, batch=batch)
 
 
 def last_true(predicate: Callable[[np.ndarray, np.ndarray], np.ndarray], lo: np.ndarray,

@@ -441,10 +441,10 @@ class _Simulations:
     def __init__(self, setting: _Setting) -> None:
         self.setting = setting
         self.cache: dict[tuple[int, int, int], _Run] = {}
-        self.steady: dict[tuple[int, int], SteadyFigures] = {}
+        self.steady: dict[tuple[int, int, int], SteadyFigures] = {}
 
     def figures(self, layout: ReplicaLayout) -> SteadyFigures:
-        key = (layout.tp, layout.pp)
+        key = (layout.tp, layout.pp, layout.max_num_seqs)
         if key not in self.steady:
             self.steady[key] = steady_figures(self.setting, layout)
         return self.steady[key]
@@ -494,20 +494,27 @@ class _Simulations:
 
     def failure(self, result: ServingResult, layout: ReplicaLayout, rate_per_replica_s: float,
                 requests: int) -> str | None:
-        """Returns None when the replicas keep up (the simulator's overload test and the drain test) and meet the
-        SLO percentiles, else what broke.
-
-        The drain test: a queue that a short run does not show growing is caught by the time the replica
-        needs after its last arrival: more than 5% of the arrival span (the simulator's OVERLOAD_SLOPE) plus
-        one full-batch request's latency means it served under ~95% of the rate.
-        """
-        from cost_models.serving.metrics import OVERLOAD_SLOPE
-
+        """Returns None when the replicas keep up (`keep_up_failure`) and meet the SLO percentiles, else what broke."""
         s = self.setting
         failure = slo_failure(result, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms, percentile=s.percentile)
         if failure is not None:
             return failure
-        span = last_arrival_s(s, rate_per_replica_s, requests)
+        return self.keep_up_failure(result, layout, rate_per_replica_s, requests)
+
+    def keep_up_failure(self, result: ServingResult, layout: ReplicaLayout, rate_per_replica_s: float,
+                        requests: int) -> str | None:
+        """Returns None when the replicas keep up with the rate, else why not.
+
+        Two tests: the simulator's overload test, and the drain test: a queue that a short run does not show
+        growing is caught by the time the replica needs after its last arrival: more than 5% of the arrival
+        span (the simulator's OVERLOAD_SLOPE) plus one full-batch request's latency means it served under ~95%
+        of the rate.
+        """
+        from cost_models.serving.metrics import OVERLOAD_SLOPE
+
+        if result.overloaded:
+            return "overloaded (the waiting queue grows without bound)"
+        span = last_arrival_s(self.setting, rate_per_replica_s, requests)
         drain = result.simulated_s - span
         allowance = OVERLOAD_SLOPE * span + self.figures(layout).full_batch_e2e_s
         if drain > allowance:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from autotune.errors import InputError
 from autotune.results import SweepPoint
@@ -41,6 +41,8 @@ class SweepTask:
     objective: str
     time_limit_s: float | None
     params: CostParams | None
+    load: Mapping[str, Any] | None = None
+    """Under traffic: the traffic keywords of `under_load.resolve_under_load` (rate or concurrency, ...)."""
 
 
 def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
@@ -74,7 +76,8 @@ def _positive(text: str, source: str, expected: str) -> int:
 
 def sweep_tasks(models: Sequence[ModelSpec], hardware: HardwareSpec, space: SearchSpace, workload: Workload, *,
                 cards: Sequence[int], dtypes: Sequence[str] | None, input_lens: Sequence[int] | None,
-                objective: str, time_limit_s: float | None, params: CostParams | None) -> list[SweepTask]:
+                objective: str, time_limit_s: float | None, params: CostParams | None,
+                load: Mapping[str, Any] | None = None) -> list[SweepTask]:
     """Returns the points in order: model, then dtype, then prompt length, then card count (innermost)."""
     dtype_list = list(dtypes) if dtypes else [workload.dtype]
     length_list = list(input_lens) if input_lens else [workload.input_len]
@@ -89,7 +92,7 @@ def sweep_tasks(models: Sequence[ModelSpec], hardware: HardwareSpec, space: Sear
             for length in length_list:
                 point = dataclasses.replace(workload, dtype=dtype, kv_dtype=kv_dtype, input_len=length)
                 tasks.extend(SweepTask(model=model, hardware=hardware, space=space, workload=point, cards=count,
-                                       objective=objective, time_limit_s=time_limit_s, params=params)
+                                       objective=objective, time_limit_s=time_limit_s, params=params, load=load)
                              for count in cards)
     return tasks
 
@@ -130,11 +133,26 @@ class ProgressBar:
 
 def solve_sweep_point(task: SweepTask) -> SweepPoint:
     """Returns the sweep point of one task (top-level, so that worker processes can run it)."""
+    if task.load is not None:
+        return _point_under_load(task)
     request = resolve(task.model, task.hardware, task.workload, cards=task.cards, space=task.space,
                       params=task.params)
     result = recommend_problem(request, request.problem(), objective=task.objective, top=1,
                                 settings=SolverSettings(time_limit_s=task.time_limit_s), explain=True,
                                 alternatives=False)
+    best = result.recommendations[0] if result.recommendations else None
+    return SweepPoint(cards=task.cards, model=task.model.name, dtype=task.workload.dtype,
+                      input_len=task.workload.input_len, status=result.status, recommendation=best,
+                      reasons=result.reasons)
+
+
+def _point_under_load(task: SweepTask) -> SweepPoint:
+    from autotune.solver import under_load
+
+    request, load = under_load.resolve_under_load(task.model, task.hardware, task.workload, cards=task.cards,
+                                                  space=task.space, params=task.params, **task.load)
+    answer = under_load.search(request, load, task.objective, top=1, time_limit_s=task.time_limit_s)
+    result = under_load.answers(request, load, answer, task.objective)
     best = result.recommendations[0] if result.recommendations else None
     return SweepPoint(cards=task.cards, model=task.model.name, dtype=task.workload.dtype,
                       input_len=task.workload.input_len, status=result.status, recommendation=best,

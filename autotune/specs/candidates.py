@@ -33,7 +33,14 @@ from autotune.specs.hardware import HardwareSpec
 
 @dataclass(frozen=True, kw_only=True)
 class Candidates:
-    """Parallel int64 arrays, one row per configuration, all of the same length."""
+    """Parallel int64 arrays, one row per configuration, all of the same length.
+
+    `tp` is the units of one pipeline stage of one replica. For a mixture-of-experts model those units
+    may split the two halves of a layer differently: the MoE layers over `ep` expert-parallel groups
+    (each holding whole experts; MoE tensor parallel = tp / ep) and attention over `adp` attention
+    data-parallel groups (each serving its own requests with its own KV cache; attention tensor
+    parallel = tp / adp). Both divide `tp`; both are 1 (the default) for plain tensor parallel.
+    """
 
     tp: np.ndarray
     pp: np.ndarray
@@ -41,14 +48,30 @@ class Candidates:
     batch: np.ndarray
     cards: int
     """Devices in the fleet (RNGD cards or GPUs); a row may use fewer."""
+    ep: np.ndarray | None = None
+    """Expert-parallel groups per stage (None: all 1)."""
+    adp: np.ndarray | None = None
+    """Attention data-parallel groups per stage (None: all 1)."""
 
     def __post_init__(self) -> None:
         lengths = {len(self.tp), len(self.pp), len(self.dp), len(self.batch)}
+        for name in ("ep", "adp"):
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, np.ones(len(self.tp), dtype=np.int64))
+            else:
+                lengths.add(len(value))
         if len(lengths) != 1:
             raise ValueError(f"candidate arrays differ in length: {sorted(lengths)}")
 
     def __len__(self) -> int:
         return len(self.tp)
+
+    def take(self, index: np.ndarray, *, batch: np.ndarray | None = None) -> "Candidates":
+        """Returns the rows at `index` (all degrees kept), with `batch` instead of theirs when given."""
+        return Candidates(tp=self.tp[index], pp=self.pp[index], dp=self.dp[index],
+                          batch=self.batch[index] if batch is None else np.asarray(batch, dtype=np.int64),
+                          cards=self.cards, ep=self.ep[index], adp=self.adp[index])
 
     @classmethod
     def single(cls, *, tp: int, pp: int, dp: int, batch: int, cards: int) -> "Candidates":

@@ -92,6 +92,15 @@ def engine_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in ENGINES_DIR.glob("*.yaml")))
 
 
+def engine_releases(engine: str) -> tuple[str, ...]:
+    """Returns the releases `engine`'s profile file describes (empty for an unknown engine)."""
+    if engine not in engine_names():
+        return ()
+    data = load_yaml_mapping(ENGINES_DIR / f"{engine}.yaml")
+    releases = data.get("releases")
+    return tuple(str(r) for r in releases) if isinstance(releases, dict) else ()
+
+
 def load_engine(engine: str, hardware: HardwareSpec, release: str | None = None) -> EngineProfile:
     """Returns the profile of `engine` at `release` (None: the file's default) with limits resolved for `hardware`."""
     path = ENGINES_DIR / f"{engine}.yaml"

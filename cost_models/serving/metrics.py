@@ -77,6 +77,10 @@ class ServingResult:
     max_num_batched_tokens: int
     traffic: str
     notes: tuple[str, ...] = ()
+    peak_running: int = 0
+    """Most requests admitted and unfinished at once on a replica (an upper bound on the engine's running
+    batch: a preempted request counts until it finishes). Any max_num_seqs above it never binds, so the
+    run is the same for every such limit."""
 
     def to_dict(self) -> dict[str, Any]:
         def dist(d: Distribution | None) -> dict[str, float] | None:

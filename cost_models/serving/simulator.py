@@ -12,6 +12,7 @@ latency instead (the desynchronised steady state).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -128,7 +129,7 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
                               f"{max(engine.buckets.decode_max_attention)} tokens; a request of {longest} tokens "
                               f"(prompt + output) has no decode bucket", reasons=("buckets",))
     summaries: list[tuple[int, ReplicaSummary]] = []
-    peak, preemptions, steps, simulated = 0.0, 0, 0, 0.0
+    peak, preemptions, steps, simulated, running = 0.0, 0, 0, 0.0, 0
     for replicas, share in _shares(traffic, dp):
         traj, concurrency = _run_share(pricer, limits, traffic, dp, share, stagger_clients)
         summaries.append((replicas, summarize_replica(traj, concurrency=concurrency, measure=measure)))
@@ -136,9 +137,25 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
         preemptions += replicas * traj.preemptions
         steps = max(steps, traj.steps)
         simulated = max(simulated, float(np.nanmax(traj.finish_s)))
-    return _combine(summaries, engine=engine, limits=limits, traffic=traffic, dp=dp, peak_kv_pairs=peak,
-                    pricer=pricer, preemptions=preemptions, steps=steps, simulated_s=simulated,
-                    ttft_slo_ms=ttft_slo_ms, tpot_slo_ms=tpot_slo_ms)
+        running = max(running, peak_in_flight(traj.scheduled_s, traj.finish_s))
+    result = _combine(summaries, engine=engine, limits=limits, traffic=traffic, dp=dp, peak_kv_pairs=peak,
+                      pricer=pricer, preemptions=preemptions, steps=steps, simulated_s=simulated,
+                      ttft_slo_ms=ttft_slo_ms, tpot_slo_ms=tpot_slo_ms)
+    return replace(result, peak_running=running)
+
+
+def peak_in_flight(start_s: np.ndarray, finish_s: np.ndarray) -> int:
+    """Returns the most intervals [start, finish) open at once (a finish at t closes before a start at t opens)."""
+    start = np.asarray(start_s, dtype=np.float64)
+    finish = np.asarray(finish_s, dtype=np.float64)
+    started = start[np.isfinite(start)]
+    if len(started) == 0:
+        return 0
+    times = np.concatenate([finish[np.isfinite(start)], started])
+    # Sort by time, closings (-1) before openings (+1) at equal times.
+    delta = np.concatenate([-np.ones(len(started), dtype=np.int64), np.ones(len(started), dtype=np.int64)])
+    order = np.lexsort((delta, times))
+    return int(np.cumsum(delta[order]).max())
 
 
 def _weighted(summaries: list[tuple[int, ReplicaSummary]], name: str) -> tuple[np.ndarray, np.ndarray]:

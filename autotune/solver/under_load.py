@@ -1,0 +1,599 @@
+"""Recommend under traffic: the best layout and engine batch limit (max_num_seqs) at a request rate or a
+concurrency, with SLOs on TTFT and TPOT percentiles, through the serving simulator.
+
+Decisions: the layout (TP, PP, DP) the space allows on the fleet, and the engine's max_num_seqs per
+replica, every integer from 1 to the largest batch that fits memory and the runtime's buckets (M,
+`batches.batch_range`, the limit `recommend` without traffic uses). The token budget per step is the
+engine profile's default. Traffic is split evenly over the DP replicas, as `simulate` splits it.
+
+A setting is feasible when the simulated replicas keep up (open loop: the simulator's overload test
+and the plan's drain test; a closed loop always keeps up) and the SLO percentiles hold. Objectives:
+- goodput: requests/s that meet every SLO, per device: at a rate, the rate x the share of measured
+  requests that meet them, so the rate per device bounds it. Closed loop: the measured goodput, no bound.
+- throughput: output tokens/s per device. At a rate every feasible setting serves the rate, so this is
+  the rate x the mean output length / devices: the fewest devices, then the lowest TPOT percentile.
+  In a closed loop: the simulated output tokens/s per device.
+- latency, ttft, e2e: the SLO percentile of TPOT, TTFT or end-to-end latency; the bound is the
+  layout's latency with one request alone (load only adds to it).
+Ties go to fewer devices, then the lower TPOT percentile, then the smaller max_num_seqs (goodput: fewer
+devices, then the smaller max_num_seqs, then TPOT).
+
+Exactness over max_num_seqs, layout by layout:
+1. Simulate at M. No replica ever held more than `peak_running` (P) requests at once, so every limit
+   above P gives the very same run (the limit never bound): the values P + 1 .. M are one class,
+   represented by M.
+2. Below that, a larger limit admits more requests: the queue (overload, TTFT) only improves and TPOT
+   only worsens. Feasible limits are then an interval [lo, hi], found by bisection on each side.
+3. latency, and throughput at a rate, take lo (the lowest TPOT); ttft takes the smallest limit with
+   hi's TTFT (bisection again); goodput and e2e (TTFT falls and TPOT rises with the limit) and
+   throughput in a closed loop scan every limit in [lo, hi] (one class above P).
+Step 2 is a property of the simulator, not a theorem: `tests/property/test_under_load_vs_every_limit.py`
+checks it, and the answer, against a scan of every integer limit of every layout on small instances.
+Layouts are visited best bound first and the search stops when no remaining bound can beat the
+answers found (a bound equal to an answer is still visited, for the tie-breaks).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from autotune.solver.formulation import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN
+from autotune.solver.planning import ReplicaLayout, _Setting, _Simulations
+from autotune.solver.request import Request
+
+if TYPE_CHECKING:
+    from cost_models.serving.engines import EngineProfile
+    from cost_models.serving.metrics import ServingResult
+    from cost_models.serving.traffic import Lengths
+
+#: Objectives under traffic, and the SLO-percentile metric each minimises (None: maximised per device).
+LOAD_OBJECTIVES = ("throughput", "goodput", "latency", "ttft", "e2e")
+#: Requests one client sends to price a layout's unloaded latency (every one sees the same empty replica).
+ALONE_REQUESTS = 3
+#: Requests a closed loop runs per client at least (the first and last rounds are not measured).
+CLOSED_REQUESTS_PER_CLIENT = 6
+
+
+@dataclass(frozen=True, kw_only=True)
+class Load:
+    """The traffic a recommendation serves and how it is simulated."""
+
+    rate_per_s: float | None = None
+    """Open loop: Poisson arrivals at this many requests/s (all replicas)."""
+    concurrency: int | None = None
+    """Closed loop: clients, each sending its next request when the last finishes."""
+    lengths: Lengths
+    lengths_text: str
+    percentile: int = 90
+    requests: int = 600
+    """Requests per simulated replica (lengthened until a run reaches a steady state)."""
+    seed: int = 0
+    engine: EngineProfile
+
+    @property
+    def text(self) -> str:
+        if self.concurrency is not None:
+            return f"closed loop, {self.concurrency} clients"
+        return f"Poisson arrivals at {self.rate_per_s:g} requests/s"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layout:
+    """One fleet layout and the largest engine batch limit it holds."""
+
+    tp: int
+    pp: int
+    dp: int
+    devices: int
+    max_batch: int
+    """M: the largest sequences per replica that fit memory and the runtime's buckets."""
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return self.tp, self.pp, self.dp
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """The simulated result of one layout at one max_num_seqs, and whether it is feasible."""
+
+    layout: Layout
+    max_num_seqs: int
+    result: ServingResult
+    keep_up_failure: str | None
+    """None: the replicas keep up with the rate (always, in a closed loop); else why not."""
+    ttft_ms: float
+    """TTFT at the SLO percentile (inf when the replicas do not keep up)."""
+    tpot_ms: float
+    """TPOT at the SLO percentile (NaN when every request has one output token)."""
+    ttft_slo_ms: float | None
+    tpot_slo_ms: float | None
+
+    @property
+    def queue_ok(self) -> bool:
+        """Keeps up and meets the TTFT SLO: what a larger limit can only help."""
+        return self.keep_up_failure is None and (self.ttft_slo_ms is None or self.ttft_ms <= self.ttft_slo_ms)
+
+    @property
+    def tpot_ok(self) -> bool:
+        """Meets the TPOT SLO: what a larger limit can only hurt (NaN: no TPOT to miss)."""
+        return self.tpot_slo_ms is None or not self.tpot_ms > self.tpot_slo_ms
+
+    @property
+    def failure(self) -> str | None:
+        """None when feasible, else what broke, in words."""
+        if self.keep_up_failure is not None:
+            return self.keep_up_failure
+        p = self.percentile_word
+        if not self.queue_ok:
+            return f"TTFT {p} {self.ttft_ms:.1f} ms > {self.ttft_slo_ms:g} ms"
+        if not self.tpot_ok:
+            return f"TPOT {p} {self.tpot_ms:.1f} ms > {self.tpot_slo_ms:g} ms"
+        return None
+
+    percentile_word: str = "p90"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadAnswer:
+    """The best settings found, best first, with what was simulated."""
+
+    status: str
+    best: tuple[Outcome, ...]
+    gap: float | None = None
+    """When a time limit stopped the search: the best unvisited layout's bound minus the answer's value
+    (None: no bound, or not stopped)."""
+    rejected: tuple[tuple[Layout, str], ...]
+    """Layouts simulated and found infeasible, with the reason at their best limit."""
+    layouts_total: int
+    layouts_simulated: int
+    layouts_feasible: int
+    """Simulated layouts with a feasible limit."""
+    simulations: int
+
+
+class _KeepUp(_Simulations):
+    """The plan's simulations, judged on keeping up only: the SLO percentiles are judged per limit here."""
+
+    def failure(self, result, layout, rate_per_replica_s, requests):
+        return self.keep_up_failure(result, layout, rate_per_replica_s, requests)
+
+
+class Evaluator:
+    """Simulations of (layout, max_num_seqs), cached for one recommendation."""
+
+    def __init__(self, request: Request, load: Load) -> None:
+        w = request.workload
+        self.request = request
+        self.load = load
+        self.setting = _Setting(model=request.model, hardware=request.hardware, dtype=w.dtype, kv_dtype=w.cache_dtype,
+                                engine=load.engine, lengths=load.lengths, params=_params(request),
+                                ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms, percentile=load.percentile,
+                                requests=load.requests, seed=load.seed)
+        self.sims = _KeepUp(self.setting)
+        self.cache: dict[tuple[int, int, int, int], Outcome] = {}
+        self.bounds: dict[tuple[int, int], ServingResult] = {}
+
+    def outcome(self, layout: Layout, seqs: int) -> Outcome:
+        key = (*layout.key, seqs)
+        if key not in self.cache:
+            self.cache[key] = self._simulate(layout, seqs)
+        return self.cache[key]
+
+    def _replica(self, layout: Layout, seqs: int) -> ReplicaLayout:
+        return ReplicaLayout(tp=layout.tp, pp=layout.pp, devices_per_group=layout.devices, replicas_per_group=layout.dp,
+                             max_num_seqs=seqs)
+
+    def _simulate(self, layout: Layout, seqs: int) -> Outcome:
+        s = self.setting
+        if self.load.rate_per_s is not None:
+            run = self.sims.run(self._replica(layout, seqs), rate_per_s=self.load.rate_per_s, replicas=layout.dp)
+            result, keep_up = run.result, run.failure
+        else:
+            result, keep_up = self._closed_loop(layout, seqs), None
+        p = s.percentile
+        return Outcome(layout=layout, max_num_seqs=seqs, result=result, keep_up_failure=keep_up,
+                       ttft_ms=_percentile(result.ttft_ms, p) if keep_up is None else math.inf,
+                       tpot_ms=_percentile(result.tpot_ms, p), ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms,
+                       percentile_word=f"p{p}")
+
+    def _closed_loop(self, layout: Layout, seqs: int, clients: int | None = None,
+                     requests: int | None = None) -> ServingResult:
+        from cost_models.serving.simulator import simulate_layout
+        from cost_models.serving.traffic import Traffic
+
+        s = self.setting
+        clients = self.load.concurrency if clients is None else clients
+        if requests is None:
+            requests = max(s.requests * layout.dp, CLOSED_REQUESTS_PER_CLIENT * clients)
+        traffic = Traffic(requests=requests, lengths=s.lengths, concurrency=clients, seed=s.seed)
+        return simulate_layout(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp, pp=layout.pp,
+                               dp=layout.dp, engine=s.engine, traffic=traffic,
+                               params=s.params, ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms, max_num_seqs=seqs)
+
+    def alone(self, layout: Layout) -> ServingResult:
+        """Returns one replica serving one request at a time: the latencies no load can lower."""
+        key = (layout.tp, layout.pp)
+        if key not in self.bounds:
+            one = replace(layout, dp=1)
+            self.bounds[key] = self._closed_loop(one, 1, clients=1, requests=ALONE_REQUESTS)
+        return self.bounds[key]
+
+
+def _params(request: Request):
+    import cost_models
+
+    return cost_models.load_params() if request.params is None else request.params
+
+
+def _percentile(dist, percentile: int) -> float:
+    return math.inf if dist is None else float(getattr(dist, f"p{percentile}"))
+
+
+def goodput_per_s(outcome: Outcome, load: Load) -> float:
+    """Returns the requests/s that meet every SLO: at a rate, the rate x the share of measured requests that meet
+    them (the offered rate, not the run's noisy window count, so that rate / devices bounds it); in a closed loop,
+    the run's measured goodput."""
+    r = outcome.result
+    good = r.goodput_requests_per_s or 0.0
+    if load.rate_per_s is None:
+        return good
+    if r.requests_per_s <= 0:
+        return 0.0
+    share = min(round(good / r.requests_per_s, 12), 1.0)  # a share of requests: float noise off, at most all
+    return load.rate_per_s * share
+
+
+def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, ...]:
+    """Returns the sort key of a feasible outcome (smaller is better), ties included (module docstring)."""
+    r, p, layout = outcome.result, load.percentile, outcome.layout
+    tpot = outcome.tpot_ms if not math.isnan(outcome.tpot_ms) else 0.0
+    tail = (float(layout.devices), tpot, float(outcome.max_num_seqs))
+    if objective == "goodput":  # ties: fewer devices, then the smaller limit (the scan stops at the first full one)
+        return (-goodput_per_s(outcome, load) / layout.devices, float(layout.devices), float(outcome.max_num_seqs),
+                tpot)
+    if objective == "throughput":
+        served = (load.rate_per_s * _mean_output(load.lengths) if load.rate_per_s is not None
+                  else r.output_tokens_per_s)
+        return (-served / layout.devices,) + tail
+    metric = {"latency": r.tpot_ms, "ttft": r.ttft_ms, "e2e": r.e2e_latency_ms}[objective]
+    return (_percentile(metric, p),) + tail
+
+
+def _mean_output(lengths: Lengths) -> float:
+    w = np.asarray(lengths.weight, dtype=np.float64) if lengths.weight else np.ones(len(lengths.output_len))
+    return float(np.dot(lengths.output_len, w) / w.sum())
+
+
+def bound_key(evaluator: Evaluator, layout: Layout, objective: str) -> float | None:
+    """Returns a bound on the first element of `objective_key` for any limit of `layout` (None: no bound)."""
+    load = evaluator.load
+    if objective in ("goodput", "throughput"):
+        if load.rate_per_s is None:
+            return None
+        per_request = 1.0 if objective == "goodput" else _mean_output(load.lengths)
+        return -load.rate_per_s * per_request / layout.devices
+    alone = evaluator.alone(layout)
+    metric = {"latency": alone.tpot_ms, "ttft": alone.ttft_ms, "e2e": alone.e2e_latency_ms}[objective]
+    value = float(metric.mean) if metric is not None else -math.inf
+    return -math.inf if math.isnan(value) else value
+
+
+def _bisect_first(lo: int, hi: int, ok) -> int:
+    """Returns the smallest m in [lo, hi] with ok(m), given ok is monotone rising and ok(hi)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _bisect_last(lo: int, hi: int, ok) -> int:
+    """Returns the largest m in [lo, hi] with ok(m), given ok is monotone falling and ok(lo)."""
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interval:
+    """A layout's feasible limits [lo, hi] (hi = M when the class above the run's peak is feasible)."""
+
+    lo: int
+    hi: int
+    at: object
+    """at(m) -> Outcome: the outcome of limit m (one run stands for every limit above the peak)."""
+
+
+def feasible_interval(evaluator: Evaluator, layout: Layout) -> tuple[Interval | None, str | None]:
+    """Returns the layout's feasible max_num_seqs interval (module docstring, steps 1 and 2), or None and why not."""
+    full = evaluator.outcome(layout, layout.max_batch)
+    top = min(full.result.peak_running + 1, layout.max_batch)  # limits top..M all run exactly as M does
+
+    def at(m: int) -> Outcome:
+        return full if m >= top else evaluator.outcome(layout, m)
+
+    if not at(top).queue_ok:
+        return None, f"{full.failure} (max_num_seqs {layout.max_batch})"
+    lo = _bisect_first(1, top, lambda m: at(m).queue_ok)
+    if not at(lo).tpot_ok:
+        return None, f"{at(lo).failure} (max_num_seqs {lo}, the fewest that keep the queue within the SLOs)"
+    hi = _bisect_last(lo, top, lambda m: at(m).tpot_ok)
+    return Interval(lo=lo, hi=hi, at=at), None
+
+
+def best_limit(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Outcome | None, str | None]:
+    """Returns the layout's best feasible outcome over every max_num_seqs in [1, M], or None and why not."""
+    load = evaluator.load
+    interval, why = feasible_interval(evaluator, layout)
+    if interval is None:
+        return None, why
+    lo, hi, at = interval.lo, interval.hi, interval.at
+    if objective == "ttft":  # the lowest TTFT is hi's; the smallest limit with it has the lowest TPOT too
+        fastest = at(hi).ttft_ms
+        chosen = [at(_bisect_first(lo, hi, lambda m: at(m).ttft_ms <= fastest))]
+    elif objective in ("goodput", "e2e") or (objective == "throughput" and load.rate_per_s is None):
+        chosen = []
+        for m in range(lo, hi + 1):
+            chosen.append(at(m))
+            if objective == "goodput" and load.rate_per_s is not None and \
+                    goodput_per_s(chosen[-1], load) >= load.rate_per_s:
+                break  # every request meets the SLOs: a larger limit can only tie, and ties go to the smaller
+    else:  # latency; throughput at a rate (the rate per device, then the lowest TPOT)
+        chosen = [at(lo)]
+    best = min(chosen, key=lambda o: objective_key(o, objective, load))
+    return best, None
+
+
+def served_tokens_per_s(outcome: Outcome, load: Load) -> float:
+    """Returns the output tokens/s served: at a rate, the rate x the mean output length (every feasible setting
+    serves the rate); in a closed loop, the simulated figure."""
+    if load.rate_per_s is not None:
+        return load.rate_per_s * _mean_output(load.lengths)
+    return outcome.result.output_tokens_per_s
+
+
+def front(request: Request, load: Load, *, per_device: bool,
+          evaluator: Evaluator | None = None) -> tuple[tuple[Outcome, ...], tuple[tuple[Layout, str], ...]]:
+    """Returns the non-dominated feasible settings on (TPOT at the SLO percentile, lower; output tokens/s, total or
+    `per_device`, higher), lowest TPOT first, and the layouts with no feasible limit.
+
+    At a rate a layout's throughput is the rate's, so its point is its lowest-TPOT limit (lo); in a closed loop
+    every feasible limit is a candidate point."""
+    evaluator = evaluator or Evaluator(request, load)
+    points: list[Outcome] = []
+    rejected: list[tuple[Layout, str]] = []
+    for layout in layouts_of(request):
+        interval, why = feasible_interval(evaluator, layout)
+        if interval is None:
+            rejected.append((layout, why))
+            continue
+        limits = [interval.lo] if load.rate_per_s is not None else range(interval.lo, interval.hi + 1)
+        points.extend(interval.at(m) for m in limits)
+
+    def throughput(o: Outcome) -> float:
+        return served_tokens_per_s(o, load) / (o.layout.devices if per_device else 1)
+
+    ordered = sorted(points, key=lambda o: (o.tpot_ms if not math.isnan(o.tpot_ms) else 0.0, -throughput(o),
+                                            o.layout.devices, o.layout.key, o.max_num_seqs))
+    kept: list[Outcome] = []
+    for o in ordered:
+        if not kept or throughput(o) > throughput(kept[-1]):
+            kept.append(o)
+    return tuple(kept), tuple(rejected)
+
+
+def layouts_of(request: Request) -> tuple[Layout, ...]:
+    """Returns every layout the space allows on the fleet that holds one sequence, with its M, in (TP, PP, DP) order."""
+    import dataclasses as dc
+
+    bare = dc.replace(request.workload, batch="auto", ttft_ms=None, tpot_ms=None)
+    problem = request.problem(bare)
+    c = problem.candidates
+    feasible = np.flatnonzero(problem.feasible)
+    largest: dict[tuple[int, int, int], int] = {}
+    devices: dict[tuple[int, int, int], int] = {}
+    for row in feasible.tolist():
+        key = (int(c.tp[row]), int(c.pp[row]), int(c.dp[row]))
+        largest[key] = max(largest.get(key, 0), int(c.batch[row]))
+        devices[key] = int(problem.plan(row).cards_used)
+    return tuple(Layout(tp=k[0], pp=k[1], dp=k[2], devices=devices[k], max_batch=largest[k]) for k in sorted(largest))
+
+
+def search(request: Request, load: Load, objective: str, *, top: int = 1,
+           evaluator: Evaluator | None = None, time_limit_s: float | None = None) -> LoadAnswer:
+    """Returns the `top` best (layout, max_num_seqs) settings under `load` for `objective`, best first
+    (`evaluator`: simulations already made for this request and load, reused).
+
+    With `time_limit_s`, layouts stop being visited once it has passed: the answer is then FEASIBLE
+    (UNKNOWN if none was found) and `gap` says how far the best unvisited bound is from it.
+    """
+    import time
+
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    evaluator = evaluator or Evaluator(request, load)
+    layouts = layouts_of(request)
+    bounds = [bound_key(evaluator, layout, objective) for layout in layouts]
+    order = sorted(range(len(layouts)), key=lambda i: (-math.inf if bounds[i] is None else bounds[i], layouts[i].key))
+    found: list[Outcome] = []
+    rejected: list[tuple[Layout, str]] = []
+    visited = 0
+    cut: int | None = None
+    for i in order:
+        if deadline is not None and time.monotonic() > deadline:
+            cut = i
+            break
+        if len(found) >= top and bounds[i] is not None:
+            kth = sorted(objective_key(o, objective, load) for o in found)[top - 1]
+            if bounds[i] > kth[0]:
+                break  # bounds only rise from here: nothing left can beat the answers
+        visited += 1
+        outcome, why = best_limit(evaluator, layouts[i], objective)
+        if outcome is None:
+            rejected.append((layouts[i], why))
+        else:
+            found.append(outcome)
+    found.sort(key=lambda o: objective_key(o, objective, load))
+    status, gap = (OPTIMAL if found else INFEASIBLE), None
+    if cut is not None:
+        status = FEASIBLE if found else UNKNOWN
+        if found and bounds[cut] is not None:
+            gap = abs(objective_key(found[0], objective, load)[0] - bounds[cut])
+    return LoadAnswer(status=status, gap=gap, best=tuple(found[:top]), rejected=tuple(rejected),
+                      layouts_total=len(layouts), layouts_simulated=visited, layouts_feasible=len(found),
+                      simulations=len(evaluator.cache))
+
+
+def to_recommendation(request: Request, load: Load, outcome: Outcome):
+    """Returns the Recommendation of one setting: memory from the cost model at that batch (no SLOs), latencies,
+    throughput and goodput from the simulator."""
+    import dataclasses as dc
+
+    from autotune.results import Recommendation
+    from autotune.solver.answers import recommendation
+
+    layout = outcome.layout
+    bare = dc.replace(request.workload, batch=outcome.max_num_seqs, ttft_ms=None, tpot_ms=None)
+    one = dc.replace(request, tp=layout.tp, pp=layout.pp, dp=layout.dp).problem(bare)
+    static = recommendation(one, int(np.flatnonzero(one.feasible)[0]))
+    return Recommendation(plan=static.plan, metrics=serving_metrics(static.metrics, outcome, load))
+
+
+def rejection_reasons(request: Request, rejected) -> tuple[str, ...]:
+    """Returns why each rejected layout has no feasible limit, fewest devices first."""
+    shown = sorted(rejected, key=lambda item: (item[0].devices, item[0].key))
+    return tuple(f"TP {lay.tp} PP {lay.pp} DP {lay.dp} ({lay.devices} {request.hardware.device_name}s): {why}"
+                 for lay, why in shown) or ("no layout holds one sequence on the fleet",)
+
+
+def answers(request: Request, load: Load, answer: LoadAnswer, objective: str):
+    """Returns the RecommendResult of a search under load."""
+    import dataclasses as dc
+
+    from autotune.results import RecommendResult
+
+    recs = tuple(to_recommendation(request, load, outcome) for outcome in answer.best)
+    return RecommendResult(status=answer.status, objective=objective, recommendations=recs,
+                           assumptions=dc.replace(request.assumptions(), load=load_assumptions(load, answer)),
+                           reasons=() if recs else rejection_reasons(request, answer.rejected),
+                           candidates_total=answer.layouts_total, candidates_feasible=answer.layouts_feasible)
+
+
+def serving_metrics(static: dict, outcome: Outcome, load: Load) -> dict:
+    """Returns the metrics of an answer under load: memory from the cost model; latencies at the SLO
+    percentile, throughput and goodput from the simulator; the distributions under `serving`."""
+    r, p = outcome.result, load.percentile
+    devices = outcome.layout.devices
+    good = goodput_per_s(outcome, load)
+
+    def dist(d):
+        return None if d is None else d.to_dict()
+
+    out = dict(static)
+    out.update({
+        "ttft_ms": _percentile(r.ttft_ms, p), "tpot_ms": _percentile(r.tpot_ms, p),
+        "e2e_latency_ms": _percentile(r.e2e_latency_ms, p),
+        "throughput_tokens_per_s": r.output_tokens_per_s,
+        "throughput_tokens_per_s_per_device": r.output_tokens_per_s / devices,
+        "requests_per_s": r.requests_per_s,
+        "serving": {
+            "slo_percentile": p, "max_num_seqs": outcome.max_num_seqs, "peak_running": r.peak_running,
+            "ttft_ms": dist(r.ttft_ms), "tpot_ms": dist(r.tpot_ms), "itl_ms": dist(r.itl_ms),
+            "e2e_latency_ms": dist(r.e2e_latency_ms), "queueing_ms": dist(r.queueing_ms),
+            "goodput_requests_per_s": round(good, 5), "goodput_requests_per_s_per_device": round(good / devices, 5),
+            "peak_kv_fraction": round(r.peak_kv_fraction, 4), "preemptions": r.preemptions,
+            "max_num_batched_tokens": r.max_num_batched_tokens, "requests_simulated": r.requests,
+        },
+    })
+    return out
+
+
+def load_assumptions(load: Load, answer: LoadAnswer | None = None, *, layouts_simulated: int = 0,
+                     simulations: int = 0) -> dict:
+    """Returns what a result under load was simulated with (the `load` entry of the assumptions)."""
+    if answer is not None:
+        layouts_simulated, simulations = answer.layouts_simulated, answer.simulations
+    return {"traffic": load.text, "rate_per_s": load.rate_per_s, "concurrency": load.concurrency,
+            "lengths": load.lengths_text, "slo_percentile": load.percentile, "engine": load.engine.engine,
+            "engine_release": load.engine.release, "requests_per_simulation": load.requests, "seed": load.seed,
+            "layouts_simulated": layouts_simulated, "simulations": simulations} | (
+                {} if answer is None or answer.status not in (FEASIBLE, UNKNOWN) else
+                {"stopped_by_time_limit": True, "gap": None if answer.gap is None else round(answer.gap, 6)})
+
+
+def make_load(request: Request, *, rate: float | None, concurrency: int | None, lengths_file=None,
+              slo_percentile: int = 90, engine: str | None = None, requests: int = 600, seed: int = 0) -> Load:
+    """Returns the checked Load of a request (InputError naming the flag when an input is out of range)."""
+    import os
+
+    from autotune.errors import InputError
+    from autotune.solver.planning import MAX_REQUESTS, RATE_SCALE, SLO_PERCENTILES
+    from cost_models.serving.engines import default_engine, engine_releases, load_engine
+    from cost_models.serving.traffic import fixed_lengths, is_trace_file, load_lengths
+
+    if (rate is None) == (concurrency is None):
+        raise InputError(source="--rate/--concurrency", value=None, has_value=False,
+                         expected="exactly one of --rate (requests/s, open loop) or --concurrency (clients)")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate)
+                             or not 1.0 / RATE_SCALE <= rate <= 1e6):
+        raise InputError(source="--rate", value=rate, expected=f"a number of requests/s in [{1 / RATE_SCALE:g}, 1e6]")
+    for flag, value, low, high in (("--concurrency", concurrency, 1, 1_000_000), ("--requests", requests, 20, MAX_REQUESTS),
+                                   ("--seed", seed, 0, 2**31 - 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                  or not low <= value <= high):
+            raise InputError(source=flag, value=value, expected=f"an integer in [{low}, {high}]")
+    if slo_percentile not in SLO_PERCENTILES:
+        raise InputError(source="--slo-percentile", value=slo_percentile,
+                         expected="one of " + ", ".join(str(p) for p in SLO_PERCENTILES))
+    w = request.workload
+    lengths, text = fixed_lengths(w.input_len, w.output_len), f"fixed {w.input_len} in / {w.output_len} out"
+    if lengths_file is not None:
+        if is_trace_file(lengths_file):
+            raise InputError(source=str(lengths_file), value=None, has_value=False,
+                             expected="a sample of input_len, output_len (a trace's timestamps are for `simulate`)")
+        lengths = load_lengths(lengths_file)
+        text = f"sample {os.fspath(lengths_file)}"
+    name = engine or default_engine(request.hardware)
+    release = request.space.release if request.space.release in engine_releases(name) else None
+    profile = load_engine(name, request.hardware, release)
+    return Load(rate_per_s=None if rate is None else float(rate), concurrency=concurrency, lengths=lengths,
+                lengths_text=text, percentile=int(slo_percentile), requests=int(requests), seed=int(seed),
+                engine=profile)
+
+
+def mean_lengths(lengths: Lengths) -> tuple[int, int]:
+    """Returns the (prompt, output) lengths' weighted means, rounded to tokens (at least 1)."""
+    from autotune.solver.planning import _mean_lengths
+
+    return _mean_lengths(lengths)
+
+
+def resolve_under_load(model, hardware, workload, *, lengths_file, **keywords):
+    """Returns the resolved request and its Load under traffic (the sample's mean lengths for memory)."""
+    import dataclasses
+
+    from autotune.errors import InputError
+    from autotune.solver.request import resolve
+    from autotune.specs.workload import AUTO
+
+    load_keys = ("rate", "concurrency", "slo_percentile", "engine", "requests", "seed")
+    load_args = {k: keywords.pop(k) for k in load_keys}
+    if workload is not None and workload.batch != AUTO:
+        raise InputError(source="--batch", value=workload.batch,
+                         expected="auto under --rate/--concurrency (the engine's max_num_seqs is searched)")
+    request = resolve(model, hardware, workload, **keywords)
+    load = make_load(request, lengths_file=lengths_file, **load_args)
+    if lengths_file is not None:  # memory and the batch limit at the sample's mean lengths
+        mean_in, mean_out = mean_lengths(load.lengths)
+        request = dataclasses.replace(request, workload=dataclasses.replace(request.workload, input_len=mean_in,
+                                                                            output_len=mean_out))
+    return request, load

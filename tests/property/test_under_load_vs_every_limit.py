@@ -1,0 +1,96 @@
+"""The search under load against a scan of every integer max_num_seqs of every layout (small instances).
+
+`autotune.solver.under_load` simulates few limits per layout: one run at M stands for every limit above
+its peak of running requests, and bisection finds the feasible interval below, assuming the queue only
+improves and TPOT only worsens as the limit rises. Here every limit from 1 to M is simulated: the
+assumptions are checked on these instances, and the answer must equal the scan's best for every
+objective (its limit within the scan's class of equal outcomes).
+"""
+import pytest
+
+from autotune import Workload
+from autotune.solver import under_load as ul
+from autotune.solver.request import resolve
+from cost_models.serving.engines import default_engine, load_engine
+from cost_models.serving.traffic import fixed_lengths
+
+#: (model, hardware, cards, traffic, input, output, TTFT SLO ms, TPOT SLO ms): limits bind on both sides.
+#: Traffic: a rate (requests/s, float) or a concurrency (clients, int).
+INSTANCES = [
+    ("llama-3.1-8b", "l40s", 2, 2.0, 3000, 100, 1500.0, 50.0),
+    ("llama-3.1-8b", "l40s", 2, 3.0, 3000, 100, 2000.0, 60.0),
+    ("llama-3.1-8b", "rngd", 1, 0.5, 3000, 100, 4000.0, 80.0),  # Furiosa LLM: buckets, no mixed steps
+    ("llama-3.1-8b", "l40s", 1, 24, 3000, 100, 5000.0, 60.0),  # closed loop
+]
+
+
+def _instance(model, hardware, cards, traffic, input_len, output_len, ttft_ms, tpot_ms):
+    request = resolve(model, hardware, Workload(input_len=input_len, output_len=output_len, ttft_ms=ttft_ms,
+                                                tpot_ms=tpot_ms), cards=cards)
+    closed = isinstance(traffic, int)
+    load = ul.Load(rate_per_s=None if closed else traffic, concurrency=traffic if closed else None,
+                   lengths=fixed_lengths(input_len, output_len), lengths_text="fixed",
+                   engine=load_engine(default_engine(request.hardware), request.hardware), requests=200)
+    return request, load
+
+
+def _label(instance) -> str:
+    traffic = instance[3]
+    return f"{instance[1]}-{instance[2]}x-" + (f"clients{traffic}" if isinstance(traffic, int) else f"rate{traffic:g}")
+
+
+@pytest.fixture(scope="module", params=INSTANCES, ids=_label)
+def scanned(request):
+    req, load = _instance(*request.param)
+    evaluator = ul.Evaluator(req, load)
+    every = {layout: [evaluator.outcome(layout, m) for m in range(1, layout.max_batch + 1)]
+             for layout in ul.layouts_of(req)}
+    return req, load, evaluator, every
+
+
+def test_the_search_assumptions_hold_on_every_limit(scanned):
+    _, _, _, every = scanned
+    feasible_somewhere = False
+    for layout, outcomes in every.items():
+        queue = [o.queue_ok for o in outcomes]
+        tpot = [o.tpot_ok for o in outcomes]
+        assert all(b or not a for a, b in zip(queue, queue[1:])), f"{layout.key}: the queue worsened with the limit"
+        assert all(a or not b for a, b in zip(tpot, tpot[1:])), f"{layout.key}: TPOT improved with the limit"
+        peak = outcomes[-1].result.peak_running
+        for o in outcomes[peak:]:  # limits above the peak: the very same run as at M
+            assert (o.ttft_ms, o.tpot_ms, o.result.goodput_requests_per_s) == (
+                outcomes[-1].ttft_ms, outcomes[-1].tpot_ms, outcomes[-1].result.goodput_requests_per_s)
+        feasible_somewhere |= any(o.failure is None for o in outcomes)
+    assert feasible_somewhere
+
+
+def _representatives(every):
+    """Returns every limit's outcome, those above the run's peak replaced by M's: one class, reported as M."""
+    out = []
+    for outcomes in every.values():
+        top = outcomes[-1].result.peak_running + 1
+        out += [o if o.max_num_seqs < top else outcomes[-1] for o in outcomes]
+    return out
+
+
+@pytest.mark.parametrize("objective", ul.LOAD_OBJECTIVES)
+def test_the_search_equals_the_scan_of_every_limit(scanned, objective):
+    req, load, evaluator, every = scanned
+    feasible = [o for o in _representatives(every) if o.failure is None]
+    best = min(feasible, key=lambda o: ul.objective_key(o, objective, load))
+    answer = ul.search(req, load, objective, top=1, evaluator=evaluator)
+    assert answer.status == "OPTIMAL"
+    found = answer.best[0]
+    assert found.failure is None
+    assert ul.objective_key(found, objective, load) == ul.objective_key(best, objective, load)
+    assert (found.layout, found.max_num_seqs) == (best.layout, best.max_num_seqs)
+
+
+def test_pruned_layouts_could_not_beat_the_answer(scanned):
+    req, load, evaluator, every = scanned
+    answer = ul.search(req, load, "goodput", top=1, evaluator=evaluator)
+    best = ul.objective_key(answer.best[0], "goodput", load)
+    for layout, outcomes in every.items():
+        for o in outcomes:
+            if o.failure is None:
+                assert ul.objective_key(o, "goodput", load) >= best
