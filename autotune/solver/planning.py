@@ -49,6 +49,7 @@ from ortools.sat.python import cp_model
 
 from autotune.solver.request import MAX_FLEET_UNITS, resolve
 from autotune.errors import InfeasibleError, InputError
+from autotune.solver.fanout import check_fan_out, fan_out
 from autotune.solver.formulation import INFEASIBLE, OPTIMAL
 from autotune.solver.search import expand_batches
 from autotune.specs.hardware import HardwareSpec
@@ -580,6 +581,23 @@ def layout_capacity(sims: _Simulations, layout: ReplicaLayout) -> LayoutCapacity
     return LayoutCapacity(layout=layout, rate_units=lo, bound_rate_per_s=bound, simulations=count)
 
 
+@dataclass(frozen=True, kw_only=True)
+class CapacityTask:
+    """One layout's bisection: everything a worker process (or Ray task) needs to simulate it (all picklable)."""
+
+    setting: _Setting
+    layout: ReplicaLayout
+
+
+def capacity_of(task: CapacityTask) -> LayoutCapacity:
+    """Returns `layout_capacity` of one task with simulations cached in this call (top-level, for workers).
+
+    The bisections of different layouts share no simulation (the cache is per layout), so one cache
+    per task gives the counts and capacities of one cache for the whole plan.
+    """
+    return layout_capacity(_Simulations(task.setting), task.layout)
+
+
 # --- choosing replicas (CP-SAT) -----------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -678,14 +696,17 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
          slo_percentile: int = 90,
          max_cards: int | None = None, seed: int = 0, requests: int = DEFAULT_REQUESTS,
          lengths_file: str | os.PathLike | None = None, engine: str | None = None, release: str | None = None,
-         space: SearchSpace | str | None = None, params: CostParams | None = None) -> PlanResult:
+         space: SearchSpace | str | None = None, params: CostParams | None = None, jobs: int = 1,
+         ray_address: str | None = None) -> PlanResult:
     """Returns the plan: with `rate` (requests/s), the fewest devices and the layout serving it within the SLO
     percentiles; with `cards`, the highest rate those devices serve; the capacity table either way.
 
     `token_rate` (output tokens/s) stands for `rate` = token_rate / the mean output length.
     SLOs are the workload's `ttft_ms` and `tpot_ms`, bounding the `slo_percentile` (50, 90 or 99) of
     the simulated requests; arrivals are Poisson for `seed`. `lengths_file` (CSV or JSONL sample
-    or histogram of input_len, output_len) replaces the workload's fixed lengths.
+    or histogram of input_len, output_len) replaces the workload's fixed lengths. The layouts' capacities
+    are found in `jobs` processes, or on the Ray cluster at `ray_address` (`fanout.fan_out`), with the
+    serial answer.
     """
     import cost_models
     from autotune.specs.inputs import as_hardware, as_model, as_space
@@ -702,6 +723,7 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
             raise InputError(source="--token-rate", value=token_rate, expected="a finite number of output tokens/s > 0")
     _check_inputs(rate=rate if token_rate is None else 1.0, cards=cards, slo_percentile=slo_percentile,
                   requests=requests, seed=seed, max_cards=max_cards, most_cards=most_cards)
+    check_fan_out(jobs=jobs, ray_address=ray_address)
     if max_cards is None:
         max_cards = most_cards if cards is None else cards
     search_space = as_space(space, device)
@@ -740,8 +762,9 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
     setting = _Setting(model=spec, hardware=device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
                        engine=profile, lengths=lengths, params=params, ttft_ms=workload.ttft_ms,
                        tpot_ms=workload.tpot_ms, percentile=slo_percentile, requests=requests, seed=seed)
+    capacities = tuple(fan_out(capacity_of, [CapacityTask(setting=setting, layout=layout) for layout in layouts],
+                               jobs=jobs, ray_address=ray_address))
     sims = _Simulations(setting)
-    capacities = tuple(layout_capacity(sims, layout) for layout in layouts)
     options = [c for c in capacities if c.rate_units > 0]
     if not options:
         reasons = tuple(f"{c.layout.label}: {c.reason}" for c in capacities)
