@@ -310,7 +310,7 @@ def slo_failure(result: ServingResult, *, ttft_ms: float | None, tpot_ms: float 
 
 # --- candidate layouts --------------------------------------------------------------------------------------
 
-def _mean_lengths(lengths: Lengths) -> tuple[int, int]:
+def mean_lengths(lengths: Lengths) -> tuple[int, int]:
     """Returns the (prompt, output) lengths' weighted means, rounded to tokens (at least 1)."""
     w = np.asarray(lengths.weight, dtype=np.float64) if lengths.weight else np.ones(len(lengths.input_len))
     mean_in = float(np.dot(lengths.input_len, w) / w.sum())
@@ -369,7 +369,7 @@ def replica_layouts(model: ModelSpec, hardware: HardwareSpec, space: SearchSpace
 # --- per-replica capacity -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class _Setting:
+class SimulationSetting:
     """Everything a simulation needs besides the layout and the rate."""
 
     model: ModelSpec
@@ -396,7 +396,7 @@ class SteadyFigures:
     """A request's latency in a full batch without waiting (TTFT + (O - 1) TPOT): the drain allowance."""
 
 
-def steady_figures(setting: _Setting, layout: ReplicaLayout) -> SteadyFigures:
+def steady_figures(setting: SimulationSetting, layout: ReplicaLayout) -> SteadyFigures:
     """Returns the closed-form steady state's requests/s and full-batch latency of one replica of `layout`."""
     from cost_models.serving.simulator import prepare_replica
     from cost_models.serving.steady import closed_loop_steady_state
@@ -404,7 +404,7 @@ def steady_figures(setting: _Setting, layout: ReplicaLayout) -> SteadyFigures:
     pricer, limits = prepare_replica(setting.model, setting.hardware, dtype=setting.dtype, kv_dtype=setting.kv_dtype,
                                      tp=layout.tp, pp=layout.pp, engine=setting.engine, params=setting.params,
                                      max_num_seqs=layout.max_num_seqs)
-    mean_in, mean_out = _mean_lengths(setting.lengths)
+    mean_in, mean_out = mean_lengths(setting.lengths)
     steady = closed_loop_steady_state(pricer, limits, concurrency=limits.max_num_seqs, input_len=mean_in,
                                       output_len=mean_out)
     rate = steady.output_tokens_per_s / mean_out
@@ -413,7 +413,7 @@ def steady_figures(setting: _Setting, layout: ReplicaLayout) -> SteadyFigures:
                          full_batch_e2e_s=e2e if math.isfinite(e2e) and e2e > 0 else 0.0)
 
 
-def last_arrival_s(setting: _Setting, rate_per_s: float, requests: int) -> float:
+def last_arrival_s(setting: SimulationSetting, rate_per_s: float, requests: int) -> float:
     """Returns when the last of one replica's `requests` Poisson arrivals comes (s), as `simulate_layout` draws them.
 
     Mirrors `cost_models.serving.simulator._run_share`: one generator per seed, lengths drawn first.
@@ -435,10 +435,10 @@ class _Run:
     failure: str | None
 
 
-class _Simulations:
+class Simulations:
     """Simulations of one replica per (layout, rate units), cached for the process of one plan."""
 
-    def __init__(self, setting: _Setting) -> None:
+    def __init__(self, setting: SimulationSetting) -> None:
         self.setting = setting
         self.cache: dict[tuple[int, int, int], _Run] = {}
         self.steady: dict[tuple[int, int, int], SteadyFigures] = {}
@@ -533,7 +533,7 @@ class _Simulations:
                             requests_per_replica=done.requests)
 
 
-def layout_capacity(sims: _Simulations, layout: ReplicaLayout) -> LayoutCapacity:
+def layout_capacity(sims: Simulations, layout: ReplicaLayout) -> LayoutCapacity:
     """Returns the highest rate one replica of `layout` serves within the SLOs, by bisection (module doc, 3)."""
     count = 0
 
@@ -585,7 +585,7 @@ def layout_capacity(sims: _Simulations, layout: ReplicaLayout) -> LayoutCapacity
 class CapacityTask:
     """One layout's bisection: everything a worker process (or Ray task) needs to simulate it (all picklable)."""
 
-    setting: _Setting
+    setting: SimulationSetting
     layout: ReplicaLayout
 
 
@@ -595,7 +595,7 @@ def capacity_of(task: CapacityTask) -> LayoutCapacity:
     The bisections of different layouts share no simulation (the cache is per layout), so one cache
     per task gives the counts and capacities of one cache for the whole plan.
     """
-    return layout_capacity(_Simulations(task.setting), task.layout)
+    return layout_capacity(Simulations(task.setting), task.layout)
 
 
 # --- choosing replicas (CP-SAT) -----------------------------------------------------------------------------
@@ -738,7 +738,7 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
                              expected="a sample of input_len, output_len (plan draws Poisson arrivals; a trace's "
                                       "timestamps are not used)")
         lengths = load_lengths(lengths_file)
-        mean_in, mean_out = _mean_lengths(lengths)
+        mean_in, mean_out = mean_lengths(lengths)
         workload = dataclasses.replace(workload, input_len=mean_in, output_len=mean_out)
         lengths_text = f"sample {os.fspath(lengths_file)} (means {mean_in} in / {mean_out} out)"
     if token_rate is not None:
@@ -759,12 +759,12 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
     base = {"rate": None if rate is None else float(rate), "cards": cards, "assumptions": assumptions}
     if not layouts:
         return PlanResult(status=INFEASIBLE, recommendations=(), capacity=(), layouts=(), reasons=(why_none,), **base)
-    setting = _Setting(model=spec, hardware=device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
+    setting = SimulationSetting(model=spec, hardware=device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
                        engine=profile, lengths=lengths, params=params, ttft_ms=workload.ttft_ms,
                        tpot_ms=workload.tpot_ms, percentile=slo_percentile, requests=requests, seed=seed)
     capacities = tuple(fan_out(capacity_of, [CapacityTask(setting=setting, layout=layout) for layout in layouts],
                                jobs=jobs, ray_address=ray_address))
-    sims = _Simulations(setting)
+    sims = Simulations(setting)
     options = [c for c in capacities if c.rate_units > 0]
     if not options:
         reasons = tuple(f"{c.layout.label}: {c.reason}" for c in capacities)
@@ -782,7 +782,7 @@ def _recommendation(layout: ReplicaLayout, replicas: int, *, rate_served: float,
                               fewer=fewer)
 
 
-def _plan_rate(sims: _Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
+def _plan_rate(sims: Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
                rate: float, max_cards: int, base: dict[str, Any]) -> PlanResult:
     rate_units = int(math.ceil(rate * RATE_SCALE - 1e-9))
     word = base["assumptions"].device_name
@@ -822,7 +822,7 @@ def _plan_rate(sims: _Simulations, capacities: tuple[LayoutCapacity, ...], optio
                       notes=tuple(notes), **base)
 
 
-def _plan_cards(sims: _Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
+def _plan_cards(sims: Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
                 cards: int, base: dict[str, Any]) -> PlanResult:
     word = base["assumptions"].device_name
     choice = choose_replicas(options, max_cards=cards, cards=cards)
