@@ -105,7 +105,7 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
                          lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90,
                          engine: str | None = None, requests: int = 600, seed: int = 0) -> RecommendResult:
     """Returns `recommend` under traffic: see `recommend` and `autotune.solver.under_load`."""
-    from autotune.solver import under_load
+    from autotune.solver import load_answers, under_load
 
     if objective not in under_load.LOAD_OBJECTIVES:
         raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(under_load.LOAD_OBJECTIVES))
@@ -116,7 +116,7 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
                                   lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
                                   requests=requests, seed=seed)
     answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
-    return under_load.answers(request, load, answer, objective)
+    return load_answers.answers(request, load, answer, objective)
 
 
 def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
@@ -155,19 +155,19 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
 
 
 def _pareto_under_load(model, hardware, workload, *, axes: str, **keywords) -> ParetoResult:
-    from autotune.solver import under_load
+    from autotune.solver import load_answers, under_load
     from autotune.solver.pareto_front import AXES
 
     request, load = under_load.resolve_under_load(model, hardware, workload, **keywords)
     evaluator = under_load.Evaluator(request, load)
     points, rejected = under_load.front(request, load, per_device=axes == "user-card", evaluator=evaluator)
     layouts = len(under_load.layouts_of(request))
-    assumptions = dataclasses.replace(request.assumptions(), load=under_load.load_assumptions(
+    assumptions = dataclasses.replace(request.assumptions(), load=load_answers.load_assumptions(
         load, layouts_simulated=layouts, simulations=len(evaluator.cache)))
     return ParetoResult(status=OPTIMAL if points else INFEASIBLE, axes=AXES[axes],
-                        points=tuple(under_load.to_recommendation(request, load, o) for o in points),
+                        points=tuple(load_answers.to_recommendation(request, load, o) for o in points),
                         assumptions=assumptions,
-                        reasons=() if points else under_load.rejection_reasons(request, rejected))
+                        reasons=() if points else load_answers.rejection_reasons(request, rejected))
 
 
 #: What `enumerate_candidates` lists (`--batches`).

@@ -147,12 +147,12 @@ def solve_sweep_point(task: SweepTask) -> SweepPoint:
 
 
 def _point_under_load(task: SweepTask) -> SweepPoint:
-    from autotune.solver import under_load
+    from autotune.solver import load_answers, under_load
 
     request, load = under_load.resolve_under_load(task.model, task.hardware, task.workload, cards=task.cards,
                                                   space=task.space, params=task.params, **task.load)
     answer = under_load.search(request, load, task.objective, top=1, time_limit_s=task.time_limit_s)
-    result = under_load.answers(request, load, answer, task.objective)
+    result = load_answers.answers(request, load, answer, task.objective)
     best = result.recommendations[0] if result.recommendations else None
     return SweepPoint(cards=task.cards, model=task.model.name, dtype=task.workload.dtype,
                       input_len=task.workload.input_len, status=result.status, recommendation=best,

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from cost_models.serving.metrics import ServingResult
     from cost_models.serving.traffic import Lengths
 
-#: Objectives under traffic, and the SLO-percentile metric each minimises (None: maximised per device).
+#: Objectives under traffic (module docstring).
 LOAD_OBJECTIVES = ("throughput", "goodput", "latency", "ttft", "e2e")
 #: Requests one client sends to price a layout's unloaded latency (every one sees the same empty replica).
 ALONE_REQUESTS = 3
@@ -184,6 +184,7 @@ class Evaluator:
         return self.cache[key]
 
     def _replica(self, layout: Layout, seqs: int) -> ReplicaLayout:
+        # The plan's replica record; its device grouping is not used here (the fleet layout counts devices).
         return ReplicaLayout(tp=layout.tp, pp=layout.pp, devices_per_group=layout.devices, replicas_per_group=layout.dp,
                              max_num_seqs=seqs)
 
@@ -196,8 +197,8 @@ class Evaluator:
             result, keep_up = self._closed_loop(layout, seqs), None
         p = s.percentile
         return Outcome(layout=layout, max_num_seqs=seqs, result=result, keep_up_failure=keep_up,
-                       ttft_ms=_percentile(result.ttft_ms, p) if keep_up is None else math.inf,
-                       tpot_ms=_percentile(result.tpot_ms, p), ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms,
+                       ttft_ms=percentile_ms(result.ttft_ms, p) if keep_up is None else math.inf,
+                       tpot_ms=percentile_ms(result.tpot_ms, p), ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms,
                        percentile_word=f"p{p}")
 
     def _closed_loop(self, layout: Layout, seqs: int, clients: int | None = None,
@@ -229,7 +230,8 @@ def _params(request: Request):
     return cost_models.load_params() if request.params is None else request.params
 
 
-def _percentile(dist, percentile: int) -> float:
+def percentile_ms(dist, percentile: int) -> float:
+    """Returns a distribution's value at `percentile` (ms; inf for none: the replicas did not keep up)."""
     return math.inf if dist is None else float(getattr(dist, f"p{percentile}"))
 
 
@@ -260,7 +262,7 @@ def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, 
                   else r.output_tokens_per_s)
         return (-served / layout.devices,) + tail
     metric = {"latency": r.tpot_ms, "ttft": r.ttft_ms, "e2e": r.e2e_latency_ms}[objective]
-    return (_percentile(metric, p),) + tail
+    return (percentile_ms(metric, p),) + tail
 
 
 def _mean_output(lengths: Lengths) -> float:
@@ -451,83 +453,6 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
     return LoadAnswer(status=status, gap=gap, best=tuple(found[:top]), rejected=tuple(rejected),
                       layouts_total=len(layouts), layouts_simulated=visited, layouts_feasible=len(found),
                       simulations=len(evaluator.cache))
-
-
-def to_recommendation(request: Request, load: Load, outcome: Outcome):
-    """Returns the Recommendation of one setting: memory from the cost model at that batch (no SLOs), latencies,
-    throughput and goodput from the simulator."""
-    import dataclasses as dc
-
-    from autotune.results import Recommendation
-    from autotune.solver.answers import recommendation
-
-    layout = outcome.layout
-    bare = dc.replace(request.workload, batch=outcome.max_num_seqs, ttft_ms=None, tpot_ms=None)
-    one = dc.replace(request, tp=layout.tp, pp=layout.pp, dp=layout.dp).problem(bare)
-    static = recommendation(one, int(np.flatnonzero(one.feasible)[0]))
-    return Recommendation(plan=static.plan, metrics=serving_metrics(static.metrics, outcome, load))
-
-
-def rejection_reasons(request: Request, rejected) -> tuple[str, ...]:
-    """Returns why each rejected layout has no feasible limit, fewest devices first."""
-    shown = sorted(rejected, key=lambda item: (item[0].devices, item[0].key))
-    return tuple(f"TP {lay.tp} PP {lay.pp} DP {lay.dp} ({lay.devices} {request.hardware.device_name}s): {why}"
-                 for lay, why in shown) or ("no layout holds one sequence on the fleet",)
-
-
-def answers(request: Request, load: Load, answer: LoadAnswer, objective: str):
-    """Returns the RecommendResult of a search under load."""
-    import dataclasses as dc
-
-    from autotune.results import RecommendResult
-
-    recs = tuple(to_recommendation(request, load, outcome) for outcome in answer.best)
-    return RecommendResult(status=answer.status, objective=objective, recommendations=recs,
-                           assumptions=dc.replace(request.assumptions(), load=load_assumptions(load, answer)),
-                           reasons=() if recs else rejection_reasons(request, answer.rejected),
-                           candidates_total=answer.layouts_total, candidates_feasible=answer.layouts_feasible)
-
-
-def serving_metrics(static: dict, outcome: Outcome, load: Load) -> dict:
-    """Returns the metrics of an answer under load: memory from the cost model; latencies at the SLO
-    percentile, throughput and goodput from the simulator; the distributions under `serving`."""
-    r, p = outcome.result, load.percentile
-    devices = outcome.layout.devices
-    good = goodput_per_s(outcome, load)
-
-    def dist(d):
-        return None if d is None else d.to_dict()
-
-    out = dict(static)
-    out.update({
-        "ttft_ms": _percentile(r.ttft_ms, p), "tpot_ms": _percentile(r.tpot_ms, p),
-        "e2e_latency_ms": _percentile(r.e2e_latency_ms, p),
-        "throughput_tokens_per_s": r.output_tokens_per_s,
-        "throughput_tokens_per_s_per_device": r.output_tokens_per_s / devices,
-        "requests_per_s": r.requests_per_s,
-        "serving": {
-            "slo_percentile": p, "max_num_seqs": outcome.max_num_seqs, "peak_running": r.peak_running,
-            "ttft_ms": dist(r.ttft_ms), "tpot_ms": dist(r.tpot_ms), "itl_ms": dist(r.itl_ms),
-            "e2e_latency_ms": dist(r.e2e_latency_ms), "queueing_ms": dist(r.queueing_ms),
-            "goodput_requests_per_s": round(good, 5), "goodput_requests_per_s_per_device": round(good / devices, 5),
-            "peak_kv_fraction": round(r.peak_kv_fraction, 4), "preemptions": r.preemptions,
-            "max_num_batched_tokens": r.max_num_batched_tokens, "requests_simulated": r.requests,
-        },
-    })
-    return out
-
-
-def load_assumptions(load: Load, answer: LoadAnswer | None = None, *, layouts_simulated: int = 0,
-                     simulations: int = 0) -> dict:
-    """Returns what a result under load was simulated with (the `load` entry of the assumptions)."""
-    if answer is not None:
-        layouts_simulated, simulations = answer.layouts_simulated, answer.simulations
-    return {"traffic": load.text, "rate_per_s": load.rate_per_s, "concurrency": load.concurrency,
-            "lengths": load.lengths_text, "slo_percentile": load.percentile, "engine": load.engine.engine,
-            "engine_release": load.engine.release, "requests_per_simulation": load.requests, "seed": load.seed,
-            "layouts_simulated": layouts_simulated, "simulations": simulations} | (
-                {} if answer is None or answer.status not in (FEASIBLE, UNKNOWN) else
-                {"stopped_by_time_limit": True, "gap": None if answer.gap is None else round(answer.gap, 6)})
 
 
 def make_load(request: Request, *, rate: float | None, concurrency: int | None, lengths_file=None,
