@@ -115,3 +115,38 @@ def test_rate_row_round_trip_through_the_open_loop(tmp_path, rate):
         assert predicted[0] == pytest.approx(measured[0], rel=1e-3), metric
     # Open loop: the output rate follows the arrival rate (rate x 200 tokens), unlike any closed loop.
     assert pairs["throughput"][0][0] == pytest.approx(rate * 200, rel=0.15)
+
+
+SERVING_CSV = Path(__file__).resolve().parents[2] / "cost_models" / "data" / "measurements_serving.csv"
+EXTRA_CSV = SERVING_CSV.with_name("measurements_extra.csv")
+
+
+def test_serving_file_has_the_calibration_columns_plus_the_rate_and_names_every_source():
+    with SERVING_CSV.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with EXTRA_CSV.open(newline="") as f:
+        header = next(csv.reader(f))
+    assert list(rows[0]) == header + ["request_rate_per_s"]
+    assert all(r["source"].strip() and r["note"].strip() and r["framework"].strip() for r in rows)
+    used, skipped = read_measurements(SERVING_CSV)
+    assert skipped == [] and len(used) == len(rows) == 8
+
+
+def test_serving_accuracy_on_the_shipped_rows():
+    """Median / p90 abs % error of the simulated serving rows (shipped parameters):
+    measurements_extra.csv, 95 genai-perf rows counted in its windows: throughput 9.86 / 27.51, TTFT 16.36 /
+    54.35, TPOT 9.92 / 22.89 (steady-state counting gave TTFT 26.28 / 84.58); measurements_serving.csv, 8 rows
+    no fit reads (NIM 1.8.0, S14): throughput 14.31 / 15.40, TTFT 17.47 / 39.94, TPOT 20.60 / 21.00.
+    Bounds: +0.5 median, +1.0 p90. Reproduce with
+    `python -m cost_models.serving.validation cost_models/data/measurements_extra.csv` (and _serving.csv)."""
+    from cost_models.serving.validation import online_accuracy
+
+    extra = online_accuracy(str(EXTRA_CSV))
+    assert extra["ttft"]["n"] == 95
+    for metric, median, p90 in (("throughput", 9.86, 27.51), ("ttft", 16.36, 54.35), ("tpot", 9.92, 22.89)):
+        assert extra[metric]["median_abs_pct_error"] <= median + 0.5, metric
+        assert extra[metric]["p90_abs_pct_error"] <= p90 + 1.0, metric
+    held_out = online_accuracy(str(SERVING_CSV))
+    for metric, median, p90 in (("throughput", 14.31, 15.40), ("ttft", 17.47, 39.94), ("tpot", 20.60, 21.00)):
+        assert held_out[metric]["median_abs_pct_error"] <= median + 0.5, metric
+        assert held_out[metric]["p90_abs_pct_error"] <= p90 + 1.0, metric
