@@ -28,14 +28,14 @@ PERCENTILES = (50, 90, 99)
 OPEN_WARMUP_FRACTION = 0.1
 #: Queueing time growing faster than this per second of arrivals means the rate is not kept up with.
 OVERLOAD_SLOPE = 0.05
-#: genai-perf's measurement: perf_analyzer's time windows (--measurement-mode time_windows, its default), each
-#: counting the requests that complete in it (perf_analyzer docs, "Measurement Modes": "count how many requests
-#: have completed during a window of duration X"); genai-perf runs them at --measurement-interval 10000 ms, the
-#: value of NVIDIA's NIM benchmarking guide commands; perf_analyzer reports the last 3 windows of a stable
-#: measurement (cli.md, --stability-percentage: "max / min from the recent 3 measurements").
+#: genai-perf's measurement (its README, Profiling Options, docs.nvidia.com/deeplearning/triton-inference-server/
+#: user-guide/docs/perf_analyzer/genai-perf/README.html): perf_analyzer "will sample a time interval specified
+#: and take measurement over the requests completed within that time interval"; "when using the default
+#: stability percentage [999], GenAI-Perf will benchmark for 3*(measurement_interval) milliseconds"; warm-up
+#: requests default 0. The interval is 10,000 ms in the NIM benchmarking guide's commands (perf_analyzer's
+#: own default is 5,000: perf_analyzer docs/cli.md, --measurement-interval).
 GENAI_PERF_WINDOW_S = 10.0
 GENAI_PERF_WINDOWS = 3
-MEASURES = ("steady", "all", "windows")
 #: Points a run of inter-token gaps is summarised by for percentiles (the gaps of a run are linear).
 _GAP_POINTS = 8
 
