@@ -150,3 +150,15 @@ def test_serving_accuracy_on_the_shipped_rows():
     for metric, median, p90 in (("throughput", 14.31, 15.40), ("ttft", 17.47, 39.94), ("tpot", 20.60, 21.00)):
         assert held_out[metric]["median_abs_pct_error"] <= median + 0.5, metric
         assert held_out[metric]["p90_abs_pct_error"] <= p90 + 1.0, metric
+
+
+def test_cross_validation_reports_held_out_figures_per_load_type():
+    """The k-fold report splits its pooled held-out errors by load type (how the serving rows' held-out
+    figures are read: `pooled.by_load_type.online_fixed_concurrency`)."""
+    from cost_models.cross_validation import cross_validate
+
+    rows = {"calibration": read_measurements("builtin:calibration")[0]}
+    report = cross_validate(rows, PARAMS, mode="kfold", folds=5, seed=0)
+    by_type = report["pooled"]["by_load_type"]
+    assert sum(entry["rows"] for entry in by_type.values()) == report["rows"]
+    assert sum(entry["throughput"]["n"] for entry in by_type.values()) == report["pooled"]["throughput"]["n"]
