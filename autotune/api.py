@@ -208,15 +208,15 @@ def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, w
                            total_count=len(order))
 
 
-def layout_key(problem: Problem, row: int) -> tuple[int, int, int]:
-    """Returns the layout (TP, PP, DP) of `row`."""
+def layout_key(problem: Problem, row: int) -> tuple[int, int, int, int, int]:
+    """Returns the layout (TP, PP, DP, EP, ADP) of `row`."""
     c = problem.candidates
-    return int(c.tp[row]), int(c.pp[row]), int(c.dp[row])
+    return int(c.tp[row]), int(c.pp[row]), int(c.dp[row]), int(c.ep[row]), int(c.adp[row])
 
 
 def first_per_layout(problem: Problem, rows: np.ndarray) -> np.ndarray:
     """Returns the first row of each layout in `rows`, in the order of `rows`."""
-    seen: set[tuple[int, int, int]] = set()
+    seen: set[tuple[int, int, int, int, int]] = set()
     keep = []
     for row in np.asarray(rows, dtype=np.int64).tolist():
         key = layout_key(problem, row)
