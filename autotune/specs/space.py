@@ -134,7 +134,7 @@ class SearchSpace:
 
     def describe_moe_rule(self, rule_name: str) -> str:
         """Returns the rule in words, e.g. '1 or all the TP units of a stage'."""
-        return {"none": "1 only (not supported)", "one_or_all": "1 or all the TP units of a stage",
+        return {"none": "1 only", "one_or_all": "1 or all the TP units of a stage",
                 "divisors": "any divisor of TP"}[getattr(self, rule_name)]
 
     def tp_allowed(self, tp: np.ndarray, units_per_device: int) -> np.ndarray:
