@@ -263,17 +263,19 @@ def parse_cards(text: str, *, source: str = "--cards") -> tuple[int, ...]:
 def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: HardwareSpec | str,
           workload: Workload | None = None, *, cards: Sequence[int] | str, dtypes: Sequence[str] | None = None,
           input_lens: Sequence[int] | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
-          time_limit_s: float | None = None, jobs: int = 1,
+          time_limit_s: float | None = None, jobs: int = 1, ray_address: str | None = None,
           progress: Callable[[int, int], None] | None = None, params: CostParams | None = None,
           release: str | None = None, rate: float | None = None, concurrency: int | None = None,
           lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
           requests: int = 600, seed: int = 0) -> SweepResult:
     """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
 
-    `jobs` > 1 solves points in that many processes; `progress(done, total)` is called as points finish.
+    `jobs` > 1 solves points in that many processes, `ray_address` as Ray tasks ('local', 'auto' or
+    host:port; `autotune.solver.fanout`); `progress(done, total)` is called as points finish.
     Under traffic (`rate` or `concurrency`, as for `recommend`) each point is `recommend` under that load.
     """
     from autotune.solver import sweeps
+    from autotune.solver.fanout import check_fan_out
     from autotune.solver.under_load import LOAD_OBJECTIVES
 
     load = None
@@ -284,6 +286,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
                 "slo_percentile": slo_percentile, "engine": engine, "requests": requests, "seed": seed}
     else:
         check_objective(objective)
+    check_fan_out(jobs=jobs, ray_address=ray_address)
     workload = workload or Workload()
     card_counts = parse_cards(cards) if isinstance(cards, str) else tuple(int(c) for c in cards)
     model_list = [models] if isinstance(models, (str, os.PathLike, ModelSpec)) else list(models)
@@ -299,7 +302,7 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
         if key not in checked:
             resolve(task.model, hardware_spec, task.workload, cards=max(card_counts), space=space_spec)
             checked.add(key)
-    points = sweeps.run_tasks(tasks, jobs=jobs, progress=progress)
+    points = sweeps.run_tasks(tasks, jobs=jobs, ray_address=ray_address, progress=progress)
     if load is not None:
         load = {k: (os.fspath(v) if k == "lengths_file" and v is not None else v) for k, v in load.items()}
     return SweepResult(objective=objective, points=points, load=load)

@@ -36,7 +36,7 @@ from scipy.optimize import least_squares
 
 from autotune.errors import InfeasibleError, InputError
 from cost_models.measurements import MeasuredRow, read_measurements
-from cost_models.params import DEFAULT_PARAMS_PATH, FITTED_BOUNDS, CostParams, dump_params, load_params
+from cost_models.params import FITTED_BOUNDS, CostParams, dump_params, load_params
 
 HARDWARE = "rngd"
 #: The fields RNGD gets its own value of: prefill is compute-bound (8-bit matmuls; every Qwen3-4B row is

@@ -147,6 +147,24 @@ def add_moe_degree_arguments(parser: argparse.ArgumentParser, *, default: str | 
                              f"cache split by request over ADP groups (attention TP = TP / ADP){searched}")
 
 
+def add_fan_out_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """Adds --jobs N and --ray [ADDRESS]: run the independent `what` in processes or on a Ray cluster."""
+    parser.add_argument("--jobs", default="1", metavar="N", help=f"{what} in N processes (the answer is the serial one)")
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help=f"{what} as Ray tasks: alone, on a Ray started here (with --jobs N: N CPUs); 'auto': "
+                             "the cluster running on this machine; or a cluster's host:port. Needs the extra: "
+                             'pip install ".[ray]"' + NO_AUTO_DEFAULT)
+
+
+def fan_out_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Returns {'jobs', 'ray_address'} of --jobs and --ray, checked (Ray installed when --ray is given)."""
+    from autotune.solver.fanout import MAX_JOBS, check_fan_out
+
+    jobs = parse_int(args.jobs, "--jobs", maximum=MAX_JOBS)
+    check_fan_out(jobs=jobs, ray_address=args.ray)
+    return {"jobs": jobs, "ray_address": args.ray}
+
+
 def parse_int(value: Any, flag: str, *, minimum: int = 1, maximum: int = 10_000_000) -> int:
     """Returns `value` (flag text) as an int in [minimum, maximum], or raises InputError naming `flag`."""
     expected = f"an integer in [{minimum}, {maximum}]"

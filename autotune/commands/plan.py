@@ -64,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default=None, metavar="FILE.png|svg",
                         help='also draw the capacity table (needs matplotlib: pip install ".[plot]")' + _NO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + _NO_DEFAULT)
+    ca.add_fan_out_arguments(parser, what="find the layouts' capacities")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         seed=ca.parse_int(args.seed, "--seed", minimum=0, maximum=2**31 - 1),
         requests=ca.parse_int(args.requests, "--requests", maximum=1_000_000),
         lengths_file=args.workload, engine=args.engine, release=args.release, space=args.space,
-        params=ca.params_from_args(args))
+        params=ca.params_from_args(args), **ca.fan_out_from_args(args))
     if args.plot is not None and result.capacity:
         from autotune.outputs.plots import capacity_plot
         capacity_plot(result, args.plot)

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sweep over these weight formats (the KV cache follows each, unless --kv-dtype)"
                              + ca.NO_AUTO_DEFAULT)
     parser.add_argument("--input-lens", default=None, metavar="N,M", help="sweep over these prompt lengths" + ca.NO_AUTO_DEFAULT)
-    parser.add_argument("--jobs", default="1", metavar="N", help="solve points in N processes")
+    ca.add_fan_out_arguments(parser, what="solve points")
     ca.add_solver_arguments(parser, top=False)
     ca.add_load_arguments(parser)
     oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                        objective=ca.parse_choice(args.objective, "--objective", choices),
                        **(ca.load_from_args(args) if loaded else {}),
                        time_limit_s=ca.time_limit_from_args(args), params=ca.params_from_args(args),
-                       jobs=ca.parse_int(args.jobs, "--jobs", maximum=256), progress=stderr_progress("sweep"))
+                       progress=stderr_progress("sweep"), **ca.fan_out_from_args(args))
     render = oa.settings_for(args, model=models[0], workload=workload, space=space, hardware=hardware)
     by_name = {m.name: m for m in models}
     settings = []

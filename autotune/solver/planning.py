@@ -49,6 +49,7 @@ from ortools.sat.python import cp_model
 
 from autotune.solver.request import MAX_FLEET_UNITS, resolve
 from autotune.errors import InfeasibleError, InputError
+from autotune.solver.fanout import check_fan_out, fan_out
 from autotune.solver.formulation import INFEASIBLE, OPTIMAL
 from autotune.solver.search import expand_batches
 from autotune.specs.hardware import HardwareSpec
@@ -309,7 +310,7 @@ def slo_failure(result: ServingResult, *, ttft_ms: float | None, tpot_ms: float 
 
 # --- candidate layouts --------------------------------------------------------------------------------------
 
-def _mean_lengths(lengths: Lengths) -> tuple[int, int]:
+def mean_lengths(lengths: Lengths) -> tuple[int, int]:
     """Returns the (prompt, output) lengths' weighted means, rounded to tokens (at least 1)."""
     w = np.asarray(lengths.weight, dtype=np.float64) if lengths.weight else np.ones(len(lengths.input_len))
     mean_in = float(np.dot(lengths.input_len, w) / w.sum())
@@ -368,7 +369,7 @@ def replica_layouts(model: ModelSpec, hardware: HardwareSpec, space: SearchSpace
 # --- per-replica capacity -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class _Setting:
+class SimulationSetting:
     """Everything a simulation needs besides the layout and the rate."""
 
     model: ModelSpec
@@ -395,7 +396,7 @@ class SteadyFigures:
     """A request's latency in a full batch without waiting (TTFT + (O - 1) TPOT): the drain allowance."""
 
 
-def steady_figures(setting: _Setting, layout: ReplicaLayout) -> SteadyFigures:
+def steady_figures(setting: SimulationSetting, layout: ReplicaLayout) -> SteadyFigures:
     """Returns the closed-form steady state's requests/s and full-batch latency of one replica of `layout`."""
     from cost_models.serving.simulator import prepare_replica
     from cost_models.serving.steady import closed_loop_steady_state
@@ -403,7 +404,7 @@ def steady_figures(setting: _Setting, layout: ReplicaLayout) -> SteadyFigures:
     pricer, limits = prepare_replica(setting.model, setting.hardware, dtype=setting.dtype, kv_dtype=setting.kv_dtype,
                                      tp=layout.tp, pp=layout.pp, engine=setting.engine, params=setting.params,
                                      max_num_seqs=layout.max_num_seqs)
-    mean_in, mean_out = _mean_lengths(setting.lengths)
+    mean_in, mean_out = mean_lengths(setting.lengths)
     steady = closed_loop_steady_state(pricer, limits, concurrency=limits.max_num_seqs, input_len=mean_in,
                                       output_len=mean_out)
     rate = steady.output_tokens_per_s / mean_out
@@ -412,7 +413,7 @@ def steady_figures(setting: _Setting, layout: ReplicaLayout) -> SteadyFigures:
                          full_batch_e2e_s=e2e if math.isfinite(e2e) and e2e > 0 else 0.0)
 
 
-def last_arrival_s(setting: _Setting, rate_per_s: float, requests: int) -> float:
+def last_arrival_s(setting: SimulationSetting, rate_per_s: float, requests: int) -> float:
     """Returns when the last of one replica's `requests` Poisson arrivals comes (s), as `simulate_layout` draws them.
 
     Mirrors `cost_models.serving.simulator._run_share`: one generator per seed, lengths drawn first.
@@ -434,10 +435,10 @@ class _Run:
     failure: str | None
 
 
-class _Simulations:
+class Simulations:
     """Simulations of one replica per (layout, rate units), cached for the process of one plan."""
 
-    def __init__(self, setting: _Setting) -> None:
+    def __init__(self, setting: SimulationSetting) -> None:
         self.setting = setting
         self.cache: dict[tuple[int, int, int], _Run] = {}
         self.steady: dict[tuple[int, int, int], SteadyFigures] = {}
@@ -532,7 +533,7 @@ class _Simulations:
                             requests_per_replica=done.requests)
 
 
-def layout_capacity(sims: _Simulations, layout: ReplicaLayout) -> LayoutCapacity:
+def layout_capacity(sims: Simulations, layout: ReplicaLayout) -> LayoutCapacity:
     """Returns the highest rate one replica of `layout` serves within the SLOs, by bisection (module doc, 3)."""
     count = 0
 
@@ -578,6 +579,23 @@ def layout_capacity(sims: _Simulations, layout: ReplicaLayout) -> LayoutCapacity
         return LayoutCapacity(layout=layout, rate_units=0, bound_rate_per_s=bound, simulations=count,
                               reason=str(error))
     return LayoutCapacity(layout=layout, rate_units=lo, bound_rate_per_s=bound, simulations=count)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacityTask:
+    """One layout's bisection: everything a worker process (or Ray task) needs to simulate it (all picklable)."""
+
+    setting: SimulationSetting
+    layout: ReplicaLayout
+
+
+def capacity_of(task: CapacityTask) -> LayoutCapacity:
+    """Returns `layout_capacity` of one task with simulations cached in this call (top-level, for workers).
+
+    The bisections of different layouts share no simulation (the cache is per layout), so one cache
+    per task gives the counts and capacities of one cache for the whole plan.
+    """
+    return layout_capacity(Simulations(task.setting), task.layout)
 
 
 # --- choosing replicas (CP-SAT) -----------------------------------------------------------------------------
@@ -678,14 +696,17 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
          slo_percentile: int = 90,
          max_cards: int | None = None, seed: int = 0, requests: int = DEFAULT_REQUESTS,
          lengths_file: str | os.PathLike | None = None, engine: str | None = None, release: str | None = None,
-         space: SearchSpace | str | None = None, params: CostParams | None = None) -> PlanResult:
+         space: SearchSpace | str | None = None, params: CostParams | None = None, jobs: int = 1,
+         ray_address: str | None = None) -> PlanResult:
     """Returns the plan: with `rate` (requests/s), the fewest devices and the layout serving it within the SLO
     percentiles; with `cards`, the highest rate those devices serve; the capacity table either way.
 
     `token_rate` (output tokens/s) stands for `rate` = token_rate / the mean output length.
     SLOs are the workload's `ttft_ms` and `tpot_ms`, bounding the `slo_percentile` (50, 90 or 99) of
     the simulated requests; arrivals are Poisson for `seed`. `lengths_file` (CSV or JSONL sample
-    or histogram of input_len, output_len) replaces the workload's fixed lengths.
+    or histogram of input_len, output_len) replaces the workload's fixed lengths. The layouts' capacities
+    are found in `jobs` processes, or on the Ray cluster at `ray_address` (`fanout.fan_out`), with the
+    serial answer.
     """
     import cost_models
     from autotune.specs.inputs import as_hardware, as_model, as_space
@@ -702,6 +723,7 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
             raise InputError(source="--token-rate", value=token_rate, expected="a finite number of output tokens/s > 0")
     _check_inputs(rate=rate if token_rate is None else 1.0, cards=cards, slo_percentile=slo_percentile,
                   requests=requests, seed=seed, max_cards=max_cards, most_cards=most_cards)
+    check_fan_out(jobs=jobs, ray_address=ray_address)
     if max_cards is None:
         max_cards = most_cards if cards is None else cards
     search_space = as_space(space, device)
@@ -716,7 +738,7 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
                              expected="a sample of input_len, output_len (plan draws Poisson arrivals; a trace's "
                                       "timestamps are not used)")
         lengths = load_lengths(lengths_file)
-        mean_in, mean_out = _mean_lengths(lengths)
+        mean_in, mean_out = mean_lengths(lengths)
         workload = dataclasses.replace(workload, input_len=mean_in, output_len=mean_out)
         lengths_text = f"sample {os.fspath(lengths_file)} (means {mean_in} in / {mean_out} out)"
     if token_rate is not None:
@@ -737,11 +759,12 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
     base = {"rate": None if rate is None else float(rate), "cards": cards, "assumptions": assumptions}
     if not layouts:
         return PlanResult(status=INFEASIBLE, recommendations=(), capacity=(), layouts=(), reasons=(why_none,), **base)
-    setting = _Setting(model=spec, hardware=device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
+    setting = SimulationSetting(model=spec, hardware=device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
                        engine=profile, lengths=lengths, params=params, ttft_ms=workload.ttft_ms,
                        tpot_ms=workload.tpot_ms, percentile=slo_percentile, requests=requests, seed=seed)
-    sims = _Simulations(setting)
-    capacities = tuple(layout_capacity(sims, layout) for layout in layouts)
+    capacities = tuple(fan_out(capacity_of, [CapacityTask(setting=setting, layout=layout) for layout in layouts],
+                               jobs=jobs, ray_address=ray_address))
+    sims = Simulations(setting)
     options = [c for c in capacities if c.rate_units > 0]
     if not options:
         reasons = tuple(f"{c.layout.label}: {c.reason}" for c in capacities)
@@ -759,7 +782,7 @@ def _recommendation(layout: ReplicaLayout, replicas: int, *, rate_served: float,
                               fewer=fewer)
 
 
-def _plan_rate(sims: _Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
+def _plan_rate(sims: Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
                rate: float, max_cards: int, base: dict[str, Any]) -> PlanResult:
     rate_units = int(math.ceil(rate * RATE_SCALE - 1e-9))
     word = base["assumptions"].device_name
@@ -799,7 +822,7 @@ def _plan_rate(sims: _Simulations, capacities: tuple[LayoutCapacity, ...], optio
                       notes=tuple(notes), **base)
 
 
-def _plan_cards(sims: _Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
+def _plan_cards(sims: Simulations, capacities: tuple[LayoutCapacity, ...], options: list[LayoutCapacity], *,
                 cards: int, base: dict[str, Any]) -> PlanResult:
     word = base["assumptions"].device_name
     choice = choose_replicas(options, max_cards=cards, cards=cards)

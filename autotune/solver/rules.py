@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autotune.errors import InputError
-from autotune.specs.candidates import devices_per_replica, devices_per_stage, devices_used, layout_arrays  # noqa: F401
+from autotune.specs.candidates import devices_per_stage, devices_used, layout_arrays  # noqa: F401 (devices_used: re-exported)
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
 from autotune.specs.space import SearchSpace

@@ -1,20 +1,20 @@
-"""Sweeps: many requests (card counts x models x dtypes x prompt lengths), solved one by one or in processes.
+"""Sweeps: many requests (card counts x models x dtypes x prompt lengths), solved one by one, in processes or on Ray.
 
 Each point is an independent `recommend` (top 1, reasons when nothing fits, no alternatives).
-Points keep the order they were asked in, whatever order the processes finish in, so that the
-output is the same with `--jobs 1` and `--jobs N`.
+Points keep the order they were asked in, whatever order the workers finish in, so that the
+output is the same with `--jobs 1`, `--jobs N` and `--ray` (`autotune.solver.fanout`).
 """
 from __future__ import annotations
 
 import dataclasses
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from autotune.errors import InputError
 from autotune.results import SweepPoint
 from autotune.solver.answers import recommend_problem
+from autotune.solver.fanout import fan_out
 from autotune.solver.request import resolve
 from autotune.solver.solve import SolverSettings
 from autotune.specs.hardware import HardwareSpec
@@ -97,23 +97,10 @@ def sweep_tasks(models: Sequence[ModelSpec], hardware: HardwareSpec, space: Sear
     return tasks
 
 
-def run_tasks(tasks: Sequence[SweepTask], *, jobs: int = 1,
+def run_tasks(tasks: Sequence[SweepTask], *, jobs: int = 1, ray_address: str | None = None,
               progress: Callable[[int, int], None] | None = None) -> tuple[SweepPoint, ...]:
-    """Returns the solved points in task order; `jobs` > 1 uses that many worker processes."""
-    points: list[SweepPoint | None] = [None] * len(tasks)
-    if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            futures = {pool.submit(solve_sweep_point, task): i for i, task in enumerate(tasks)}
-            for done, future in enumerate(as_completed(futures), start=1):
-                points[futures[future]] = future.result()
-                if progress:
-                    progress(done, len(tasks))
-    else:
-        for i, task in enumerate(tasks):
-            points[i] = solve_sweep_point(task)
-            if progress:
-                progress(i + 1, len(tasks))
-    return tuple(p for p in points if p is not None)
+    """Returns the solved points in task order: serially, in `jobs` processes, or on Ray (`fanout.fan_out`)."""
+    return tuple(fan_out(solve_sweep_point, tasks, jobs=jobs, ray_address=ray_address, progress=progress))
 
 
 def stderr_progress(label: str) -> Callable[[int, int], None] | None:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from autotune.solver.formulation import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN
-from autotune.solver.planning import ReplicaLayout, _Setting, _Simulations
+from autotune.solver.planning import ReplicaLayout, SimulationSetting, Simulations, mean_lengths
 from autotune.solver.request import Request
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class LoadAnswer:
     simulations: int
 
 
-class _KeepUp(_Simulations):
+class _KeepUp(Simulations):
     """The plan's simulations, judged on keeping up only: the SLO percentiles are judged per limit here."""
 
     def failure(self, result, layout, rate_per_replica_s, requests):
@@ -169,7 +169,7 @@ class Evaluator:
         w = request.workload
         self.request = request
         self.load = load
-        self.setting = _Setting(model=request.model, hardware=request.hardware, dtype=w.dtype, kv_dtype=w.cache_dtype,
+        self.setting = SimulationSetting(model=request.model, hardware=request.hardware, dtype=w.dtype, kv_dtype=w.cache_dtype,
                                 engine=load.engine, lengths=load.lengths, params=_params(request),
                                 ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms, percentile=load.percentile,
                                 requests=load.requests, seed=load.seed)
@@ -569,13 +569,6 @@ def make_load(request: Request, *, rate: float | None, concurrency: int | None, 
     return Load(rate_per_s=None if rate is None else float(rate), concurrency=concurrency, lengths=lengths,
                 lengths_text=text, percentile=int(slo_percentile), requests=int(requests), seed=int(seed),
                 engine=profile)
-
-
-def mean_lengths(lengths: Lengths) -> tuple[int, int]:
-    """Returns the (prompt, output) lengths' weighted means, rounded to tokens (at least 1)."""
-    from autotune.solver.planning import _mean_lengths
-
-    return _mean_lengths(lengths)
 
 
 def resolve_under_load(model, hardware, workload, *, lengths_file, **keywords):

@@ -91,11 +91,13 @@ def parse_falcon(cfg: ConfigReader, model_type: str) -> ModelSpec:
     head_dim = attention_shape(cfg, hidden=hidden, heads=heads, kv_heads=kv_heads, head_dim_keys=())
     intermediate = cfg.integer("intermediate_size", "ffn_hidden_size", default=4 * hidden)
     max_positions = cfg.integer("max_position_embeddings", default=2048)
-    # FalconConfig ties the LM head by default, but the published TII checkpoints (7B, 40B,
-    # 180B) store lm_head.weight as a tensor of its own: the Hub counts 179.523B parameters
-    # for tiiuae/falcon-180B, the untied total. So the head is counted unless the config
-    # says explicitly that it is tied (then a re-saved checkpoint holds one copy).
-    tied = cfg.flag("tie_word_embeddings", default=False)
+    # Tied unless the config says otherwise: FalconConfig keeps PretrainedConfig's default
+    # tie_word_embeddings=True (FalconForCausalLM._tied_weights_keys = ["lm_head.weight"]), and
+    # vLLM's FalconForCausalLM defaults it to True too ("only Falcon-11B doesn't share lm_head
+    # weight with word embeddings"). The TII 7B/40B/180B configs have no such key; their
+    # safetensors files store lm_head.weight as a second copy of the embedding, which engines
+    # skip, so the Hub's totals (41.84B, 179.52B) count that copy and the served model does not.
+    tied = cfg.flag("tie_word_embeddings", default=True)
 
     # FalconDecoderLayer: the new architecture has ln_attn and ln_mlp (num_ln_in_parallel_attn
     # defaults to 2 there); otherwise input_layernorm, plus post_attention_layernorm when

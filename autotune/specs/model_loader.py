@@ -12,7 +12,6 @@ import difflib
 import io
 import json
 import os
-import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -22,11 +21,24 @@ from typing import Any
 from autotune.errors import InputError
 from autotune.specs.architectures import model_spec_from_config
 from autotune.specs.fields import path_exists, path_is_dir, read_text
+from autotune.specs.hf_cache import (
+    HF_ID,
+    HubId,
+    HubLookupError,
+    cached_config,
+    cached_refs,
+    cached_snapshots,
+    download_config,
+    hub_settings,
+    parse_hub_id,
+    repo_id_of_cache_path,
+    snapshot_of_repo_folder,
+)
 from autotune.specs.model import ModelSpec
 
 CONFIG_FILE = "config.json"
-#: A Hugging Face repository id: `org/name`, letters, digits, '-', '_', '.' (huggingface_hub validate_repo_id).
-_HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+#: How many presets an ambiguous prefix lists.
+_MAX_CANDIDATES = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,19 +53,31 @@ class PresetInfo:
 
 
 def load_model(name_or_path: str) -> ModelSpec:
-    """Returns the ModelSpec of a config.json path, a folder holding one, or a preset name."""
+    """Returns the ModelSpec a `--model` value names.
+
+    Tried in order: an existing path (a config.json, a folder holding one, a Hugging Face cache's
+    `models--ORG--NAME` folder); a preset (short name, Hugging Face id or the id's last part, then a
+    unique prefix of a short name); for `ORG/NAME[@REVISION]`, the local Hugging Face cache, then,
+    unless HF_HUB_OFFLINE is set, a download of that repository's config.json alone.
+    """
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise InputError(source="model", value=name_or_path,
-                         expected="a preset name, a config.json path or a folder holding one")
+                         expected="a preset name, a Hugging Face id, a config.json path or a folder holding one")
     path = Path(name_or_path).expanduser()
     if path_exists(path):
-        return load_model_file(path, given=name_or_path)
-    preset = _find_preset(name_or_path)
-    if preset is not None:
-        return _load_preset(preset)
+        return _load_path(path, given=name_or_path)
     if _looks_like_path(name_or_path):
         raise InputError(source=name_or_path, has_value=False,
                          expected="an existing config.json file or a folder holding one")
+    preset = _find_preset(name_or_path)
+    if preset is not None:
+        return _load_preset(preset)
+    hub_id = parse_hub_id(name_or_path)
+    if hub_id is not None:
+        return _load_hub_id(hub_id)
+    preset = _preset_by_prefix(name_or_path)
+    if preset is not None:
+        return _load_preset(preset)
     raise _unknown_preset(name_or_path)
 
 
@@ -124,13 +148,73 @@ def _named_hf_id(data: dict[str, Any]) -> str | None:
     relative with ./ or several slashes) is no id and is ignored.
     """
     value = data.get("_name_or_path")
-    if isinstance(value, str) and _HF_ID.fullmatch(value.strip()):
+    if isinstance(value, str) and HF_ID.fullmatch(value.strip()):
         return value.strip()
     return None
 
 
 def _looks_like_path(text: str) -> bool:
+    if parse_hub_id(text) is not None:
+        return False  # ORG/NAME@refs/pr/1 has slashes in its revision
     return text.endswith(".json") or text.startswith((".", "~")) or "\\" in text or text.count("/") > 1
+
+
+def _load_path(path: Path, *, given: str) -> ModelSpec:
+    """Returns the ModelSpec of an existing path; a cache's `models--ORG--NAME` folder or snapshot names its id."""
+    in_cache = repo_id_of_cache_path(path)
+    if in_cache is None:
+        return load_model_file(path, given=given)
+    repo_id, repo_folder = in_cache
+    if path == repo_folder:
+        snapshot = snapshot_of_repo_folder(repo_folder)
+        if snapshot is None:
+            commits = cached_snapshots(repo_folder)
+            listed = f"snapshots {', '.join(commits)} and no refs/main" if commits else "no snapshot"
+            raise InputError(source=given, has_value=False,
+                             expected=f"a Hugging Face cache folder with a refs/main or one snapshot (found {listed}); "
+                                      "pass a snapshot folder")
+        spec = load_model_file(snapshot, given=str(snapshot))
+    else:
+        spec = load_model_file(path, given=given)
+    return replace(spec, name=given.strip(), hf_id=spec.hf_id or repo_id)
+
+
+def _load_hub_id(hub_id: HubId) -> ModelSpec:
+    """Returns the ModelSpec of `ORG/NAME[@REVISION]` from the Hugging Face cache, else downloaded if allowed."""
+    settings = hub_settings()
+    try:
+        path = cached_config(hub_id, settings)
+    except HubLookupError as exc:
+        raise _hub_error(hub_id, f"and the Hugging Face cache cannot be read: {exc.reason}") from None
+    refs = cached_refs(hub_id, settings)
+    # A repository cached at other revisions: say which, so a typo in @REVISION is plain.
+    not_cached = f"not in the Hugging Face cache at {settings.cache_dir}" + (
+        f" (cached revisions: {', '.join(refs)})" if refs and hub_id.revision else "")
+    if path is None and not settings.offline:
+        try:
+            path = download_config(hub_id, settings)
+        except HubLookupError as exc:
+            raise _hub_error(hub_id, f"{not_cached}, and the download of {CONFIG_FILE} failed: {exc.reason}") from None
+    if path is None:
+        raise _hub_error(hub_id, f"{not_cached}, and offline "
+                                 f"({settings.offline_variable}=1): set {settings.offline_variable}=0 "
+                                 "or pass a folder holding its config.json")
+    spec = load_model_file(path, given=str(path))
+    # Engines load the id from the same cache; the snapshot folder may hold only config.json.
+    return replace(spec, name=hub_id.text, hf_id=hub_id.repo_id, checkpoint=None)
+
+
+class ModelNotFoundError(InputError):
+    """A Hub id no preset, cache entry or download gives: the message says what was tried, in one line."""
+
+    def __init__(self, *, model: str, tried: str) -> None:
+        super().__init__(source=f"model '{model}'", has_value=False, expected=tried)
+        self.args = (f"model '{model}' is {tried}",)
+
+
+def _hub_error(hub_id: HubId, tried: str) -> ModelNotFoundError:
+    """Returns the error for a Hub id found nowhere, suggesting a close preset only then."""
+    return ModelNotFoundError(model=hub_id.text, tried=f"not a preset, {tried}{_did_you_mean(hub_id.repo_id)}")
 
 
 def _presets_dir():
@@ -158,15 +242,37 @@ def _find_preset(text: str) -> str | None:
     return _lookup().get(text.strip().lower())
 
 
-def _unknown_preset(text: str) -> InputError:
-    """Returns the error for an unknown model, suggesting presets whose name or id is close."""
+def _preset_by_prefix(text: str) -> str | None:
+    """Returns the one preset whose short name or id's last part starts with `text`, or None when none does.
+
+    An ambiguous prefix is an error listing the candidates. Ids with an organisation are never
+    completed: `ORG/NAME` is a repository of its own (a fine-tune loads from its own config).
+    """
+    wanted = text.strip().lower()
+    if "/" in wanted:
+        return None
+    matches = sorted({name for key, name in _lookup().items() if "/" not in key and key.startswith(wanted)})
+    if len(matches) > 1:
+        shown = ", ".join(matches[:_MAX_CANDIDATES]) + (", ..." if len(matches) > _MAX_CANDIDATES else "")
+        raise InputError(source=f"model '{text.strip()}'", has_value=False,
+                         expected=f"a unique preset name; the prefix matches {len(matches)} presets: {shown}")
+    return matches[0] if matches else None
+
+
+def _did_you_mean(text: str) -> str:
+    """Returns " (did you mean a, b?)" naming presets whose name or id is close to `text`, or ""."""
     table = _lookup()
     close = difflib.get_close_matches(text.strip().lower(), list(table), n=8, cutoff=0.6)
     suggestions = list(dict.fromkeys(table[key] for key in close))[:3]
-    hint = f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""
+    return f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""
+
+
+def _unknown_preset(text: str) -> InputError:
+    """Returns the error for an unknown model, suggesting presets whose name or id is close."""
     return InputError(source=f"model '{text}'", has_value=False,
-                      expected=f"a model preset (short name or Hugging Face id) or a path to a config.json{hint}; "
-                               "known presets: " + ", ".join(sorted(_index())))
+                      expected="a model preset (short name or Hugging Face id ORG/NAME), a path to a config.json "
+                               f"or a folder holding one{_did_you_mean(text)}; known presets: "
+                               + ", ".join(sorted(_index())))
 
 
 @lru_cache(maxsize=None)

@@ -41,14 +41,20 @@ PRESET_TOTALS = [
      "EleutherAI Pythia model card, 'Naming convention and parameter count' table: 11,846,072,320"),
     ("phi-3-mini-4k-instruct", 3_821_079_552, None,
      "Nikolic, Baluta, Saxena, 'Model Provenance Testing for LLMs' (2025), table of HF models: 3,821,079,552"),
+    # The LM head is tied to the embedding (no tie_word_embeddings key; FalconForCausalLM ties
+    # lm_head.weight, vLLM defaults to tied). The checkpoint still stores the copy.
+    ("falcon-40b", 83_671_941_120 // 2 - 65_024 * 8_192, None,
+     "huggingface.co/tiiuae/falcon-40b model.safetensors.index.json total_size 83,671,941,120 B (bf16): "
+     "41,835,970,560 stored parameters, minus the stored lm_head.weight copy of the 65,024 x 8,192 embedding"),
 ]
 
 # Published totals rounded to the digits shown (relative tolerance = half the last digit).
 PRESET_ROUNDED = [
     # Hub metadata of tiiuae/falcon-180B ("params": 179.523, OALL/requests eval request JSON,
-    # huggingface.co/datasets/OALL/requests, falcon-180B_eval_request_False_bfloat16_Original.json);
-    # the checkpoint stores lm_head.weight besides the word embeddings.
-    ("falcon-180b", 179.523e9, 0.0005e9),
+    # huggingface.co/datasets/OALL/requests, falcon-180B_eval_request_False_bfloat16_Original.json)
+    # counts every stored tensor, lm_head.weight included: a copy of the word embeddings
+    # (65,024 x 14,848) that the tied model (FalconForCausalLM; vLLM's default) does not load.
+    ("falcon-180b", 179.523e9 - 65_024 * 14_848, 0.0005e9),
     # DeepSeek-V2-Lite model card: "16B total params".
     ("deepseek-v2-lite", 16e9, 0.5e9),
     # Qwen1.5-MoE-A2.7B card / blog: "14.3B parameters in total".

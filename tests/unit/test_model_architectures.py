@@ -187,11 +187,14 @@ def test_falcon_bias_and_refinedweb_names() -> None:
     assert biased.layer_params[0] - plain.layer_params[0] == (HEADS + 2) * HEAD_DIM + H + 4 * H + H
 
 
-def test_falcon_head_counted_unless_explicitly_tied() -> None:
+def test_falcon_head_tied_unless_explicitly_untied() -> None:
+    # FalconForCausalLM ties lm_head.weight (transformers _tied_weights_keys); vLLM defaults a missing
+    # tie_word_embeddings to True for Falcon. Only an explicit false (Falcon-11B) adds a head of its own.
     base = {"model_type": "falcon", "hidden_size": H, "num_hidden_layers": L, "num_attention_heads": HEADS,
             "vocab_size": V}
-    assert _spec(base).final_params == 2 * H + V * H
-    assert _spec({**base, "tie_word_embeddings": True}).final_params == 2 * H
+    assert _spec(base).final_params == 2 * H
+    assert _spec(base).tie_word_embeddings is True
+    assert _spec({**base, "tie_word_embeddings": False}).final_params == 2 * H + V * H
 
 
 def test_opt_positions_projections_and_final_norm() -> None:

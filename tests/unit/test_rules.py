@@ -11,6 +11,7 @@ from autotune.errors import InputError
 from autotune.specs.hardware_loader import load_hardware
 from autotune.specs.model_loader import load_model
 from autotune.specs.space import load_space
+from autotune.specs.candidates import devices_per_replica
 
 RNGD = load_hardware("rngd")
 H100 = load_hardware("h100-sxm")
@@ -166,8 +167,8 @@ def test_devices_used_on_rngd(tp, pp, dp, cards):
 def test_devices_used_on_gpus_is_the_world_size():
     tp, pp, dp = np.array([1, 2, 8]), np.array([1, 3, 2]), np.array([4, 1, 2])
     assert rules.devices_used(H100, tp, pp, dp).tolist() == [4, 6, 32]
-    assert rules.devices_per_replica(H100, tp, pp).tolist() == [1, 6, 16]
-    assert rules.devices_per_replica(RNGD, np.array([4, 32]), np.array([2, 3])).tolist() == [2, 12]
+    assert devices_per_replica(H100, tp, pp).tolist() == [1, 6, 16]
+    assert devices_per_replica(RNGD, np.array([4, 32]), np.array([2, 3])).tolist() == [2, 12]
 
 
 # ---------------------------------------------------------------------------------------------
