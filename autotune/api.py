@@ -39,7 +39,8 @@ __all__ = ["Workload", "enumerate_candidates", "estimate", "load_hardware", "loa
 
 def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
              tp: int, pp: int = 1, dp: int = 1, cards: int | None = None, space: SearchSpace | str | None = None,
-             batch: int | str | None = None, params: CostParams | None = None, release: str | None = None):
+             batch: int | str | None = None, params: CostParams | None = None, release: str | None = None,
+             ep: int = 1, adp: int = 1):
     """Returns the costs and broken limits of one layout (`autotune.solver.estimation.Estimate`, with `.to_dict()`).
 
     `cards` defaults to the fewest devices that hold the layout. The batch per replica is the
@@ -56,16 +57,17 @@ def estimate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
             raise InputError(source="estimate", field="batch", value=batch,
                              expected=f"no batch keyword when the workload sets one (workload batch {workload.batch})")
         workload = dataclasses.replace(workload, batch=batch)
-    for name, value in (("--tp", tp), ("--pp", pp), ("--dp", dp)):
+    for name, value in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep), ("--adp", adp)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 1_000_000:
             raise InputError(source=name, value=value, expected="an integer in [1, 1000000]")
     return _estimate(model, hardware, workload, tp=int(tp), pp=int(pp), dp=int(dp), space=space, cards=cards,
-                     params=params)
+                     params=params, ep=int(ep), adp=int(adp))
 
 
 def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
               cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput", top: int = 1,
               tp: int | None = None, pp: int | None = None, dp: int | None = None,
+              ep: int | None = None, adp: int | None = None,
               time_limit_s: float | None = None, explain: bool = True, alternatives: bool = True,
               params: CostParams | None = None, release: str | None = None, rate: float | None = None,
               concurrency: int | None = None, lengths_file: str | os.PathLike | None = None,
@@ -80,8 +82,11 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
     `lengths_file` sample), the serving simulator judges each layout and engine batch limit
     (max_num_seqs, every integer that fits), the workload's SLOs bound the `slo_percentile` of TTFT
     and TPOT, and `objective` may also be 'goodput' (`autotune.solver.under_load`).
+
+    `tp`, `pp`, `dp`, `ep` (expert parallel) and `adp` (attention data parallel) pin degrees; the rest is searched.
     """
     if rate is not None or concurrency is not None:
+        _no_moe_pins_under_load(ep, adp)
         return recommend_under_load(model, hardware, workload, cards=cards, space=space, objective=objective,
                                     top=top, tp=tp, pp=pp, dp=dp, params=params, release=release,
                                     time_limit_s=time_limit_s, rate=rate,
@@ -89,11 +94,21 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
                                     slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
     check_objective(objective)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
-                      release=release)
+                      release=release, ep=ep, adp=adp)
     settings = SolverSettings(time_limit_s=time_limit_s)
     problem = request.problem()
     return recommend_problem(request, problem, objective=objective, top=top, settings=settings, explain=explain,
                               alternatives=alternatives)
+
+
+def _no_moe_pins_under_load(ep: int | None, adp: int | None) -> None:
+    """Raises InputError for --ep/--adp under traffic: the serving simulator runs plain TP layouts only."""
+    for flag, value in (("--ep", ep), ("--adp", adp)):
+        if value is not None:
+            raise InputError(source=flag, value=value,
+                             expected="no --rate/--concurrency with it (the serving simulator runs plain tensor-"
+                                      "parallel layouts; expert parallel and attention DP are searched without "
+                                      "traffic only)")
 
 
 def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
@@ -122,6 +137,7 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
 def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
            cards: int | None = None, space: SearchSpace | str | None = None, axes: str = "tpot-throughput",
            tp: int | None = None, pp: int | None = None, dp: int | None = None,
+           ep: int | None = None, adp: int | None = None,
            time_limit_s: float | None = None, params: CostParams | None = None,
            release: str | None = None, rate: float | None = None, concurrency: int | None = None,
            lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
@@ -138,12 +154,13 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
     if rate is not None or concurrency is not None:
+        _no_moe_pins_under_load(ep, adp)
         return _pareto_under_load(model, hardware, workload, cards=cards, space=space, axes=axes, tp=tp, pp=pp,
                                   dp=dp, params=params, release=release, rate=rate, concurrency=concurrency,
                                   lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
                                   requests=requests, seed=seed)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
-                      release=release)
+                      release=release, ep=ep, adp=adp)
     settings = SolverSettings(time_limit_s=time_limit_s)
     problem = request.problem(batches=EVERY)  # every integer batch: each one can be a point of the front
     status, rows = pareto_rows(problem, axes, settings=settings)
@@ -178,7 +195,8 @@ def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, w
                          cards: int | None = None, space: SearchSpace | str | None = None, objective: str = "throughput",
                          tp: int | None = None, pp: int | None = None, dp: int | None = None,
                          params: CostParams | None = None, release: str | None = None,
-                         batches: str = "candidates") -> EnumerateResult:
+                         batches: str = "candidates", ep: int | None = None,
+                         adp: int | None = None) -> EnumerateResult:
     """Returns candidates with metrics and violations: feasible rows first, each group in the
     objective's order (the solver's tie-breaks), so the first row is what `recommend` returns.
 
@@ -191,7 +209,7 @@ def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, w
     if batches not in ENUMERATE_BATCHES:
         raise InputError(source="--batches", value=batches, expected="one of " + ", ".join(ENUMERATE_BATCHES))
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
-                      release=release)
+                      release=release, ep=ep, adp=adp)
     problem = request.problem(batches=BEST if batches == "candidates" else BRUTE_FORCE)
     levels = objective_levels(objective, integer_tables(problem.table))
     feasible = rank_order(levels, np.flatnonzero(problem.feasible))
@@ -208,15 +226,15 @@ def enumerate_candidates(model: ModelSpec | str, hardware: HardwareSpec | str, w
                            total_count=len(order))
 
 
-def layout_key(problem: Problem, row: int) -> tuple[int, int, int]:
-    """Returns the layout (TP, PP, DP) of `row`."""
+def layout_key(problem: Problem, row: int) -> tuple[int, int, int, int, int]:
+    """Returns the layout (TP, PP, DP, EP, ADP) of `row`."""
     c = problem.candidates
-    return int(c.tp[row]), int(c.pp[row]), int(c.dp[row])
+    return int(c.tp[row]), int(c.pp[row]), int(c.dp[row]), int(c.ep[row]), int(c.adp[row])
 
 
 def first_per_layout(problem: Problem, rows: np.ndarray) -> np.ndarray:
     """Returns the first row of each layout in `rows`, in the order of `rows`."""
-    seen: set[tuple[int, int, int]] = set()
+    seen: set[tuple[int, int, int, int, int]] = set()
     keep = []
     for row in np.asarray(rows, dtype=np.int64).tolist():
         key = layout_key(problem, row)

@@ -126,12 +126,25 @@ def under_load(args: argparse.Namespace) -> bool:
 
 
 def add_degree_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds optional --tp, --pp, --dp that pin degrees (the rest is searched)."""
+    """Adds optional --tp, --pp, --dp, --ep, --adp that pin degrees (the rest is searched)."""
     parser.add_argument("--tp", default=None, metavar="N",
                         help="pin the tensor-parallel size (PEs on RNGD: 8 = one card); default: searched"
                              + NO_AUTO_DEFAULT)
     parser.add_argument("--pp", default=None, metavar="N", help="pin the pipeline-parallel size; default: searched" + NO_AUTO_DEFAULT)
     parser.add_argument("--dp", default=None, metavar="N", help="pin the data-parallel size; default: searched" + NO_AUTO_DEFAULT)
+    add_moe_degree_arguments(parser, default=None)
+
+
+def add_moe_degree_arguments(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+    """Adds --ep and --adp: the expert-parallel and attention data-parallel degrees of a mixture-of-experts model."""
+    pinned = "pin " if default is None else ""
+    searched = "; default: searched" + NO_AUTO_DEFAULT if default is None else ""
+    parser.add_argument("--ep", default=default, metavar="N",
+                        help=f"{pinned}the expert-parallel degree of an MoE model: the TP units of a stage split "
+                             f"into EP groups each holding whole experts (MoE TP = TP / EP){searched}")
+    parser.add_argument("--adp", default=default, metavar="N",
+                        help=f"{pinned}the attention data-parallel degree of an MoE model: attention and its KV "
+                             f"cache split by request over ADP groups (attention TP = TP / ADP){searched}")
 
 
 def add_fan_out_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
@@ -262,9 +275,9 @@ def cards_from_args(args: argparse.Namespace) -> int | None:
 
 
 def degrees_from_args(args: argparse.Namespace) -> dict[str, int | None]:
-    """Returns the pinned degrees {'tp', 'pp', 'dp'} (None where not given)."""
+    """Returns the pinned degrees {'tp', 'pp', 'dp', 'ep', 'adp'} (None where not given)."""
     return {name: parse_optional_int(getattr(args, name, None), f"--{name}", maximum=1_000_000)
-            for name in ("tp", "pp", "dp")}
+            for name in ("tp", "pp", "dp", "ep", "adp")}
 
 
 def params_from_args(args: argparse.Namespace):

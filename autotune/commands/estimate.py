@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tp", default="1", metavar="N", help="tensor-parallel size (PEs on RNGD: 8 = one card)")
     parser.add_argument("--pp", default="1", metavar="N", help="pipeline-parallel stages")
     parser.add_argument("--dp", default="1", metavar="N", help="data-parallel replicas")
+    ca.add_moe_degree_arguments(parser, default="1")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
                         help="cost-model parameters; omitted: the shipped, fitted ones")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     out.check_output_arguments(args)
     workload = ca.workload_from_args(args)
-    degrees = {name: ca.parse_int(getattr(args, name), f"--{name}", maximum=1_000_000) for name in ("tp", "pp", "dp")}
+    degrees = {name: ca.parse_int(getattr(args, name), f"--{name}", maximum=1_000_000)
+               for name in ("tp", "pp", "dp", "ep", "adp")}
     model, hardware = api.load_model(args.model), api.load_hardware(args.hardware)
     space = api.load_space(args.space or hardware.default_space)
     result = api.estimate(model, hardware, workload, space=space, cards=ca.cards_from_args(args),
@@ -67,7 +69,9 @@ def _settings(args: argparse.Namespace, result, *, model, workload, space, hardw
 
     plan = ParallelPlan(tensor_parallel_size=result.tp, pipeline_parallel_size=result.pp,
                         data_parallel_size=result.dp, batch_size=result.batch_size,
-                        cards_used=result.devices_used, pes_used=result.tp * result.pp * result.dp)
+                        cards_used=result.devices_used, pes_used=result.tp * result.pp * result.dp,
+                        **({"expert_parallel_size": result.ep, "attention_data_parallel_size": result.adp}
+                           if result.moe or result.ep != 1 or result.adp != 1 else {}))
     return emit(args.emit, plan=plan, model=model, workload=workload, space=space, release=args.release,
                 hardware=hardware)
 
@@ -78,7 +82,8 @@ def render(result, *, model_name: str, hardware_name: str, workload, device_name
     mem = result.memory_per_device_bytes
     lines = [
         f"{model_name} on {result.cards} x {hardware_name} ({result.space}): "
-        f"TP {result.tp} x PP {result.pp} x DP {result.dp}",
+        f"TP {result.tp} x PP {result.pp} x DP {result.dp}"
+        + (f" (EP {result.ep}, attention DP {result.adp})" if result.moe or result.ep != 1 or result.adp != 1 else ""),
         f"batch {result.batch_size} per replica "
         + (f"(the largest within every limit: {result.largest_feasible_batch})" if result.largest_feasible_batch
            else "(no batch meets every limit; figures at this batch)"),

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     result = api.pareto(request.model, request.hardware, request.workload, cards=request.cards, space=request.space,
                         axes=ca.parse_choice(args.axes, "--axes", AXES_CHOICES),
                         time_limit_s=ca.time_limit_from_args(args), params=request.params,
-                        tp=request.tp, pp=request.pp, dp=request.dp,
+                        tp=request.tp, pp=request.pp, dp=request.dp, ep=request.ep, adp=request.adp,
                         **(ca.load_from_args(args) if ca.under_load(args) else {}))
     render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
                              hardware=request.hardware)

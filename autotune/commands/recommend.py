@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         objective=ca.parse_choice(args.objective, "--objective", choices),
         top=ca.parse_int(args.top, "--top", maximum=10_000), time_limit_s=ca.time_limit_from_args(args),
         params=request.params, explain=True, alternatives=not args.no_alternatives,
-        tp=request.tp, pp=request.pp, dp=request.dp, **(ca.load_from_args(args) if loaded else {}))
+        tp=request.tp, pp=request.pp, dp=request.dp, ep=request.ep, adp=request.adp, **(ca.load_from_args(args) if loaded else {}))
     render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
                              hardware=request.hardware)
     settings = [render(r) for r in result.recommendations] if render else [None] * len(result.recommendations)

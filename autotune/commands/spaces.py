@@ -90,6 +90,9 @@ def rules_text(space: SearchSpace) -> str:
         ("default TP", "per model" if space.default_tp is None
          else f"{space.default_tp} {unit if space.default_tp > 1 else unit[:-1]}"),
         ("default PP", str(space.default_pp)),
+        ("MoE degrees", f"expert parallel {space.describe_moe_rule('expert_parallel')}; attention DP "
+                        f"{space.describe_moe_rule('attention_data_parallel')}"
+         + (f" ({space.moe_parallel_source})" if space.moe_parallel_source else "")),
         ("rules from", space.source + " (its comments cite each rule's source)"),
     ]
     lines = textwrap.wrap(f"{space.name}: {space.description}", WIDTH, subsequent_indent="  ")

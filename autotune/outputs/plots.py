@@ -101,14 +101,14 @@ def _draw_pareto(result: ParetoResult, others: Sequence[Recommendation]) -> Any:
 
 
 def layout_runs(points: Sequence[Recommendation]) -> list[tuple[int, int]]:
-    """Returns (first, last) index pairs of the runs of consecutive points with one layout (TP, PP, DP).
+    """Returns (first, last) index pairs of the runs of consecutive points with one layout (TP, PP, DP, EP, ADP).
 
     With every integer batch a point, a front holds dozens of batches of one layout in a row: one
     label per run keeps the plot readable.
     """
-    def layout(r: Recommendation) -> tuple[int, int, int]:
+    def layout(r: Recommendation) -> tuple[int, int, int, int, int]:
         p = r.plan
-        return p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size
+        return p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size, p.ep, p.adp
 
     runs: list[tuple[int, int]] = []
     for i, point in enumerate(points):
@@ -252,9 +252,10 @@ def output_path(path: str | Path, *, source: str = "--plot") -> tuple[Path, str]
 
 
 def config_label(r: Recommendation) -> str:
-    """Returns the short label of a configuration: 'TP8 PP1 DP4 b64'."""
+    """Returns the short label of a configuration: 'TP8 PP1 DP4 b64' ('TP8 PP1 DP1 EP8 ADP8 b64' with MoE degrees)."""
     p = r.plan
-    return (f"TP{p.tensor_parallel_size} PP{p.pipeline_parallel_size} DP{p.data_parallel_size} "
+    moe = f"EP{p.ep} ADP{p.adp} " if p.ep != 1 or p.adp != 1 else ""
+    return (f"TP{p.tensor_parallel_size} PP{p.pipeline_parallel_size} DP{p.data_parallel_size} {moe}"
             f"b{p.batch_size}")
 
 

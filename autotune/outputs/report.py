@@ -110,20 +110,31 @@ def _hang(head: str, text: str) -> list[str]:
     return lines
 
 
-def _config_headers(a: Assumptions) -> list[str]:
+#: Headers of the mixture-of-experts degrees, shown after DP when some answer has one above 1.
+MOE_HEADERS = ("EP", "ADP")
+
+
+def has_moe_degrees(recs: Sequence[Recommendation]) -> bool:
+    """Returns whether some answer splits experts or attention (EP or attention DP above 1)."""
+    return any(r.plan.ep != 1 or r.plan.adp != 1 for r in recs)
+
+
+def _config_headers(a: Assumptions, moe: bool = False) -> list[str]:
     unit = "PEs" if a.unit_name == "PE" else f"{a.unit_name}s"
     dev = a.device_name
+    degrees = ["TP", "PP", "DP"] + (list(MOE_HEADERS) if moe else [])
     if a.load is not None:  # simulated: the batch is the engine's max_num_seqs, latencies a percentile
         p = f"p{a.load['slo_percentile']}"
-        return ["TP", "PP", "DP", "max seqs", f"{dev}s", unit, f"GB/{dev}", f"TTFT {p} ms", f"TPOT {p} ms",
-                f"e2e {p} s", "tok/s", f"tok/s/{dev}"]
-    return ["TP", "PP", "DP", "batch", f"{dev}s", unit, f"GB/{dev}", "TTFT ms", "TPOT ms", "e2e s", "tok/s",
-            f"tok/s/{dev}"]
+        return degrees + ["max seqs", f"{dev}s", unit, f"GB/{dev}", f"TTFT {p} ms", f"TPOT {p} ms",
+                          f"e2e {p} s", "tok/s", f"tok/s/{dev}"]
+    return degrees + ["batch", f"{dev}s", unit, f"GB/{dev}", "TTFT ms", "TPOT ms", "e2e s", "tok/s",
+                      f"tok/s/{dev}"]
 
 
-def _config_cells(r: Recommendation) -> list[str]:
+def _config_cells(r: Recommendation, moe: bool = False) -> list[str]:
     p, m = r.plan, r.metrics
-    return [str(p.tensor_parallel_size), str(p.pipeline_parallel_size), str(p.data_parallel_size),
+    return [str(p.tensor_parallel_size), str(p.pipeline_parallel_size), str(p.data_parallel_size)] \
+        + ([str(p.ep), str(p.adp)] if moe else []) + [
             str(p.batch_size), str(p.cards_used), str(p.pes_used),
             f"{m['memory_per_device_bytes']['total'] / GB:.1f}", _num(m["ttft_ms"]), _num(m["tpot_ms"], 2),
             _num(m["e2e_latency_ms"] / 1e3, 2), _num(m["throughput_tokens_per_s"]),
@@ -146,7 +157,8 @@ def memory_table(recs: Sequence[Recommendation], a: Assumptions) -> list[str]:
 def short_config(r: Recommendation) -> str:
     """Returns 'TP 8, PP 4, DP 1, batch 16 on 4 devices: 78.9 tok/s, TPOT 202.74 ms'."""
     p, m = r.plan, r.metrics
-    return (f"TP {p.tensor_parallel_size}, PP {p.pipeline_parallel_size}, DP {p.data_parallel_size}, "
+    moe = f"EP {p.ep}, attention DP {p.adp}, " if p.ep != 1 or p.adp != 1 else ""
+    return (f"TP {p.tensor_parallel_size}, PP {p.pipeline_parallel_size}, DP {p.data_parallel_size}, {moe}"
             f"batch {p.batch_size} on {p.cards_used}: {_num(m['throughput_tokens_per_s'])} tok/s, "
             f"TPOT {_num(m['tpot_ms'], 2)} ms, TTFT {_num(m['ttft_ms'])} ms")
 
@@ -159,8 +171,9 @@ def recommend_report(result: RecommendResult) -> str:
     lines += assumption_lines(a)
     lines.append("")
     if result.recommendations:
-        rows = [[str(i + 1)] + _config_cells(r) for i, r in enumerate(result.recommendations)]
-        lines += _table(["#"] + _config_headers(a), rows)
+        moe = has_moe_degrees(result.recommendations)
+        rows = [[str(i + 1)] + _config_cells(r, moe) for i, r in enumerate(result.recommendations)]
+        lines += _table(["#"] + _config_headers(a, moe), rows)
         lines.append("")
         lines += memory_table(result.recommendations, a)
         binding = [f"#{i + 1}: {', '.join(r.binding)}" for i, r in enumerate(result.recommendations) if r.binding]
@@ -217,9 +230,10 @@ def pareto_report(result: ParetoResult) -> str:
         else:
             lines += why_lines(result.reasons)
         return "\n".join(lines)
-    rows = [[str(i + 1)] + _config_cells(p) + [_num(1e3 / p.metrics["tpot_ms"])]
+    moe = has_moe_degrees(result.points)
+    rows = [[str(i + 1)] + _config_cells(p, moe) + [_num(1e3 / p.metrics["tpot_ms"])]
             for i, p in enumerate(result.points)]
-    lines += _table(["#"] + _config_headers(a) + ["tok/s/user"], rows)
+    lines += _table(["#"] + _config_headers(a, moe) + ["tok/s/user"], rows)
     return "\n".join(lines)
 
 
@@ -244,13 +258,16 @@ def sweep_report(result: SweepResult, *, device_name: str = "device", calibratio
         p = f"p{load['slo_percentile']}"
         ttft, tpot, batch = f"TTFT {p} ms", f"TPOT {p} ms", "max seqs"
     lines.append("")
-    headers = [f"{dev}s", "status", "TP", "PP", "DP", batch, "used", ttft, tpot, "tok/s", f"tok/s/{dev}"]
+    moe = has_moe_degrees([p.recommendation for p in result.points if p.recommendation is not None])
+    headers = [f"{dev}s", "status", "TP", "PP", "DP"] + (list(MOE_HEADERS) if moe else []) + [
+        batch, "used", ttft, tpot, "tok/s", f"tok/s/{dev}"]
     rows: list[list[str]] = []
     for p in result.points:
         if p.recommendation is not None:
             plan, m = p.recommendation.plan, p.recommendation.metrics
             rows.append([str(p.cards), p.status, str(plan.tensor_parallel_size), str(plan.pipeline_parallel_size),
-                         str(plan.data_parallel_size), str(plan.batch_size), str(plan.cards_used),
+                         str(plan.data_parallel_size)] + ([str(plan.ep), str(plan.adp)] if moe else []) + [
+                         str(plan.batch_size), str(plan.cards_used),
                          _num(m["ttft_ms"]), _num(m["tpot_ms"], 2), _num(m["throughput_tokens_per_s"]),
                          _num(m["throughput_tokens_per_s_per_device"])])
         else:
@@ -284,11 +301,13 @@ def enumerate_report(result: EnumerateResult, *, limit: int | None = None) -> st
     lines += assumption_lines(a)
     lines.append("")
     rows = []
+    moe = has_moe_degrees(shown)
+    k = len(MOE_HEADERS) if moe else 0  # the columns after DP move right by the MoE degrees
     for i, c in enumerate(shown):
-        cells = _config_cells(c)
+        cells = _config_cells(c, moe)
         first = "ok" if c.metrics["feasible"] else c.metrics["violations"][0]
-        rows.append([str(i + 1)] + cells[:7] + [cells[8], cells[10], first])
-    headers = ["#"] + _config_headers(a)[:7] + ["TPOT ms", "tok/s", "violation"]
+        rows.append([str(i + 1)] + cells[:7 + k] + [cells[8 + k], cells[10 + k], first])
+    headers = ["#"] + _config_headers(a, moe)[:7 + k] + ["TPOT ms", "tok/s", "violation"]
     lines += _table(headers, rows, text_last=True)
     return "\n".join(lines)
 

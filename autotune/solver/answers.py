@@ -7,7 +7,7 @@ from autotune.results import Recommendation, RecommendResult
 from autotune.solver.formulation import INFEASIBLE
 from autotune.solver.request import MAX_ALTERNATIVE_CARDS, MAX_FLEET_UNITS, Request
 from autotune.solver.search import Problem
-from autotune.solver.solve import SolverSettings, best_rows
+from autotune.solver.solve import SolverSettings, best_rows, same_layout
 
 
 def recommendation(problem: Problem, row: int, *, binding: bool = False) -> Recommendation:
@@ -22,7 +22,7 @@ def binding_for_larger_batch(problem: Problem, row: int) -> tuple[str, ...]:
     the next larger batch of the layout is not a row or breaks nothing.
     """
     c = problem.candidates
-    same = (c.tp == c.tp[row]) & (c.pp == c.pp[row]) & (c.dp == c.dp[row]) & (c.batch == c.batch[row] + 1)
+    same = same_layout(c, row) & (c.batch == c.batch[row] + 1)
     larger = np.flatnonzero(same)
     if len(larger) == 0:
         return ()

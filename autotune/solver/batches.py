@@ -160,7 +160,7 @@ def layout_batches(evaluate: Evaluator, space: SearchSpace, workload: Workload,
 
     Per layout: the best batch of every objective, the largest feasible batch B and B + 1 (which
     shows the limit that stops a larger batch); a layout where not even batch 1 meets the limits
-    gets one row at batch 1, which says why. Rows are sorted by (tp, pp, dp, batch).
+    gets one row at batch 1, which says why. Rows are sorted by (tp, pp, dp, ep, adp, batch).
     """
     ranges = batch_range(evaluate, space, workload, layouts)
     columns = [np.ones(len(layouts), dtype=np.int64), ranges.feasible, ranges.feasible + 1]
@@ -172,7 +172,7 @@ def layout_batches(evaluate: Evaluator, space: SearchSpace, workload: Workload,
 
 
 def every_batch(layouts: Candidates, upper: np.ndarray) -> Candidates:
-    """Returns, per layout, a row for every batch from 1 to upper + 1 (the brute force), sorted by (tp, pp, dp, batch)."""
+    """Returns, per layout, a row for every batch from 1 to upper + 1 (the brute force), sorted by (tp, pp, dp, ep, adp, batch)."""
     counts = np.minimum(np.asarray(upper, dtype=np.int64), MAX_BATCH - 1) + 1
     total = int(counts.sum())
     if total > MAX_EVERY_BATCH_ROWS:

@@ -48,6 +48,12 @@ class Estimate:
     throughput_tokens_per_s_per_device: float
     requests_per_s: float
     devices_used: int
+    ep: int = 1
+    """Expert-parallel degree (MoE models)."""
+    adp: int = 1
+    """Attention data-parallel degree (MoE models)."""
+    moe: bool = False
+    """Whether the model is a mixture of experts (its JSON then states ep and adp)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the JSON-ready figures (milliseconds, bytes, tokens/s)."""
@@ -69,13 +75,16 @@ class Estimate:
             "tp": self.tp,
             "pp": self.pp,
             "dp": self.dp,
+            **({"ep": self.ep, "adp": self.adp} if self.moe or self.ep != 1 or self.adp != 1 else {}),
             "space": self.space,
         }
 
 
 def estimate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, *, tp: int, pp: int, dp: int,
-             space: SearchSpace, cards: int | None = None, params: CostParams | None = None) -> Estimate:
-    """Returns the costs of one (tp, pp, dp) layout at the workload's batch on `cards` devices, and every limit it breaks.
+             space: SearchSpace, cards: int | None = None, params: CostParams | None = None, ep: int = 1,
+             adp: int = 1) -> Estimate:
+    """Returns the costs of one (tp, pp, dp, ep, adp) layout at the workload's batch on `cards` devices, and every
+    limit it breaks.
 
     `cards` defaults to the fewest devices that hold the layout. The workload's batch is a
     number, or 'auto' for the largest batch that meets every limit.
@@ -87,7 +96,7 @@ def estimate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, *, tp
 
     def problem_for(work: Workload) -> Problem:
         return build_problem(model=model, hardware=hardware, space=space, workload=work, cards=cards,
-                             params=params, batches=EVERY, layout=(tp, pp, dp))
+                             params=params, batches=EVERY, layout=(tp, pp, dp, ep, adp))
 
     # Batch 'auto' lists every batch from 1 to the largest meeting the batch's limits, and one more.
     ranged = problem_for(dataclasses.replace(workload, batch=AUTO))
@@ -108,4 +117,4 @@ def estimate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, *, tp
         memory_per_device_bytes=metrics["memory_per_device_bytes"], ttft_ms=metrics["ttft_ms"],
         tpot_ms=metrics["tpot_ms"], e2e_latency_ms=metrics["e2e_latency_ms"], throughput_tokens_per_s=throughput,
         throughput_tokens_per_s_per_device=per_device, requests_per_s=throughput / workload.output_len,
-        devices_used=int(problem.table.devices_used[row]))
+        devices_used=int(problem.table.devices_used[row]), ep=ep, adp=adp, moe=model.is_moe)

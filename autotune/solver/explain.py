@@ -58,7 +58,7 @@ def reasons(problem: Problem, limit_ids: Sequence[str]) -> tuple[str, ...]:
 
 
 def pinned_layout_reasons(problem: Problem) -> tuple[str, ...]:
-    """Returns what the layout the user pinned (--tp/--pp/--dp) breaks, at its smallest batch."""
+    """Returns what the layout the user pinned (--tp/--pp/--dp/--ep/--adp) breaks, at its smallest batch."""
     masks = problem.violation_masks()
     pinned = np.zeros(len(problem.candidates), dtype=bool)
     for limit_id, mask in masks.items():
@@ -72,8 +72,10 @@ def pinned_layout_reasons(problem: Problem) -> tuple[str, ...]:
     # The pinned row that breaks the fewest limits, at its smallest batch, reads best.
     row = int(rows[np.lexsort((problem.candidates.batch[rows], broken_count))][0])
     p = problem.plan(row)
+    moe = (f", EP {p.ep}, attention DP {p.adp}" if p.expert_parallel_size is not None
+           or p.attention_data_parallel_size is not None else "")
     head = (f"the requested layout TP {p.tensor_parallel_size}, PP {p.pipeline_parallel_size}, "
-            f"DP {p.data_parallel_size} (batch {p.batch_size}) breaks: ")
+            f"DP {p.data_parallel_size}{moe} (batch {p.batch_size}) breaks: ")
     return tuple(head + limit.message(row) for limit in others if limit.violated[row])
 
 

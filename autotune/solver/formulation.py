@@ -2,7 +2,8 @@
 
 Rhythm (as in the OR-Tools samples): variables, constraints, objective, solve, read.
 
-- Variables: one Boolean `use_tp{tp}_pp{pp}_dp{dp}_b{batch}` per candidate row that may be chosen.
+- Variables: one Boolean `use_tp{tp}_pp{pp}_dp{dp}[_ep{ep}_adp{adp}]_b{batch}` per candidate row that may be
+  chosen (a layout is the five degrees; EP and ADP named when not 1).
 - Constraints: exactly one row is used; limits (space rules, memory per device, SLOs) forbid
   rows; an objective level already optimised forbids the rows that miss its optimum.
 - Objective: a weighted sum of the Booleans with one integer table (`TIME_SCALE_PER_S`,
@@ -159,15 +160,24 @@ class SelectionModel:
 
 
 def build_selection_model(*, rows: np.ndarray, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray,
-                          batch: np.ndarray) -> SelectionModel:
+                          batch: np.ndarray, ep: np.ndarray | None = None,
+                          adp: np.ndarray | None = None) -> SelectionModel:
     """Returns a model with one Boolean per row in `rows` and the exactly-one constraint.
 
-    `tp`, `pp`, `dp`, `batch` are the full candidate columns (for readable variable names).
+    `tp`, `pp`, `dp`, `batch` (and `ep`, `adp`: None, all 1) are the full candidate columns (for readable
+    variable names; a row's layout is all five degrees).
     """
     model = cp_model.CpModel()
     rows = np.asarray(rows, dtype=np.int64)
+
+    def name(r: int) -> str:
+        moe = ""
+        if ep is not None and adp is not None and (ep[r] != 1 or adp[r] != 1):
+            moe = f"_ep{ep[r]}_adp{adp[r]}"
+        return f"use_tp{tp[r]}_pp{pp[r]}_dp{dp[r]}{moe}_b{batch[r]}"
+
     # Variables.
-    use = [model.new_bool_var(f"use_tp{tp[r]}_pp{pp[r]}_dp{dp[r]}_b{batch[r]}") for r in rows.tolist()]
+    use = [model.new_bool_var(name(r)) for r in rows.tolist()]
     # Constraints.
     if use:
         model.add_exactly_one(use)

@@ -329,7 +329,7 @@ def replica_layouts(model: ModelSpec, hardware: HardwareSpec, space: SearchSpace
     request = resolve(model, hardware, bare, cards=node, space=space, params=params)
     problem = request.problem()
     c = problem.candidates
-    single = np.flatnonzero(c.dp == 1)
+    single = np.flatnonzero((c.dp == 1) & (c.ep == 1) & (c.adp == 1))  # plain TP replicas (no EP/attention DP)
     rows = single[problem.feasible[single]]
     if len(rows) == 0:
         largest = int(single[np.argmax(c.tp[single] * c.pp[single])]) if len(single) else None

@@ -39,13 +39,17 @@ class Request:
     pp: int | None = None
     dp: int | None = None
     params: CostParams | None = None
+    ep: int | None = None
+    """Pinned expert-parallel degree (None: searched)."""
+    adp: int | None = None
+    """Pinned attention data-parallel degree (None: searched)."""
 
     def problem(self, workload: Workload | None = None, cards: int | None = None, *, batches: str = BEST) -> Problem:
         """Returns the search problem, optionally with another workload or fleet (`batches`: see `build_problem`)."""
         return build_problem(model=self.model, hardware=self.hardware, space=self.space,
                              workload=workload or self.workload, cards=cards or self.cards, params=self.params,
                              batches=batches,
-                             pins={"tp": self.tp, "pp": self.pp, "dp": self.dp})
+                             pins={"tp": self.tp, "pp": self.pp, "dp": self.dp, "ep": self.ep, "adp": self.adp})
 
     def assumptions(self) -> Assumptions:
         w = self.workload
@@ -57,7 +61,8 @@ class Request:
 
 def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
             cards: int | None = None, space: SearchSpace | str | None = None, tp: int | None = None, pp: int | None = None,
-            dp: int | None = None, params: CostParams | None = None, release: str | None = None) -> Request:
+            dp: int | None = None, params: CostParams | None = None, release: str | None = None,
+            ep: int | None = None, adp: int | None = None) -> Request:
     """Returns the resolved request: specs loaded, default fleet (one machine) and space (the one covering
     `release`, else the hardware's)."""
     from autotune.solver.rules import check_space_hardware
@@ -73,7 +78,7 @@ def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Work
         raise InputError(source="--cards", value=cards,
                          expected=f"an integer in [1, {most}] ({hardware.name}: at most {MAX_FLEET_UNITS} "
                                   f"{hardware.unit_name}s in one search)")
-    for name, value in (("--tp", tp), ("--pp", pp), ("--dp", dp)):
+    for name, value in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep), ("--adp", adp)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise InputError(source=name, value=value, expected="an integer >= 1")
     for label, dtype, allowed in (("--dtype", workload.dtype, space.dtypes),
@@ -82,7 +87,7 @@ def resolve(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Work
             raise InputError(source=label, value=dtype,
                              expected=f"a format {space.name} serves: " + ", ".join(allowed))
     return Request(model=model, hardware=hardware, space=space, workload=workload, cards=int(cards),
-                   tp=tp, pp=pp, dp=dp, params=params)
+                   tp=tp, pp=pp, dp=dp, params=params, ep=ep, adp=adp)
 
 
 def check_objective(objective: str) -> None:

@@ -93,19 +93,59 @@ def degree_superset(space: SearchSpace, hardware: HardwareSpec, model: ModelSpec
     return tp, pp, dp
 
 
+def moe_degree_superset(space: SearchSpace, model: ModelSpec, tp: np.ndarray, pp: np.ndarray,
+                        dp: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Returns (tp, pp, dp, ep, adp) int64 arrays: each layout crossed with the MoE degrees the space runs.
+
+    For a mixture-of-experts model, every expert-parallel degree EP and attention data-parallel degree ADP
+    that `space` allows for the layout's TP (`SearchSpace.moe_degree_allowed`: each divides TP), EP also
+    dividing the routed experts (each device holds whole experts, the same number on each). A dense model, or
+    a space that runs neither, keeps EP = ADP = 1. Only the degrees the space allows are added, not every
+    divisor pair: the table stays at most (divisors of TP)^2 times larger, and a pinned degree the space
+    rejects is still added by the pins so that the rules say why. Sorted by (tp, pp, dp, ep, adp).
+    """
+    tp, pp, dp = (np.asarray(a, dtype=np.int64) for a in (tp, pp, dp))
+    ones = np.ones(len(tp), dtype=np.int64)
+    if not model.is_moe or (space.expert_parallel == "none" and space.attention_data_parallel == "none"):
+        return tp, pp, dp, ones, ones.copy()
+    pairs_by_tp: dict[int, list[tuple[int, int]]] = {}
+    for size in np.unique(tp).tolist():
+        eps = [e for e in space.moe_degrees("expert_parallel", size) if model.num_experts % e == 0]
+        adps = space.moe_degrees("attention_data_parallel", size)
+        pairs_by_tp[size] = [(e, a) for e in eps for a in adps]
+    counts = np.array([len(pairs_by_tp[int(t)]) for t in tp.tolist()], dtype=np.int64)
+    index = np.repeat(np.arange(len(tp)), counts)
+    pairs = np.array([pair for t in tp.tolist() for pair in pairs_by_tp[int(t)]], dtype=np.int64).reshape(-1, 2)
+    return tp[index], pp[index], dp[index], pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
 # ---------------------------------------------------------------------------------------------
 # The rules
 
 
 def check_rules(space: SearchSpace, hardware: HardwareSpec, model: ModelSpec, cards: int,
-                tp: np.ndarray, pp: np.ndarray, dp: np.ndarray) -> list[RuleResult]:
-    """Returns one RuleResult per rule of `space`, each vectorized over the rows (tp, pp, dp)."""
+                tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, ep: np.ndarray | None = None,
+                adp: np.ndarray | None = None) -> list[RuleResult]:
+    """Returns one RuleResult per rule of `space`, each vectorized over the rows (tp, pp, dp, ep, adp).
+
+    `ep` and `adp` (None: all 1) are the expert-parallel and attention data-parallel degrees of each row;
+    their rules appear only when some row has one above 1, so plain layouts see the rules they always had.
+    """
     cards = _check_cards(cards)
     tp, pp, dp = layout_arrays(tp, pp, dp)
-    ctx = _Context(space=space, hardware=hardware, model=model, cards=cards, tp=tp, pp=pp, dp=dp)
+    ep = np.ones(len(tp), dtype=np.int64) if ep is None else np.atleast_1d(np.asarray(ep, dtype=np.int64))
+    adp = np.ones(len(tp), dtype=np.int64) if adp is None else np.atleast_1d(np.asarray(adp, dtype=np.int64))
+    if len(ep) != len(tp) or len(adp) != len(tp):
+        raise ValueError(f"ep, adp arrays differ in length from tp: {len(ep)}, {len(adp)} vs {len(tp)}")
+    for name, values in (("expert_parallel_size", ep), ("attention_data_parallel_size", adp)):
+        if values.size and values.min() < 1:
+            raise InputError(source="parallel degrees", field=name, value=int(values.min()),
+                             expected="an integer >= 1")
+    ctx = _Context(space=space, hardware=hardware, model=model, cards=cards, tp=tp, pp=pp, dp=dp, ep=ep, adp=adp)
     checks: list[Callable[[_Context], RuleResult | None]] = [
         _tp_allowed, _world_size, _fits_fleet, _pp_distinct_devices, _pp_max_stages, _pp_layers,
         _tp_within_node, _tp_divides_heads, _kv_heads_by_cards, _replica_devices,
+        _moe_model, _moe_divides_tp, _ep_divides_experts, _ep_allowed, _adp_allowed,
     ]
     results = [check(ctx) for check in checks]
     return [r for r in results if r is not None]
@@ -164,6 +204,13 @@ class _Context:
     tp: np.ndarray
     pp: np.ndarray
     dp: np.ndarray
+    ep: np.ndarray
+    adp: np.ndarray
+
+    @property
+    def moe_rows(self) -> bool:
+        """Whether some row splits experts or attention (EP or ADP above 1)."""
+        return bool(np.any(self.ep > 1) or np.any(self.adp > 1))
 
     @property
     def upd(self) -> int:
@@ -309,12 +356,20 @@ def _tp_divides_heads(ctx: _Context) -> RuleResult | None:
     if not ctx.space.tp_divides_attention_heads:
         return None
     heads = ctx.model.num_attention_heads
+    # Under attention data parallel the heads are split over the attention TP group only (TP / ADP GPUs):
+    # vLLM checks heads % --tensor-parallel-size, which is that group once --data-parallel-size is attention DP.
+    attention_tp = np.maximum(ctx.tp // ctx.adp, 1)
 
     def explain(i: int) -> str:
+        if int(ctx.adp[i]) > 1:
+            return (f"attention TP {int(attention_tp[i])} (TP {int(ctx.tp[i])} / attention DP {int(ctx.adp[i])}) "
+                    f"does not divide the {heads} attention heads")
         return f"TP {int(ctx.tp[i])} does not divide the {heads} attention heads"
 
-    return RuleResult(rule_id="tp_divides_heads", description=f"TP divides the {heads} attention heads",
-                      violated=heads % ctx.tp != 0, explain=explain)
+    description = (f"attention TP (TP / attention DP) divides the {heads} attention heads" if ctx.moe_rows
+                   else f"TP divides the {heads} attention heads")
+    return RuleResult(rule_id="tp_divides_heads", description=description,
+                      violated=heads % attention_tp != 0, explain=explain)
 
 
 def _kv_heads_by_cards(ctx: _Context) -> RuleResult | None:
@@ -355,6 +410,72 @@ def _replica_devices(ctx: _Context) -> RuleResult | None:
     return RuleResult(rule_id="replica_devices",
                       description=f"one replica spans at most {ctx.devices(limit)} (ceil(TP/{upd}) x PP)",
                       violated=spans > limit, explain=explain)
+
+
+def _moe_model(ctx: _Context) -> RuleResult | None:
+    if not ctx.moe_rows:
+        return None
+    model = ctx.model
+    violated = ~np.full(len(ctx.tp), model.is_moe) & ((ctx.ep > 1) | (ctx.adp > 1))
+
+    def explain(i: int) -> str:
+        return (f"EP {int(ctx.ep[i])}, attention DP {int(ctx.adp[i])}: {model.name} is dense (no experts), so "
+                f"both stay 1")
+
+    return RuleResult(rule_id="moe_model", description="expert parallel and attention DP only for a "
+                                                       "mixture-of-experts model",
+                      violated=violated, explain=explain)
+
+
+def _moe_divides_tp(ctx: _Context) -> RuleResult | None:
+    if not ctx.moe_rows:
+        return None
+    violated = (ctx.tp % ctx.ep != 0) | (ctx.tp % ctx.adp != 0)
+
+    def explain(i: int) -> str:
+        tp, ep, adp = int(ctx.tp[i]), int(ctx.ep[i]), int(ctx.adp[i])
+        bad = [f"{name} {v}" for name, v in (("EP", ep), ("attention DP", adp)) if tp % v]
+        return (f"{' and '.join(bad)} do{'es' if len(bad) == 1 else ''} not divide TP {tp}: both split the "
+                f"{ctx.units(tp)} of a stage")
+
+    return RuleResult(rule_id="moe_divides_tp", description="EP and attention DP each divide TP",
+                      violated=violated, explain=explain)
+
+
+def _ep_divides_experts(ctx: _Context) -> RuleResult | None:
+    if not ctx.moe_rows or not ctx.model.is_moe:
+        return None
+    experts = ctx.model.num_experts
+
+    def explain(i: int) -> str:
+        return (f"EP {int(ctx.ep[i])} does not divide the {experts} routed experts (each expert-parallel "
+                f"group holds the same number of whole experts)")
+
+    return RuleResult(rule_id="ep_divides_experts", description=f"EP divides the {experts} routed experts",
+                      violated=experts % ctx.ep != 0, explain=explain)
+
+
+def _moe_rule(ctx: _Context, rule_name: str, rule_id: str, label: str, degrees: np.ndarray) -> RuleResult | None:
+    if not ctx.moe_rows:
+        return None
+    space = ctx.space
+    words = space.describe_moe_rule(rule_name)
+    violated = ~space.moe_degree_allowed(rule_name, ctx.tp, degrees)
+    source = f" ({space.moe_parallel_source})" if space.moe_parallel_source else ""
+
+    def explain(i: int) -> str:
+        return (f"{label} {int(degrees[i])} with TP {int(ctx.tp[i])} not run by {space.name}: {label} is "
+                f"{words}{source}")
+
+    return RuleResult(rule_id=rule_id, description=f"{label} is {words}", violated=violated, explain=explain)
+
+
+def _ep_allowed(ctx: _Context) -> RuleResult | None:
+    return _moe_rule(ctx, "expert_parallel", "ep_allowed", "EP", ctx.ep)
+
+
+def _adp_allowed(ctx: _Context) -> RuleResult | None:
+    return _moe_rule(ctx, "attention_data_parallel", "adp_allowed", "attention DP", ctx.adp)
 
 
 # ---------------------------------------------------------------------------------------------

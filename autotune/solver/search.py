@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 MEMORY = "memory"
 SLO_TTFT = "slo_ttft"
 SLO_TPOT = "slo_tpot"
-#: Limit ids of degrees the user pinned (--tp/--pp/--dp) start with this.
+#: Limit ids of degrees the user pinned (--tp/--pp/--dp/--ep/--adp) start with this.
 REQUESTED_PREFIX = "requested_"
 
 GB = 1e9  # Vendors' decimal gigabytes, as the hardware presets use.
@@ -108,9 +108,13 @@ class Problem:
         """Returns the layout of `row` as the runtime counts it."""
         c = self.candidates
         tp, pp, dp = int(c.tp[row]), int(c.pp[row]), int(c.dp[row])
+        ep, adp = int(c.ep[row]), int(c.adp[row])
+        # Stated for an MoE model (even when 1) and whenever not 1; a dense plan's JSON stays as it was.
+        shown = (self.model is not None and self.model.is_moe) or ep != 1 or adp != 1
         return ParallelPlan(tensor_parallel_size=tp, pipeline_parallel_size=pp, data_parallel_size=dp,
                             batch_size=int(c.batch[row]), cards_used=int(self.table.devices_used[row]),
-                            pes_used=tp * pp * dp)
+                            pes_used=tp * pp * dp, expert_parallel_size=ep if shown else None,
+                            attention_data_parallel_size=adp if shown else None)
 
     def metrics(self, row: int) -> dict[str, Any]:
         """Returns the keys of `autotune estimate --json` for `row` (times in ms, memory in bytes)."""
@@ -140,14 +144,17 @@ class Problem:
 
 
 def expand_batches(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batches: Sequence[int],
-                   cards: int) -> Candidates:
-    """Returns every (tp, pp, dp) row crossed with every batch, degrees outer and batch inner."""
+                   cards: int, *, ep: np.ndarray | None = None, adp: np.ndarray | None = None) -> Candidates:
+    """Returns every (tp, pp, dp, ep, adp) row crossed with every batch, degrees outer and batch inner
+    (`ep`, `adp` None: all 1)."""
     n = len(tp)
     b = np.asarray(batches, dtype=np.int64)
-    return Candidates(tp=np.repeat(np.asarray(tp, dtype=np.int64), len(b)),
-                      pp=np.repeat(np.asarray(pp, dtype=np.int64), len(b)),
-                      dp=np.repeat(np.asarray(dp, dtype=np.int64), len(b)),
-                      batch=np.tile(b, n), cards=cards)
+
+    def repeat(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else np.repeat(np.asarray(values, dtype=np.int64), len(b))
+
+    return Candidates(tp=repeat(tp), pp=repeat(pp), dp=repeat(dp), batch=np.tile(b, n), cards=cards,
+                      ep=repeat(ep), adp=repeat(adp))
 
 
 def device_word(hardware: HardwareSpec | None) -> str:
@@ -214,7 +221,10 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     solver is checked against). A given batch is the only row per layout. `layout` (TP, PP, DP)
     replaces the space's layouts by that one (what `estimate` costs).
 
-    `pins` ({'tp': 4, 'pp': None, ...}) fixes degrees: rows with another degree are excluded by
+    `layout` may also be (TP, PP, DP, EP, ADP). For a mixture-of-experts model every layout is crossed with
+    the expert-parallel and attention data-parallel degrees the space runs (`rules.moe_degree_superset`).
+
+    `pins` ({'tp': 4, 'pp': None, 'ep': 8, ...}) fixes degrees: rows with another degree are excluded by
     a `requested_*` limit, and pinned layouts outside the usual superset (PP 5 on 4 cards) are
     added, so that the rules can say why they are rejected.
     """
@@ -223,12 +233,16 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
 
     if layout is None:
         tp, pp, dp = rules.degree_superset(space, hardware, model, cards)
+        tp, pp, dp, ep, adp = rules.moe_degree_superset(space, model, tp, pp, dp)
     else:  # one layout only (`autotune estimate`)
-        tp, pp, dp = (np.array([v], dtype=np.int64) for v in layout)
+        values = tuple(layout) + (1,) * (5 - len(layout))
+        tp, pp, dp, ep, adp = (np.array([v], dtype=np.int64) for v in values)
     pins = {k: v for k, v in (pins or {}).items() if v is not None}
     if pins:
-        tp, pp, dp = with_pinned_layouts(tp, pp, dp, pins)
-    layouts = expand_batches(tp, pp, dp, (1,), cards)
+        tp, pp, dp, ep, adp = with_pinned_layouts(tp, pp, dp, pins, ep=ep, adp=adp)
+    moe = bool(np.any(ep != 1) or np.any(adp != 1))
+    degrees = {"ep": ep, "adp": adp} if moe else {}  # plain layouts: Candidates' own all-1 default
+    layouts = expand_batches(tp, pp, dp, (1,), cards, **degrees)
     params = cost_models.load_params() if params is None else params  # parsed once, not per bisection step
 
     tables: dict[bytes, CostTable] = {}
@@ -237,13 +251,13 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
         # The bisections of `autotune.solver.batches` ask for the same rows again (each objective starts at
         # batch 1 and at the largest feasible batch): cost each distinct set of rows once.
         key = b"".join(np.ascontiguousarray(getattr(rows, name), dtype=np.int64).tobytes()
-                       for name in ("tp", "pp", "dp", "batch"))
+                       for name in ("tp", "pp", "dp", "ep", "adp", "batch"))
         if key not in tables:
             tables[key] = cost_models.evaluate(model, hardware, workload, rows, params=params)
         return tables[key]
 
     if workload.batch != AUTO:
-        candidates = expand_batches(tp, pp, dp, (int(workload.batch),), cards)
+        candidates = expand_batches(tp, pp, dp, (int(workload.batch),), cards, **degrees)
     elif batches == EVERY:
         candidates = batches_.every_batch(layouts, batches_.batch_range(evaluate, space, workload, layouts).feasible)
     elif batches == BRUTE_FORCE:
@@ -253,7 +267,8 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
     else:
         candidates, _ = batches_.layout_batches(evaluate, space, workload, layouts)
     table = evaluate(candidates)
-    results = rules.check_rules(space, hardware, model, cards, candidates.tp, candidates.pp, candidates.dp)
+    results = rules.check_rules(space, hardware, model, cards, candidates.tp, candidates.pp, candidates.dp,
+                                ep=candidates.ep, adp=candidates.adp)
     results += rules.check_batch_rules(space, model, workload.input_len, workload.output_len, candidates.pp,
                                        candidates.batch)
     limits = rule_limits(results) + (memory_limit(table, hardware),) + slo_limits(table, workload)
@@ -263,33 +278,43 @@ def build_problem(*, model: ModelSpec, hardware: HardwareSpec, space: SearchSpac
                    model=model, hardware=hardware, space=space, workload=workload)
 
 
-def with_pinned_layouts(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray,
-                        pins: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Returns the superset plus every row with the pinned degrees put in, deduplicated, sorted by (tp, pp, dp)."""
-    columns = {"tp": tp, "pp": pp, "dp": dp}
-    pinned = {name: np.full(len(tp), pins[name], dtype=np.int64) if name in pins else col
-              for name, col in columns.items()}
-    stacked = np.concatenate([np.stack([tp, pp, dp], axis=1),
-                              np.stack([pinned["tp"], pinned["pp"], pinned["dp"]], axis=1)])
+#: The degree columns of a layout, in sort order, and the flag that pins each.
+DEGREES: tuple[str, ...] = ("tp", "pp", "dp", "ep", "adp")
+PIN_FLAGS = {"tp": "--tp", "pp": "--pp", "dp": "--dp", "ep": "--ep", "adp": "--adp"}
+_PIN_LABELS = {"tp": "TP", "pp": "PP", "dp": "DP", "ep": "EP", "adp": "attention DP"}
+
+
+def with_pinned_layouts(tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, pins: Mapping[str, int], *,
+                        ep: np.ndarray | None = None, adp: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Returns the superset plus every row with the pinned degrees put in, deduplicated, sorted by (tp, pp, dp[, ep, adp]).
+
+    Without `ep` and `adp` (a plain superset) and no pin on them, returns (tp, pp, dp) as before; otherwise
+    (tp, pp, dp, ep, adp).
+    """
+    five = ep is not None or adp is not None or "ep" in pins or "adp" in pins
+    ones = np.ones(len(tp), dtype=np.int64)
+    columns = {"tp": tp, "pp": pp, "dp": dp, "ep": ones if ep is None else ep, "adp": ones if adp is None else adp}
+    names = DEGREES if five else DEGREES[:3]
+    pinned = {name: np.full(len(tp), pins[name], dtype=np.int64) if name in pins else columns[name]
+              for name in names}
+    stacked = np.concatenate([np.stack([columns[n] for n in names], axis=1),
+                              np.stack([pinned[n] for n in names], axis=1)]).astype(np.int64)
     if len(stacked) == 0:
-        stacked = np.array([[pins.get("tp", 1), pins.get("pp", 1), pins.get("dp", 1)]], dtype=np.int64)
-    unique = np.unique(stacked, axis=0)  # sorted lexicographically by (tp, pp, dp), as the superset is
-    return unique[:, 0].copy(), unique[:, 1].copy(), unique[:, 2].copy()
+        stacked = np.array([[pins.get(n, 1) for n in names]], dtype=np.int64)
+    unique = np.unique(stacked, axis=0)  # sorted lexicographically by the degrees, as the superset is
+    return tuple(unique[:, k].copy() for k in range(len(names)))
 
 
 def pin_limits(candidates: Candidates, pins: Mapping[str, int]) -> tuple[Limit, ...]:
     """Returns one limit per pinned degree: rows with another value are excluded."""
     limits = []
-    flags = {"tp": "--tp", "pp": "--pp", "dp": "--dp"}
-    for name in ("tp", "pp", "dp"):
+    for name in DEGREES:
         if name not in pins:
             continue
-        column, value, label = getattr(candidates, name), pins[name], name.upper()
+        column, value, label = getattr(candidates, name), pins[name], _PIN_LABELS[name]
         limits.append(Limit(limit_id=f"{REQUESTED_PREFIX}{name}",
-                            description=f"{label} {value} as requested ({flags[name]})",
+                            description=f"{label} {value} as requested ({PIN_FLAGS[name]})",
                             violated=column != value,
                             message=lambda r, col=column, v=value, lb=label: f"{lb} {int(col[r])} is not the "
                                                                              f"requested {lb} {v}"))
     return tuple(limits)
-
-

@@ -95,7 +95,7 @@ def best_rows(problem: Problem, objective: str, *, top: int = 1,
               settings: SolverSettings | None = None) -> tuple[str, list[int]]:
     """Returns (status, the best rows of up to `top` distinct layouts, best first) for `objective` over feasible rows.
 
-    A runner-up is another layout (TP, PP, DP) at its own best batch, not the same layout one
+    A runner-up is another layout (TP, PP, DP, EP, ADP) at its own best batch, not the same layout one
     sequence smaller.
 
     Status is that of the first solve (INFEASIBLE when nothing fits), degraded to FEASIBLE if a
@@ -112,7 +112,8 @@ def best_rows(problem: Problem, objective: str, *, top: int = 1,
     for k in range(max(top, 1)):
         # A fresh model per answer: the previous answer's level constraints must not carry over.
         selection = build_selection_model(rows=feasible_rows, tp=candidates.tp, pp=candidates.pp,
-                                          dp=candidates.dp, batch=candidates.batch)
+                                          dp=candidates.dp, batch=candidates.batch, ep=candidates.ep,
+                                          adp=candidates.adp)
         for row in excluded:
             selection.forbid(same_layout(candidates, row)[selection.rows])
         this_status, row = solve_lexicographic(selection, levels, settings=settings, clock=clock)
@@ -129,9 +130,10 @@ def best_rows(problem: Problem, objective: str, *, top: int = 1,
 
 
 def same_layout(candidates, row: int) -> np.ndarray:
-    """Returns a Boolean mask over all candidate rows: those with the layout (TP, PP, DP) of `row`."""
+    """Returns a Boolean mask over all candidate rows: those with the layout (TP, PP, DP, EP, ADP) of `row`."""
     c = candidates
-    return (c.tp == c.tp[row]) & (c.pp == c.pp[row]) & (c.dp == c.dp[row])
+    return ((c.tp == c.tp[row]) & (c.pp == c.pp[row]) & (c.dp == c.dp[row]) & (c.ep == c.ep[row])
+            & (c.adp == c.adp[row]))
 
 
 def infeasible_core(violations: dict[str, np.ndarray], *,

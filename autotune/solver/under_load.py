@@ -401,7 +401,8 @@ def layouts_of(request: Request) -> tuple[Layout, ...]:
     bare = dc.replace(request.workload, batch="auto", ttft_ms=None, tpot_ms=None)
     problem = request.problem(bare)
     c = problem.candidates
-    feasible = np.flatnonzero(problem.feasible)
+    # The simulator runs plain TP layouts: MoE rows (EP or attention DP above 1) are not keyed apart here.
+    feasible = np.flatnonzero(problem.feasible & (c.ep == 1) & (c.adp == 1))
     largest: dict[tuple[int, int, int], int] = {}
     devices: dict[tuple[int, int, int], int] = {}
     for row in feasible.tolist():

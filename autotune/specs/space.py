@@ -23,15 +23,19 @@ SPACE_DIR = Path(__file__).resolve().parent.parent.parent / "search_spaces"
 RUNTIMES = ("furiosa", "gpu")
 TP_UNITS = ("pe", "device")
 WORLD_SIZE_RELATIONS = ("equal", "at_most")
+#: Which expert-parallel (EP) or attention-data-parallel (ADP) degrees a runtime runs, per stage of TP units:
+#: 'none' only 1; 'one_or_all' 1 or all TP units of the stage; 'divisors' any divisor of TP.
+MOE_DEGREE_RULES = ("none", "one_or_all", "divisors")
 
 _TOP_KEYS = ("name", "release", "covers_releases", "runtime", "tp_unit", "description",
              "tensor_parallel", "pipeline_parallel", "world_size", "replica", "decode_buckets",
-             "dtypes", "kv_dtypes", "defaults")
+             "dtypes", "kv_dtypes", "defaults", "moe_parallel")
 _TP_KEYS = ("sizes", "multiples_of", "powers_of_two", "cards_per_group", "max_units", "within_node",
             "divides_attention_heads", "kv_heads_divisible_by_cards")
 _PP_KEYS = ("max_stages", "distinct_devices", "at_most_layers")
 _REPLICA_KEYS = ("within_node", "max_devices")
 _DEFAULT_KEYS = ("tensor_parallel_size", "pipeline_parallel_size")
+_MOE_KEYS = ("expert_parallel", "attention_data_parallel", "source")
 _MAX_DEGREE = 1 << 20
 
 
@@ -103,6 +107,35 @@ class SearchSpace:
     default_pp: int = 1
     source: str = field(default="", compare=False)
     """The file the rules were read from."""
+    expert_parallel: str = "none"
+    """Expert-parallel degrees the runtime runs for a mixture-of-experts model (one of MOE_DEGREE_RULES)."""
+    attention_data_parallel: str = "none"
+    """Attention data-parallel degrees the runtime runs for a mixture-of-experts model (MOE_DEGREE_RULES)."""
+    moe_parallel_source: str = ""
+    """Where the two rules above come from (the engines' flags), in words."""
+
+    def moe_degree_allowed(self, rule_name: str, tp: np.ndarray, degree: np.ndarray) -> np.ndarray:
+        """Returns, per row, whether `degree` (EP or ADP) is one the rule `rule_name` ('expert_parallel' or
+        'attention_data_parallel') allows for a stage of `tp` units (bool array); it must also divide TP."""
+        rule = getattr(self, rule_name)
+        tp = np.asarray(tp, dtype=np.int64)
+        degree = np.asarray(degree, dtype=np.int64)
+        if rule == "none":
+            return degree == 1
+        divides = (degree >= 1) & (tp % np.maximum(degree, 1) == 0)
+        if rule == "one_or_all":
+            return divides & ((degree == 1) | (degree == tp))
+        return divides
+
+    def moe_degrees(self, rule_name: str, tp: int) -> list[int]:
+        """Returns the EP or ADP degrees the rule `rule_name` allows for a stage of `tp` units, ascending."""
+        values = np.arange(1, max(int(tp), 1) + 1, dtype=np.int64)
+        return [int(v) for v in values[self.moe_degree_allowed(rule_name, np.full(len(values), tp), values)]]
+
+    def describe_moe_rule(self, rule_name: str) -> str:
+        """Returns the rule in words, e.g. '1 or all the TP units of a stage'."""
+        return {"none": "1 only", "one_or_all": "1 or all the TP units of a stage",
+                "divisors": "any divisor of TP"}[getattr(self, rule_name)]
 
     def tp_allowed(self, tp: np.ndarray, units_per_device: int) -> np.ndarray:
         """Returns, per TP size, whether the release's TP-size rule accepts it (bool array)."""
@@ -171,6 +204,9 @@ class SearchSpace:
             "dtypes": list(self.dtypes),
             "kv_dtypes": list(self.kv_dtypes),
             "defaults": {"tensor_parallel_size": self.default_tp, "pipeline_parallel_size": self.default_pp},
+            "moe_parallel": {"expert_parallel": self.expert_parallel,
+                             "attention_data_parallel": self.attention_data_parallel,
+                             "source": self.moe_parallel_source},
             "source": self.source,
         }
 
@@ -255,6 +291,7 @@ def parse_space(data: dict[str, Any], *, source: str) -> SearchSpace:
     pp = _section(data, "pipeline_parallel", _PP_KEYS, source=source)
     replica = _section(data, "replica", _REPLICA_KEYS, source=source)
     defaults = _section(data, "defaults", _DEFAULT_KEYS, source=source)
+    moe = _section(data, "moe_parallel", _MOE_KEYS, source=source)
     release = data.get("release")
     if release is not None:
         release = _release_string(release, field_name="release", source=source)
@@ -294,6 +331,12 @@ def parse_space(data: dict[str, Any], *, source: str) -> SearchSpace:
         default_pp=get_int(defaults, "pipeline_parallel_size", source=source, default=1, maximum=_MAX_DEGREE,
                            prefix="defaults."),
         source=source,
+        # Absent: a space written before MoE degrees existed runs plain tensor parallel only.
+        expert_parallel=get_str(moe, "expert_parallel", source=source, choices=MOE_DEGREE_RULES, default="none",
+                                prefix="moe_parallel."),
+        attention_data_parallel=get_str(moe, "attention_data_parallel", source=source, choices=MOE_DEGREE_RULES,
+                                        default="none", prefix="moe_parallel."),
+        moe_parallel_source=get_str(moe, "source", source=source, default="", prefix="moe_parallel."),
     )
     if not (space.tp_sizes or space.tp_multiples_of or space.tp_powers_of_two or space.tp_cards_per_group):
         raise InputError(source=source, field="tensor_parallel", value=tp,

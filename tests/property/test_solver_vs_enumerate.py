@@ -8,6 +8,10 @@ layout's bisected batches (`autotune.solver.batches`), so these tests are what p
   runner-up the best row of another layout, and its objective value the best over every row.
 - No recommendation breaks a limit: memory per device, the SLOs, every rule of the space.
 - The Pareto set is exactly the non-dominated subset of `enumerate`'s feasible rows.
+
+Each property runs on random dense instances and on small mixture-of-experts instances (Qwen3-30B-A3B,
+DeepSeek-V2-Lite and Mixtral with perturbed depth, on 2 to 4 GPUs), whose layouts add expert-parallel and
+attention data-parallel degrees: a layout is then (TP, PP, DP, EP, ADP).
 """
 from __future__ import annotations
 
@@ -28,8 +32,46 @@ from autotune.specs.space import list_spaces, load_space
 PRESETS_DIR = Path(api.__file__).resolve().parent / "presets" / "models"
 BASE_MODELS = ("llama-3.1-8b", "qwen2.5-7b", "mistral-7b-v0.1", "llama-3.2-1b", "llama-3.1-70b", "qwen3-32b")
 HARDWARE = tuple(h for h in ("rngd", "h100-sxm", "a100-sxm-80g", "l40s", "mi300x") if h in list_hardware_presets())
+MOE_MODELS = ("qwen3-30b-a3b", "deepseek-v2-lite", "mixtral-8x7b-v0.1")
+MOE_HARDWARE = tuple(h for h in ("h100-sxm", "a100-sxm-80g", "mi300x") if h in list_hardware_presets())
 _MODEL_DIR = Path(tempfile.mkdtemp(prefix="autotune-property-models-"))
 _SPECS: dict = {}
+
+
+def _spec(config: dict):
+    key = json.dumps(config, sort_keys=True)
+    if key not in _SPECS:
+        path = _MODEL_DIR / f"m{len(_SPECS)}.json"
+        path.write_text(key)
+        _SPECS[key] = api.load_model(str(path))
+    return _SPECS[key]
+
+
+@st.composite
+def moe_models(draw):
+    """Returns a mixture-of-experts ModelSpec: a real MoE preset with its depth perturbed (experts kept)."""
+    config = json.loads((PRESETS_DIR / f"{draw(st.sampled_from(MOE_MODELS))}.json").read_text())
+    config.update(num_hidden_layers=draw(st.integers(8, 48)))
+    return _spec(config)
+
+
+@st.composite
+def moe_requests(draw):
+    """Returns a small MoE request on GPUs under the gpu space (EP and attention DP 1 or all of TP)."""
+    space = load_space("gpu")
+    dtype = draw(st.sampled_from(["bf16", "fp8"]))
+    workload = api.Workload(
+        input_len=draw(st.sampled_from([1024, 4096])), output_len=draw(st.sampled_from([64, 512])),
+        batch=draw(st.one_of(st.just("auto"), st.sampled_from([1, 4, 32]))),
+        ttft_ms=draw(st.one_of(st.none(), st.floats(20, 5000))), tpot_ms=draw(st.one_of(st.none(), st.floats(3, 300))),
+        dtype=dtype, kv_dtype=dtype)
+    return dict(model=draw(moe_models()), hardware=api.load_hardware(draw(st.sampled_from(MOE_HARDWARE))),
+                space=space, workload=workload, cards=draw(st.integers(2, 4)))
+
+
+def layout_of(plan) -> tuple[int, int, int, int, int]:
+    """Returns the layout of a plan: (TP, PP, DP, EP, ADP)."""
+    return (plan.tensor_parallel_size, plan.pipeline_parallel_size, plan.data_parallel_size, plan.ep, plan.adp)
 
 
 @st.composite
@@ -47,12 +89,7 @@ def models(draw):
                   intermediate_size=int(hidden * draw(st.sampled_from([2.0, 2.6875, 3.5, 4.0]))))
     if "head_dim" in config:
         config["head_dim"] = head_dim
-    key = json.dumps(config, sort_keys=True)
-    if key not in _SPECS:
-        path = _MODEL_DIR / f"m{len(_SPECS)}.json"
-        path.write_text(key)
-        _SPECS[key] = api.load_model(str(path))
-    return _SPECS[key]
+    return _spec(config)
 
 
 @st.composite
@@ -84,19 +121,31 @@ def _key(metrics: dict, objective: str) -> tuple:
             "e2e": (us(metrics["e2e_latency_ms"]),)}[objective]
 
 
+MOE_SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
 @PROPERTY_SETTINGS
 @given(request=requests(), objective=st.sampled_from(["throughput", "latency", "ttft", "e2e"]))
 def test_solver_optimum_is_the_best_feasible_row_of_enumerate(request, objective):
+    check_optimum(request, objective)
+
+
+@MOE_SETTINGS
+@given(request=moe_requests(), objective=st.sampled_from(["throughput", "latency", "ttft", "e2e"]))
+def test_solver_optimum_is_the_best_feasible_row_of_enumerate_with_moe_degrees(request, objective):
+    check_optimum(request, objective)
+
+
+def check_optimum(request, objective):
     result = api.recommend(request["model"], request["hardware"], request["workload"], cards=request["cards"],
                            space=request["space"], objective=objective, top=2, alternatives=False)
     listing = api.enumerate_candidates(request["model"], request["hardware"], request["workload"],
                                        cards=request["cards"], space=request["space"], objective=objective,
                                        batches="every")
     feasible = [c for c in listing.candidates if c.metrics["feasible"]]
-    layouts = lambda plan: (plan.tensor_parallel_size, plan.pipeline_parallel_size, plan.data_parallel_size)  # noqa: E731
     best_per_layout = {}
     for c in feasible:
-        best_per_layout.setdefault(layouts(c.plan), c)
+        best_per_layout.setdefault(layout_of(c.plan), c)
     event("feasible" if feasible else "infeasible")
     if not feasible:
         assert result.status == "INFEASIBLE" and not result.recommendations and result.reasons
@@ -110,6 +159,16 @@ def test_solver_optimum_is_the_best_feasible_row_of_enumerate(request, objective
 @PROPERTY_SETTINGS
 @given(request=requests(), objective=st.sampled_from(["throughput", "latency"]))
 def test_no_recommendation_breaks_a_limit(request, objective):
+    check_limits(request, objective)
+
+
+@MOE_SETTINGS
+@given(request=moe_requests(), objective=st.sampled_from(["throughput", "latency"]))
+def test_no_recommendation_breaks_a_limit_with_moe_degrees(request, objective):
+    check_limits(request, objective)
+
+
+def check_limits(request, objective):
     result = api.recommend(request["model"], request["hardware"], request["workload"], cards=request["cards"],
                            space=request["space"], objective=objective, top=3, alternatives=False)
     workload = request["workload"]
@@ -121,7 +180,7 @@ def test_no_recommendation_breaks_a_limit(request, objective):
         assert workload.batch == "auto" or p.batch_size == workload.batch
         rules = check_rules(request["space"], request["hardware"], request["model"], request["cards"],
                             np.array([p.tensor_parallel_size]), np.array([p.pipeline_parallel_size]),
-                            np.array([p.data_parallel_size]))
+                            np.array([p.data_parallel_size]), ep=np.array([p.ep]), adp=np.array([p.adp]))
         assert [r.rule_id for r in rules if r.violated[0]] == []
         assert p.cards_used <= request["cards"]
 
@@ -129,6 +188,16 @@ def test_no_recommendation_breaks_a_limit(request, objective):
 @PROPERTY_SETTINGS
 @given(request=requests(), axes=st.sampled_from(["tpot-throughput", "user-card"]))
 def test_pareto_set_is_the_non_dominated_subset_of_enumerate(request, axes):
+    check_pareto(request, axes)
+
+
+@MOE_SETTINGS
+@given(request=moe_requests(), axes=st.sampled_from(["tpot-throughput", "user-card"]))
+def test_pareto_set_is_the_non_dominated_subset_of_enumerate_with_moe_degrees(request, axes):
+    check_pareto(request, axes)
+
+
+def check_pareto(request, axes):
     front = api.pareto(request["model"], request["hardware"], request["workload"], cards=request["cards"],
                        space=request["space"], axes=axes)
     listing = api.enumerate_candidates(request["model"], request["hardware"], request["workload"],

@@ -53,7 +53,7 @@ def test_bad_degrees_and_time_limit():
         ca.degrees_from_args(_args("--tp", "0"))
     with pytest.raises(InputError, match="--time-limit"):
         ca.time_limit_from_args(_args("--time-limit", "soon"))
-    assert ca.degrees_from_args(_args("--pp", "2")) == {"tp": None, "pp": 2, "dp": None}
+    assert ca.degrees_from_args(_args("--pp", "2")) == {"tp": None, "pp": 2, "dp": None, "ep": None, "adp": None}
 
 
 def test_sweep_models_share_a_format_only_when_their_checkpoints_agree():

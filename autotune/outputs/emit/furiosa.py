@@ -132,6 +132,12 @@ def check_expressible(release: FuriosaRelease, plan: ParallelPlan, model: ModelS
     """Raises InputError when this release cannot build or serve the plan."""
     source = f"furiosa-llm {release.release}"
     tp, pp = plan.tensor_parallel_size, plan.pipeline_parallel_size
+    # No release has an expert-parallel or attention data-parallel option (furiosa-llm-signatures.json); the
+    # Furiosa spaces never propose one, so only a hand-made plan reaches this.
+    for field, value in (("expert_parallel_size", plan.ep), ("attention_data_parallel_size", plan.adp)):
+        if value != 1:
+            raise InputError(source=source, field=field, value=value,
+                             expected="1: no Furiosa LLM release runs expert parallel or attention data parallel")
     if not tp_allowed(release, tp):
         raise InputError(source=source, field="tensor_parallel_size", value=tp, expected=tp_rule_text(release))
     if release.tp_sizes == "chips":
