@@ -38,6 +38,11 @@ class RowInputs:
     pp: np.ndarray
     dp: np.ndarray
     batch: np.ndarray
+    ep: np.ndarray
+    """Expert-parallel groups per stage: each holds num_experts / ep whole experts, split over tp / ep units."""
+    adp: np.ndarray
+    """Attention data-parallel groups per stage: each serves batch / adp of the replica's sequences with its own
+    KV cache, its attention (and the other non-routed weights) split over tp / adp units."""
     input_len: np.ndarray
     output_len: np.ndarray
     # The model.
@@ -216,8 +221,12 @@ def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> d
 
 def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, output_len: int, dtype: str,
                  kv_dtype: str, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batch: np.ndarray,
-                 params: CostParams) -> RowInputs:
-    """Returns the rows for one model, device and workload over arrays of (tp, pp, dp, batch)."""
+                 params: CostParams, ep: np.ndarray | None = None, adp: np.ndarray | None = None) -> RowInputs:
+    """Returns the rows for one model, device and workload over arrays of (tp, pp, dp, batch[, ep, adp]).
+
+    `ep` and `adp` (None: all 1, plain tensor parallel) are the MoE degrees of
+    `autotune.specs.candidates.Candidates`; both divide `tp`.
+    """
     n = len(tp)
     windowed = params.per_hardware("sliding_window_kv", hardware.name) > 0
     facts = _model_facts(model, input_len, output_len, kv_dtype, windowed)
@@ -236,6 +245,10 @@ def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, ou
         columns[name] = np.full(n, value, dtype=kind)
     for name, array in (("tp", tp), ("pp", pp), ("dp", dp), ("batch", batch)):
         columns[name] = np.asarray(array, dtype=np.float64)
+    for name, array in (("ep", ep), ("adp", adp)):
+        columns[name] = np.ones(n) if array is None else np.asarray(array, dtype=np.float64)
+        if np.any(columns[name] < 1) or np.any(np.mod(columns["tp"], columns[name]) != 0):
+            raise ValueError(f"{name} must be a divisor of tp in every row")
     return RowInputs(**columns)
 
 
