@@ -95,12 +95,13 @@ def ep_load_imbalance(rows: RowInputs, assignments: np.ndarray) -> np.ndarray:
     Theorem 1): m balls thrown uniformly into n bins leave the fullest with m/n + sqrt(2 (m/n) ln n)
     for m >= n ln n. Here the bins are the ep groups (each holds E / ep experts, so a uniform
     router picks each group alike) and the balls the (token, expert) choices: the ratio is
-    1 + sqrt(2 n ln n / m). It is capped where the fullest group holds every choice (n). Real
+    1 + sqrt(2 n ln n / m), never below n / m (the fullest group holds at least one choice) and
+    never above n (it holds every choice). Real
     routers are skewed beyond uniform (the reason for DeepSeek's EPLB), so this is a lower bound.
     """
     n = rows.ep
     m = np.maximum(np.asarray(assignments, dtype=np.float64), 1e-9)
-    ratio = 1.0 + np.sqrt(2.0 * n * np.log(np.maximum(n, 1.0)) / m)
+    ratio = np.maximum(1.0 + np.sqrt(2.0 * n * np.log(np.maximum(n, 1.0)) / m), n / m)
     return np.where(n > 1.0, np.minimum(ratio, n), 1.0)
 
 
@@ -220,28 +221,30 @@ def _moe_parallel_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray
     """Returns the seconds of one stage pass's collectives under EP / attention DP, for `tokens` replica tokens.
 
     Per layer: the attention all-reduce inside each attention group (tp / adp units, its
-    tokens / adp tokens). Around a dense MLP or a MoE layer without EP: attention DP all-gathers
-    the groups' tokens before it and reduce-scatters after it over the tp units (SGLang's DP
-    attention), which moves what one ring all-reduce of the replica's tokens moves (a ring
-    all-reduce is a reduce-scatter then an all-gather), so it is priced as that all-reduce, as
-    plain TP's MLP all-reduce is. A MoE layer with EP: an all-to-all dispatch and an all-to-all
-    combine (`all_to_all_time_s`) in which each unit sends tokens x top_k x hidden x bytes x
-    (ep - 1) / ep^2 (its 1/tp of the replica's tokens, to the tp / ep units of each chosen expert
-    in the other groups), plus, when tp / ep > 1, the all-reduce of the expert outputs inside the
-    EP group's tp / ep units (tokens x top_k / ep tokens).
+    tokens / adp tokens). Then the MLP or MoE side:
+    - no attention DP (adp = 1): every unit holds every token after the attention all-reduce, so
+      a MoE layer, with or without EP, computes its local experts' share of every token and ends
+      in one all-reduce of the replica's tokens over the tp units, as plain TP does (TensorRT-LLM
+      TP + EP without attention DP; vLLM EP without DP);
+    - attention DP around a dense MLP or a MoE layer without EP: the groups' tokens are
+      all-gathered before it and reduce-scattered after it over the tp units (SGLang's DP
+      attention), which moves what one ring all-reduce moves (a ring all-reduce is a
+      reduce-scatter then an all-gather), so it is priced as that all-reduce;
+    - attention DP and EP: an all-to-all dispatch and an all-to-all combine
+      (`all_to_all_time_s`) in which each unit sends tokens x top_k x hidden x bytes x
+      (ep - 1) / ep^2: its 1/tp of the replica's tokens, to the tp / ep units of each chosen
+      expert held by another EP group (the combine returns the partial outputs the same way).
     """
     layers = layers_per_stage(rows)
     moe_share = np.where(rows.num_layers > 0, rows.moe_layers / rows.num_layers, 0.0)
     bpe = params.activation_bytes_per_element
     message = tokens * rows.hidden_size * bpe
-    atp, mtp = attention_tp(rows), moe_tp(rows)
+    atp = attention_tp(rows)
     attention = np.where(atp > 1.0, tp_allreduce_time_s(rows, message / rows.adp, params, units=atp), 0.0)
     mlp = np.where(rows.tp > 1.0, tp_allreduce_time_s(rows, message, params), 0.0)
-    routed = tokens * rows.experts_per_token * rows.hidden_size * bpe
-    per_unit = routed * (rows.ep - 1.0) / (rows.ep * rows.ep)
+    per_unit = tokens * rows.experts_per_token * rows.hidden_size * bpe * (rows.ep - 1.0) / (rows.ep * rows.ep)
     a2a = 2.0 * all_to_all_time_s(rows, per_unit, params)
-    inside = np.where(mtp > 1.0, tp_allreduce_time_s(rows, routed / rows.ep, params, units=mtp), 0.0)
-    moe = np.where(rows.ep > 1.0, a2a + inside, mlp)
+    moe = np.where((rows.ep > 1.0) & (rows.adp > 1.0), a2a, mlp)
     attention_allreduces = np.maximum(rows.allreduces_per_layer - 1.0, 0.0)
     return layers * (attention_allreduces * attention + (1.0 - moe_share) * mlp + moe_share * moe)
 
