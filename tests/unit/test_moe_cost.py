@@ -92,7 +92,7 @@ def test_attention_dp_fits_more_sequences_for_mla():
 
 
 def test_ep_load_imbalance_is_the_balls_into_bins_maximum():
-    rows = rows_of(DEEPSEEK, ep=[1, 8, 8, 8], adp=[1, 1, 1, 1])
+    rows = rows_of(DEEPSEEK, ep=[1, 8, 8, 8, 8], adp=[1, 1, 1, 1, 1])
     m = np.array([1000.0, 1000.0, 1e6, 1.0, 4.0])
     got = timing.ep_load_imbalance(rows, m)
     assert got[0] == 1.0
