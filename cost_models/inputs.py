@@ -153,6 +153,15 @@ def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: st
         kv_proj = model.num_layers * 2.0 * model.hidden_size * model.num_key_value_heads * model.head_dim
     decode_context = input_len + output_len / 2.0
     attention_per_token = 2.0 * model.num_attention_heads * (model.qk_head_dim + model.v_head_dim)
+    decode_attention_per_token = attention_per_token
+    if not model.kv_cache_shardable:
+        # MLA decodes in the weight-absorbed form (deepseek-ai/DeepSeek-V3 inference/model.py, attn_impl
+        # "absorb", the default; FlashMLA; SGLang and TensorRT-LLM MLA decode kernels): every head scores the
+        # cached latent + rotary key (kv_cache_elements_per_token_per_layer, 576 for V3) and sums values over
+        # the latent. The value side is counted over the same width (the spec does not give the rotary part
+        # apart: 576 instead of V3's 512, +6% of the decode attention FLOPs). Prefill keeps the decompressed
+        # heads (qk_head_dim, v_head_dim), as the engines' prefill kernels do.
+        decode_attention_per_token = 2.0 * model.num_attention_heads * 2.0 * model.kv_cache_elements_per_token_per_layer
     kv_per_token = model.kv_cache_elements_per_token_per_layer * bytes_per_element(kv_dtype)
     q_width = model.num_attention_heads * model.qk_head_dim
     kv_width = model.num_key_value_heads * (model.qk_head_dim + model.v_head_dim)
@@ -176,7 +185,7 @@ def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: st
         "allreduces_per_layer": 1.0 if model.model_type in PARALLEL_BLOCK_TYPES else 2.0,
         # Attention FLOPs are linear in the attended tokens; the mean over a decode of
         # output_len tokens is the value at the mean context (window caps aside).
-        "attention_decode_flops": attention_per_token * _attended(model, decode_context, windowed),
+        "attention_decode_flops": decode_attention_per_token * _attended(model, decode_context, windowed),
         "attention_prefill_flops": attention_per_token * _attended(model, input_len, windowed) * input_len / 2.0,
         "kv_sequence_bytes": kv_per_token * _attended(model, input_len + output_len, windowed),
         "kv_read_bytes": kv_per_token * _attended(model, decode_context, windowed),
