@@ -28,6 +28,14 @@ NARROW_DTYPES = frozenset({"fp8", "int8", "int4", "fp4"})
 #: Formats whose matmuls run on a 4-bit datapath (when the device lists a peak for them).
 FOUR_BIT_DTYPES = frozenset({"int4", "fp4"})
 
+#: Attention data parallel under in-flight batching: the mean over the busiest rank's tokens per step (the
+#: "balance ratio"), as TensorRT-LLM measured it on DeepSeek-V3 with attention DP 8 + EP 8 on 8 GB200
+#: (NVIDIA/TensorRT-LLM docs/source/blogs/tech_blog/blog10_ADP_Balance_Strategy.md, "Performance Summary"):
+#: 54.11% with round-robin request placement (the engines' default) and 87.70% with its ADP balance
+#: scheduler (attention_dp_config enable_balance). Every MoE layer waits for the busiest rank.
+ADP_BALANCE_RATIO_ROUND_ROBIN = 0.5411
+ADP_BALANCE_RATIO_BALANCED = 0.8770
+
 
 @dataclass(frozen=True, kw_only=True)
 class RowInputs:
@@ -43,6 +51,8 @@ class RowInputs:
     adp: np.ndarray
     """Attention data-parallel groups per stage: each serves batch / adp of the replica's sequences with its own
     KV cache, its attention (and the other non-routed weights) split over tp / adp units."""
+    adp_balance_ratio: np.ndarray
+    """Mean over busiest attention group's tokens in a steady step (`ADP_BALANCE_RATIO_*`; unused when adp = 1)."""
     input_len: np.ndarray
     output_len: np.ndarray
     # The model.
@@ -230,11 +240,14 @@ def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> d
 
 def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, output_len: int, dtype: str,
                  kv_dtype: str, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batch: np.ndarray,
-                 params: CostParams, ep: np.ndarray | None = None, adp: np.ndarray | None = None) -> RowInputs:
+                 params: CostParams, ep: np.ndarray | None = None, adp: np.ndarray | None = None,
+                 adp_balanced: np.ndarray | None = None) -> RowInputs:
     """Returns the rows for one model, device and workload over arrays of (tp, pp, dp, batch[, ep, adp]).
 
     `ep` and `adp` (None: all 1, plain tensor parallel) are the MoE degrees of
-    `autotune.specs.candidates.Candidates`; both divide `tp`.
+    `autotune.specs.candidates.Candidates`; both divide `tp`. `adp_balanced` (None: all False) marks
+    engines that balance attention DP ranks step by step (TensorRT-LLM's ADP balance scheduler);
+    the others place requests round-robin.
     """
     n = len(tp)
     windowed = params.per_hardware("sliding_window_kv", hardware.name) > 0
@@ -258,6 +271,8 @@ def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, ou
         columns[name] = np.ones(n) if array is None else np.asarray(array, dtype=np.float64)
         if np.any(columns[name] < 1) or np.any(np.mod(columns["tp"], columns[name]) != 0):
             raise ValueError(f"{name} must be a divisor of tp in every row")
+    balanced = np.zeros(n, dtype=bool) if adp_balanced is None else np.asarray(adp_balanced, dtype=bool)
+    columns["adp_balance_ratio"] = np.where(balanced, ADP_BALANCE_RATIO_BALANCED, ADP_BALANCE_RATIO_ROUND_ROBIN)
     return RowInputs(**columns)
 
 

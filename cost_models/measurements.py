@@ -66,6 +66,10 @@ _MAX_TOKENS = re.compile(r"max[ _-]?num[ _-]?tokens[ =:]*(\d+)", re.IGNORECASE)
 #: Optional columns: the MoE degrees a row ran (empty: 1) and the KV-cache format when the run states one.
 MOE_COLUMNS = ("expert_parallel", "attention_data_parallel")
 KV_DTYPE_COLUMN = "kv_cache_dtype"
+#: Optional column: "true" when the engine balanced its attention DP ranks step by step (TensorRT-LLM
+#: attention_dp_config enable_balance); empty or "false": round-robin placement, the engines' default.
+ADP_BALANCE_COLUMN = "attention_dp_balance"
+_TRUE = frozenset({"true", "yes", "1"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +90,8 @@ class MeasuredRow:
     """Expert-parallel groups per stage (column `expert_parallel`; empty: 1)."""
     adp: int = 1
     """Attention data-parallel groups per stage (column `attention_data_parallel`; empty: 1)."""
+    adp_balanced: bool = False
+    """True when the engine balanced its attention DP ranks (column `attention_dp_balance`)."""
     input_len: int
     output_len: int
     load_type: str
@@ -198,6 +204,7 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
         row_id=row_id, model_key=(raw.get("model_id") or "").strip(),
         hardware_key=(raw.get("hardware_id") or "").strip(), model=model, hardware=device,
         dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, dp=dp, ep=moe_degrees[0], adp=moe_degrees[1],
+        adp_balanced=(raw.get(ADP_BALANCE_COLUMN) or "").strip().lower() in _TRUE,
         input_len=lengths[0], output_len=lengths[1],
         load_type=load_type, batch=batch, engine_max_batch=_engine_cap(batch_text, raw.get("framework") or ""),
         engine_max_num_tokens=(int(stated_tokens.group(1)) if stated_tokens else

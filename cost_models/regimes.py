@@ -50,7 +50,8 @@ def prepare(rows: list[MeasuredRow], params: CostParams) -> PreparedRows:
         one = np.ones(1)
         parts.append(build_inputs(row.model, row.hardware, input_len=row.input_len, output_len=row.output_len,
                                   dtype=row.dtype, kv_dtype=row.kv_dtype, tp=one * row.tp, pp=one * row.pp,
-                                  dp=one * row.dp, batch=one, params=params, ep=one * row.ep, adp=one * row.adp))
+                                  dp=one * row.dp, batch=one, params=params, ep=one * row.ep, adp=one * row.adp,
+                                  adp_balanced=one * row.adp_balanced))
     inputs = concat_inputs(parts) if parts else None
     if inputs is not None:
         tokens = np.array([params.activation_tokens if r.engine_max_num_tokens is None else r.engine_max_num_tokens

@@ -36,10 +36,11 @@ class StageWork:
     prefill_attention_flops: np.ndarray | None = None
     """Score and value FLOPs of the prefill tokens at their own positions (a chunk attends to the prompt
     before it), all layers (None: `rows.attention_prefill_flops` per prefill sequence)."""
-    prefill_spread: bool = False
-    """Attention DP only: True when the pass's prefill tokens are spread evenly over the attention groups
-    (the steady state, where every group prefills its own arrivals); False when whole prompts land on
-    groups (ceil(prompts / adp) on the busiest)."""
+    steady_state: bool = False
+    """Attention DP only: True for a step of continuous batching in steady state, where every group
+    decodes and prefills its own share of the requests and the busiest group carries
+    1 / rows.adp_balance_ratio times the mean; False when whole sequences and prompts are dealt
+    out (ceil(count / adp) on the busiest group)."""
 
 
 def _attention_flops(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
@@ -80,11 +81,16 @@ def attention_group_factors(rows: RowInputs, work: StageWork) -> tuple[np.ndarra
     """Returns (decode, prefill) multipliers of the replica's attention-side work for its busiest group.
 
     Attention DP deals sequences out to adp groups; a step waits for the busiest (the groups meet
-    at every MoE layer). Decode sequences are dealt whole; prompts too, unless `prefill_spread`.
-    Both are 1 without attention DP.
+    at every MoE layer). Sequences and prompts are dealt whole (`_busiest_share`). In a steady
+    state of in-flight batching (`work.steady_state`) the groups are as balanced as the engine
+    keeps them: the busiest carries the mean over `rows.adp_balance_ratio` (measured by TensorRT-LLM,
+    `inputs.ADP_BALANCE_RATIO_ROUND_ROBIN` and `_BALANCED`), never less than its
+    whole sequences. Both are 1 without attention DP.
     """
     decode = _busiest_share(work.decode_tokens, rows.adp)
-    prefill = np.where(work.prefill_spread, 1.0, _busiest_share(work.prefill_sequences, rows.adp))
+    steady = np.where(rows.adp > 1.0, 1.0 / rows.adp_balance_ratio, 1.0)
+    decode = np.where(work.steady_state, np.maximum(decode, steady), decode)
+    prefill = np.where(work.steady_state, steady, _busiest_share(work.prefill_sequences, rows.adp))
     return decode, prefill
 
 
@@ -103,6 +109,20 @@ def ep_load_imbalance(rows: RowInputs, assignments: np.ndarray) -> np.ndarray:
     m = np.maximum(np.asarray(assignments, dtype=np.float64), 1e-9)
     ratio = np.maximum(1.0 + np.sqrt(2.0 * n * np.log(np.maximum(n, 1.0)) / m), n / m)
     return np.where(n > 1.0, np.minimum(ratio, n), 1.0)
+
+
+def ep_group_touched(rows: RowInputs) -> np.ndarray:
+    """Returns the chance that one token's top-k experts include one of a given EP group's E / ep experts.
+
+    Uniform routing without replacement: 1 - prod_{i<k} (E - E/ep - i) / (E - i) (hypergeometric).
+    """
+    experts = np.maximum(rows.num_experts, 1.0)
+    others = experts - experts / np.maximum(rows.ep, 1.0)
+    untouched = np.ones(len(rows))
+    for i in range(int(np.max(rows.experts_per_token, initial=0.0))):
+        step = np.clip((others - i) / (experts - i), 0.0, 1.0)
+        untouched = untouched * np.where(i < rows.experts_per_token, step, 1.0)
+    return 1.0 - untouched
 
 
 def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
@@ -231,9 +251,12 @@ def _moe_parallel_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray
       attention), which moves what one ring all-reduce moves (a ring all-reduce is a
       reduce-scatter then an all-gather), so it is priced as that all-reduce;
     - attention DP and EP: an all-to-all dispatch and an all-to-all combine
-      (`all_to_all_time_s`) in which each unit sends tokens x top_k x hidden x bytes x
-      (ep - 1) / ep^2: its 1/tp of the replica's tokens, to the tp / ep units of each chosen
-      expert held by another EP group (the combine returns the partial outputs the same way).
+      (`all_to_all_time_s`). Each unit dispatches its 1/tp of the replica's tokens, each token
+      once to every other EP group holding one of its top_k experts (DeepEP and TensorRT-LLM's
+      all-to-all send a token once per destination rank, not once per expert), to all tp / ep
+      units of that group; the combine returns one partial sum per token and group the same way.
+      Per unit: tokens x (ep - 1) x P(group touched) x hidden x bytes / ep, with
+      P(group touched) = 1 - C(E - E/ep, k) / C(E, k) under uniform routing (`ep_groups_touched`).
     """
     layers = layers_per_stage(rows)
     moe_share = np.where(rows.num_layers > 0, rows.moe_layers / rows.num_layers, 0.0)
@@ -242,7 +265,7 @@ def _moe_parallel_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray
     atp = attention_tp(rows)
     attention = np.where(atp > 1.0, tp_allreduce_time_s(rows, message / rows.adp, params, units=atp), 0.0)
     mlp = np.where(rows.tp > 1.0, tp_allreduce_time_s(rows, message, params), 0.0)
-    per_unit = tokens * rows.experts_per_token * rows.hidden_size * bpe * (rows.ep - 1.0) / (rows.ep * rows.ep)
+    per_unit = tokens * (rows.ep - 1.0) * ep_group_touched(rows) * rows.hidden_size * bpe / rows.ep
     a2a = 2.0 * all_to_all_time_s(rows, per_unit, params)
     moe = np.where((rows.ep > 1.0) & (rows.adp > 1.0), a2a, mlp)
     attention_allreduces = np.maximum(rows.allreduces_per_layer - 1.0, 0.0)
@@ -286,7 +309,7 @@ def decode_cycle_s(rows: RowInputs, params: CostParams, batch: np.ndarray,
     size = batch / micro
     prefill = size * prefill_tokens_per_token
     work = StageWork(decode_tokens=size, prefill_tokens=prefill,
-                     prefill_sequences=prefill / np.maximum(rows.input_len, 1.0), prefill_spread=True)
+                     prefill_sequences=prefill / np.maximum(rows.input_len, 1.0), steady_state=True)
     return pass_latency_s(rows, params, work)
 
 

@@ -116,7 +116,9 @@ def test_ep_with_attention_dp_dispatches_and_combines_with_all_to_all():
     got = timing.stage_comm_s(rows, PARAMS, tokens)
     bpe = PARAMS.activation_bytes_per_element
     k, hidden = DEEPSEEK.experts_per_token, DEEPSEEK.hidden_size
-    per_gpu = 2048.0 * k * hidden * bpe * 7.0 / 64.0
+    # A token reaches a given other group unless all 8 of its experts avoid that group's 32 of 256.
+    touched = 1.0 - math.comb(256 - 32, k) / math.comb(256, k)
+    per_gpu = 2048.0 * 7.0 * touched * hidden * bpe / 8.0
     link = H200.inter_device_link
     eff = float(link_efficiency(PARAMS, np.array([False]))[0])
     a2a = per_gpu / (link.bandwidth_bytes_per_s * eff) + link.latency_s + SIMPLE_BASE_LATENCY_S \
@@ -167,7 +169,9 @@ def test_measurement_rows_read_ep_and_adp(tmp_path: Path):
 def test_validate_prices_the_layout_the_row_ran():
     from cost_models.regimes import predict, prepare
     rows, skipped = read_measurements("builtin:moe")
-    assert not skipped and all(r.ep == 8 and r.adp == 8 for r in rows)
+    assert not skipped
+    rows = [r for r in rows if r.ep > 1]
+    assert len(rows) > 40 and all(r.adp == r.ep == r.tp for r in rows)  # TensorRT-LLM's DEP layouts
     prepared = prepare(rows, PARAMS)
     as_run = predict(prepared, PARAMS)["throughput"]
     plain = [replace(r, ep=1, adp=1) for r in rows]
