@@ -120,8 +120,9 @@ def ep_group_touched(rows: RowInputs) -> np.ndarray:
     others = experts - experts / np.maximum(rows.ep, 1.0)
     untouched = np.ones(len(rows))
     for i in range(int(np.max(rows.experts_per_token, initial=0.0))):
-        step = np.clip((others - i) / (experts - i), 0.0, 1.0)
-        untouched = untouched * np.where(i < rows.experts_per_token, step, 1.0)
+        live = (i < rows.experts_per_token) & (experts - i > 0)
+        step = np.clip((others - i) / np.where(live, experts - i, 1.0), 0.0, 1.0)
+        untouched = untouched * np.where(live, step, 1.0)
     return 1.0 - untouched
 
 

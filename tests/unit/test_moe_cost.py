@@ -194,3 +194,14 @@ def test_validate_prices_the_layout_the_row_ran():
     mla = np.array([r.model_key == "deepseek-ai/DeepSeek-V3" for r in rows])
     assert mla.sum() >= 9
     assert np.all(as_run["batch"][mla] > 2.5 * as_tp["batch"][mla])
+
+
+def test_mixed_dense_and_moe_rows_price_without_floating_point_warnings():
+    from cost_models.inputs import concat_inputs
+    dense = build_inputs(load_model("meta-llama/Llama-3.1-8B"), H200, input_len=128, output_len=128, dtype="fp8",
+                         kv_dtype="fp8", tp=np.array([2]), pp=np.ones(1), dp=np.ones(1), batch=np.ones(1),
+                         params=PARAMS)
+    rows = concat_inputs([dense, rows_of(QWEN, ep=[2], adp=[2], tp=2)])
+    with np.errstate(all="raise"):
+        comm = timing.stage_comm_s(rows, PARAMS, np.array([64.0, 64.0]))
+    assert np.all(np.isfinite(comm)) and np.all(comm > 0)
