@@ -36,8 +36,9 @@ class StageWork:
     prefill_attention_flops: np.ndarray | None = None
     """Score and value FLOPs of the prefill tokens at their own positions (a chunk attends to the prompt
     before it), all layers (None: `rows.attention_prefill_flops` per prefill sequence)."""
-    steady_state: bool = False
-    """Attention DP only: True for a step of continuous batching in steady state, where every group
+    steady_state: bool | np.ndarray = False
+    """Attention DP only: True for a step of continuous batching in steady state (prompts mixed into the
+    decode steps), where every group
     decodes and prefills its own share of the requests and the busiest group carries
     1 / rows.adp_balance_ratio times the mean; False when whole sequences and prompts are dealt
     out (ceil(count / adp) on the busiest group)."""
@@ -257,7 +258,7 @@ def _moe_parallel_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray
       all-to-all send a token once per destination rank, not once per expert), to all tp / ep
       units of that group; the combine returns one partial sum per token and group the same way.
       Per unit: tokens x (ep - 1) x P(group touched) x hidden x bytes / ep, with
-      P(group touched) = 1 - C(E - E/ep, k) / C(E, k) under uniform routing (`ep_groups_touched`).
+      P(group touched) = 1 - C(E - E/ep, k) / C(E, k) under uniform routing (`ep_group_touched`).
     """
     layers = layers_per_stage(rows)
     moe_share = np.where(rows.num_layers > 0, rows.moe_layers / rows.num_layers, 0.0)
@@ -310,7 +311,8 @@ def decode_cycle_s(rows: RowInputs, params: CostParams, batch: np.ndarray,
     size = batch / micro
     prefill = size * prefill_tokens_per_token
     work = StageWork(decode_tokens=size, prefill_tokens=prefill,
-                     prefill_sequences=prefill / np.maximum(rows.input_len, 1.0), steady_state=True)
+                     prefill_sequences=prefill / np.maximum(rows.input_len, 1.0),
+                     steady_state=np.asarray(prefill_tokens_per_token) > 0)
     return pass_latency_s(rows, params, work)
 
 

@@ -116,6 +116,16 @@ def test_steady_state_attention_dp_waits_for_the_busiest_rank_at_the_measured_ba
     assert (ADP_BALANCE_RATIO_ROUND_ROBIN, ADP_BALANCE_RATIO_BALANCED) == (0.5411, 0.8770)
 
 
+def test_a_pure_decode_step_deals_sequences_whole_without_the_steady_state_imbalance():
+    # A static batch decodes every sequence in every step: no prompt makes one rank the busiest.
+    rows = rows_of(DEEPSEEK, ep=[8, 8], adp=[8, 8], batch=64.0)
+    pure = timing.decode_cycle_s(rows, PARAMS, np.full(2, 64.0), np.zeros(2))
+    balanced = replace(rows, adp_balance_ratio=np.ones(2))
+    np.testing.assert_array_equal(pure, timing.decode_cycle_s(balanced, PARAMS, np.full(2, 64.0), np.zeros(2)))
+    mixed = timing.decode_cycle_s(rows, PARAMS, np.full(2, 64.0), np.ones(2))
+    assert np.all(mixed > timing.decode_cycle_s(balanced, PARAMS, np.full(2, 64.0), np.ones(2)))
+
+
 def test_busiest_attention_group_share():
     adp = np.full(5, 8.0)
     share = timing._busiest_share(np.array([1.0, 8.0, 9.0, 64.0, 0.5]), adp)
