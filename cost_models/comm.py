@@ -66,8 +66,11 @@ def nccl_allreduce_time_s(message_bytes: np.ndarray, n: np.ndarray, link_bytes_p
     return np.where(n > 1.0, np.minimum(ll, simple), 0.0)
 
 
-def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostParams) -> np.ndarray:
+def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostParams,
+                        units: np.ndarray | None = None) -> np.ndarray:
     """Returns the seconds of one TP all-reduce of `message_bytes` (hierarchical on multi-unit devices).
+
+    `units`: the members (None: the row's tp), e.g. tp / adp for an attention DP group's all-reduce.
 
     Inside a device, a hardware with a fitted shared-memory exchange (RNGD PEs,
     `collectives_fit`) pays its fixed time plus n(n - 1) pair times plus the bytes; others a ring
@@ -77,8 +80,9 @@ def tp_allreduce_time_s(rows: RowInputs, message_bytes: np.ndarray, params: Cost
     intra-device time already holds when the group stays inside one device). On RNGD all PEs of a
     card share the card's one PCIe link, so the cross-card ring moves the whole message per card.
     """
-    inside = np.minimum(rows.tp, rows.units_per_device)
-    across = np.ceil(rows.tp / inside)
+    tp = rows.tp if units is None else units
+    inside = np.minimum(tp, rows.units_per_device)
+    across = np.ceil(tp / inside)
     within_node = across <= rows.devices_per_node
     bw = np.where(within_node, rows.inter_link_bytes_per_s, rows.node_link_bytes_per_s)
     lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
@@ -113,3 +117,23 @@ def pp_transfer_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostP
     lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
     eff = link_efficiency(params, within_node & rows.inter_link_pcie)
     return message_bytes / (bw * eff) + lat + params.comm_call_overhead_s
+
+
+def all_to_all_time_s(rows: RowInputs, bytes_per_unit: np.ndarray, params: CostParams) -> np.ndarray:
+    """Returns the seconds of one EP all-to-all (dispatch or combine) in which each unit sends `bytes_per_unit`.
+
+    The EP groups of a stage span its tp units' devices; each device sends its share to the
+    others at once, so the time is its bytes over the device link at the achieved bandwidth
+    (the machine's device link, NVLink or PCIe, or the inter-machine link when the stage spans
+    machines), plus one link latency, NCCL's Simple base latency (point-to-point sends run with
+    the Simple protocol) and the fixed cost of one collective call. Units of one device (RNGD
+    PEs) share its link, so a device sends the bytes of all its units.
+    """
+    devices = np.ceil(rows.tp / np.minimum(rows.tp, rows.units_per_device))
+    within_node = devices <= rows.devices_per_node
+    bw = np.where(within_node, rows.inter_link_bytes_per_s, rows.node_link_bytes_per_s)
+    lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
+    eff = link_efficiency(params, within_node & rows.inter_link_pcie)
+    device_bytes = bytes_per_unit * np.minimum(rows.tp, rows.units_per_device)
+    return np.where(rows.ep > 1.0, device_bytes / (bw * eff) + lat + SIMPLE_BASE_LATENCY_S
+                    + params.comm_call_overhead_s, 0.0)

@@ -25,7 +25,8 @@ def candidate_inputs(model: ModelSpec, hardware: HardwareSpec, workload: Workloa
     return build_inputs(model, hardware, input_len=workload.input_len, output_len=workload.output_len,
                         dtype=workload.dtype, kv_dtype=workload.cache_dtype,
                         tp=candidates.tp, pp=candidates.pp, dp=candidates.dp,
-                        batch=np.maximum(np.asarray(candidates.batch, dtype=np.float64), 1.0), params=params)
+                        batch=np.maximum(np.asarray(candidates.batch, dtype=np.float64), 1.0), params=params,
+                        ep=candidates.ep, adp=candidates.adp)
 
 
 def evaluate(model: ModelSpec, hardware: HardwareSpec, workload: Workload, candidates: Candidates,

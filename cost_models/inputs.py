@@ -28,6 +28,14 @@ NARROW_DTYPES = frozenset({"fp8", "int8", "int4", "fp4"})
 #: Formats whose matmuls run on a 4-bit datapath (when the device lists a peak for them).
 FOUR_BIT_DTYPES = frozenset({"int4", "fp4"})
 
+#: Attention data parallel under in-flight batching: the mean over the busiest rank's tokens per step (the
+#: "balance ratio"), as TensorRT-LLM measured it on DeepSeek-V3 with attention DP 8 + EP 8 on 8 GB200
+#: (NVIDIA/TensorRT-LLM docs/source/blogs/tech_blog/blog10_ADP_Balance_Strategy.md, "Performance Summary"):
+#: 54.11% with round-robin request placement (the engines' default) and 87.70% with its ADP balance
+#: scheduler (attention_dp_config enable_balance). Every MoE layer waits for the busiest rank.
+ADP_BALANCE_RATIO_ROUND_ROBIN = 0.5411
+ADP_BALANCE_RATIO_BALANCED = 0.8770
+
 
 @dataclass(frozen=True, kw_only=True)
 class RowInputs:
@@ -38,6 +46,13 @@ class RowInputs:
     pp: np.ndarray
     dp: np.ndarray
     batch: np.ndarray
+    ep: np.ndarray
+    """Expert-parallel groups per stage: each holds num_experts / ep whole experts, split over tp / ep units."""
+    adp: np.ndarray
+    """Attention data-parallel groups per stage: each serves batch / adp of the replica's sequences with its own
+    KV cache, its attention (and the other non-routed weights) split over tp / adp units."""
+    adp_balance_ratio: np.ndarray
+    """Mean over busiest attention group's tokens in a steady step (`ADP_BALANCE_RATIO_*`; unused when adp = 1)."""
     input_len: np.ndarray
     output_len: np.ndarray
     # The model.
@@ -148,6 +163,15 @@ def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: st
         kv_proj = model.num_layers * 2.0 * model.hidden_size * model.num_key_value_heads * model.head_dim
     decode_context = input_len + output_len / 2.0
     attention_per_token = 2.0 * model.num_attention_heads * (model.qk_head_dim + model.v_head_dim)
+    decode_attention_per_token = attention_per_token
+    if not model.kv_cache_shardable:
+        # MLA decodes in the weight-absorbed form (deepseek-ai/DeepSeek-V3 inference/model.py, attn_impl
+        # "absorb", the default; FlashMLA; SGLang and TensorRT-LLM MLA decode kernels): every head scores the
+        # cached latent + rotary key (kv_cache_elements_per_token_per_layer, 576 for V3) and sums values over
+        # the latent. The value side is counted over the same width (the spec does not give the rotary part
+        # apart: 576 instead of V3's 512, +6% of the decode attention FLOPs). Prefill keeps the decompressed
+        # heads (qk_head_dim, v_head_dim), as the engines' prefill kernels do.
+        decode_attention_per_token = 2.0 * model.num_attention_heads * 2.0 * model.kv_cache_elements_per_token_per_layer
     kv_per_token = model.kv_cache_elements_per_token_per_layer * bytes_per_element(kv_dtype)
     q_width = model.num_attention_heads * model.qk_head_dim
     kv_width = model.num_key_value_heads * (model.qk_head_dim + model.v_head_dim)
@@ -171,7 +195,7 @@ def _model_facts(model: ModelSpec, input_len: int, output_len: int, kv_dtype: st
         "allreduces_per_layer": 1.0 if model.model_type in PARALLEL_BLOCK_TYPES else 2.0,
         # Attention FLOPs are linear in the attended tokens; the mean over a decode of
         # output_len tokens is the value at the mean context (window caps aside).
-        "attention_decode_flops": attention_per_token * _attended(model, decode_context, windowed),
+        "attention_decode_flops": decode_attention_per_token * _attended(model, decode_context, windowed),
         "attention_prefill_flops": attention_per_token * _attended(model, input_len, windowed) * input_len / 2.0,
         "kv_sequence_bytes": kv_per_token * _attended(model, input_len + output_len, windowed),
         "kv_read_bytes": kv_per_token * _attended(model, decode_context, windowed),
@@ -216,8 +240,15 @@ def _hardware_facts(hardware: HardwareSpec, dtype: str, params: CostParams) -> d
 
 def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, output_len: int, dtype: str,
                  kv_dtype: str, tp: np.ndarray, pp: np.ndarray, dp: np.ndarray, batch: np.ndarray,
-                 params: CostParams) -> RowInputs:
-    """Returns the rows for one model, device and workload over arrays of (tp, pp, dp, batch)."""
+                 params: CostParams, ep: np.ndarray | None = None, adp: np.ndarray | None = None,
+                 adp_balanced: np.ndarray | None = None) -> RowInputs:
+    """Returns the rows for one model, device and workload over arrays of (tp, pp, dp, batch[, ep, adp]).
+
+    `ep` and `adp` (None: all 1, plain tensor parallel) are the MoE degrees of
+    `autotune.specs.candidates.Candidates`; both divide `tp`. `adp_balanced` (None: all False) marks
+    engines that balance attention DP ranks step by step (TensorRT-LLM's ADP balance scheduler);
+    the others place requests round-robin.
+    """
     n = len(tp)
     windowed = params.per_hardware("sliding_window_kv", hardware.name) > 0
     facts = _model_facts(model, input_len, output_len, kv_dtype, windowed)
@@ -236,6 +267,15 @@ def build_inputs(model: ModelSpec, hardware: HardwareSpec, *, input_len: int, ou
         columns[name] = np.full(n, value, dtype=kind)
     for name, array in (("tp", tp), ("pp", pp), ("dp", dp), ("batch", batch)):
         columns[name] = np.asarray(array, dtype=np.float64)
+    for name, array in (("ep", ep), ("adp", adp)):
+        columns[name] = np.ones(n) if array is None else np.asarray(array, dtype=np.float64)
+        if np.any(columns[name] < 1):
+            raise ValueError(f"{name} must be >= 1 in every row")
+        # A degree that does not divide TP breaks the space's `moe_divides_tp` rule, and the solver lists such
+        # rows only to say so: price them as plain TP (the rule, not the cost, makes them infeasible).
+        columns[name] = np.where(np.mod(columns["tp"], columns[name]) == 0, columns[name], 1.0)
+    balanced = np.zeros(n, dtype=bool) if adp_balanced is None else np.asarray(adp_balanced, dtype=bool)
+    columns["adp_balance_ratio"] = np.where(balanced, ADP_BALANCE_RATIO_BALANCED, ADP_BALANCE_RATIO_ROUND_ROBIN)
     return RowInputs(**columns)
 
 

@@ -60,10 +60,20 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 BUILTIN_MEASUREMENTS: dict[str, Path] = {
     "calibration": DATA_DIR / "calibration.csv",
     "extra": DATA_DIR / "measurements_extra.csv",
+    "moe": DATA_DIR / "measurements_moe.csv",
 }
 BUILTIN_PREFIX = "builtin:"
 
 _MAX_SEQS = re.compile(r"max[ _-]?num[ _-]?seqs[ =:]*(\d+)", re.IGNORECASE)
+_MAX_TOKENS = re.compile(r"max[ _-]?num[ _-]?tokens[ =:]*(\d+)", re.IGNORECASE)
+
+#: Optional columns: the MoE degrees a row ran (empty: 1) and the KV-cache format when the run states one.
+MOE_COLUMNS = ("expert_parallel", "attention_data_parallel")
+KV_DTYPE_COLUMN = "kv_cache_dtype"
+#: Optional column: "true" when the engine balanced its attention DP ranks step by step (TensorRT-LLM
+#: attention_dp_config enable_balance); empty or "false": round-robin placement, the engines' default.
+ADP_BALANCE_COLUMN = "attention_dp_balance"
+_TRUE = frozenset({"true", "yes", "1"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +90,12 @@ class MeasuredRow:
     tp: int
     pp: int
     dp: int
+    ep: int = 1
+    """Expert-parallel groups per stage (column `expert_parallel`; empty: 1)."""
+    adp: int = 1
+    """Attention data-parallel groups per stage (column `attention_data_parallel`; empty: 1)."""
+    adp_balanced: bool = False
+    """True when the engine balanced its attention DP ranks (column `attention_dp_balance`)."""
     input_len: int
     output_len: int
     load_type: str
@@ -154,6 +170,11 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
     degrees = [_int(raw.get(k) or "1") for k in ("tensor_parallel", "pipeline_parallel", "data_parallel")]
     if None in degrees:
         return SkippedRow(row_id=row_id, reason="non-integer parallel degrees")
+    moe_degrees = [_int((raw.get(k) or "").strip() or "1") for k in MOE_COLUMNS]
+    if None in moe_degrees:
+        return SkippedRow(row_id=row_id, reason="non-integer expert or attention data-parallel degree")
+    if any(degrees[0] % d for d in moe_degrees):
+        return SkippedRow(row_id=row_id, reason="expert_parallel and attention_data_parallel must divide tensor_parallel")
     dtype = (raw.get("dtype") or "").strip().lower()
     if dtype not in USER_DTYPES:
         return SkippedRow(row_id=row_id, reason=f"unknown dtype {dtype!r}")
@@ -189,12 +210,19 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
     if not has_figure:
         return SkippedRow(row_id=row_id, reason=f"no measured figure for {load_type}")
     tp, pp, dp = degrees
+    kv_dtype = (raw.get(KV_DTYPE_COLUMN) or "").strip().lower() or KV_DTYPE_OF_WEIGHTS.get(dtype, dtype)
+    if kv_dtype not in USER_DTYPES:
+        return SkippedRow(row_id=row_id, reason=f"unknown kv_cache_dtype {kv_dtype!r}")
+    stated_tokens = _MAX_TOKENS.search(batch_text)
     return MeasuredRow(
         row_id=row_id, model_key=(raw.get("model_id") or "").strip(),
         hardware_key=(raw.get("hardware_id") or "").strip(), model=model, hardware=device,
-        dtype=dtype, kv_dtype=KV_DTYPE_OF_WEIGHTS.get(dtype, dtype), tp=tp, pp=pp, dp=dp, input_len=lengths[0], output_len=lengths[1],
+        dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, dp=dp, ep=moe_degrees[0], adp=moe_degrees[1],
+        adp_balanced=(raw.get(ADP_BALANCE_COLUMN) or "").strip().lower() in _TRUE,
+        input_len=lengths[0], output_len=lengths[1],
         load_type=load_type, batch=batch, engine_max_batch=_engine_cap(batch_text, raw.get("framework") or ""),
-        engine_max_num_tokens=(trtllm_bench_max_num_tokens(model, device, dtype, tp, pp, lengths[0], lengths[1])
+        engine_max_num_tokens=(int(stated_tokens.group(1)) if stated_tokens else
+                               trtllm_bench_max_num_tokens(model, device, dtype, tp, pp, lengths[0], lengths[1])
                                if "trtllm-bench" in batch_text else None),
         throughput_tokens_per_s=throughput, ttft_s=None if ttft_ms is None else ttft_ms / 1e3,
         tpot_s=None if tpot_ms is None else tpot_ms / 1e3, e2e_latency_s=e2e,

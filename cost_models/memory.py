@@ -27,9 +27,29 @@ def stage_fraction(rows: RowInputs) -> np.ndarray:
     return layers_per_stage(rows) / rows.num_layers
 
 
+def attention_tp(rows: RowInputs) -> np.ndarray:
+    """Returns the units one attention group splits attention over: tp / adp (tp without attention DP)."""
+    return rows.tp / rows.adp
+
+
+def moe_tp(rows: RowInputs) -> np.ndarray:
+    """Returns the units one routed expert is split over: tp / ep (tp without expert parallel)."""
+    return rows.tp / rows.ep
+
+
+def plain_tp(rows: RowInputs) -> np.ndarray:
+    """Returns True where a row is plain tensor parallel (ep = adp = 1): today's formulas, bit for bit."""
+    return (rows.ep == 1.0) & (rows.adp == 1.0)
+
+
+def routed_params(rows: RowInputs) -> np.ndarray:
+    """Returns the stored routed-expert parameters over all layers (every expert of every MoE layer)."""
+    return rows.moe_layers * rows.num_experts * rows.expert_params
+
+
 def kv_split(rows: RowInputs) -> np.ndarray:
-    """Returns how many ways the KV heads split: TP, but never below one head per unit; 1 for MLA."""
-    return np.where(rows.kv_shardable, np.minimum(rows.tp, rows.kv_heads), 1.0)
+    """Returns how many ways the KV heads split: attention TP, but never below one head per unit; 1 for MLA."""
+    return np.where(rows.kv_shardable, np.minimum(attention_tp(rows), rows.kv_heads), 1.0)
 
 
 def units_on_device(rows: RowInputs) -> np.ndarray:
@@ -71,7 +91,7 @@ def kv_split_on_device(rows: RowInputs) -> np.ndarray:
     per device) this is `kv_split`. Furiosa's 2026.4 kernels require the KV heads to divide
     the chips of a TP group (furiosa-llm.md section 2), i.e. heads are split per card.
     """
-    devices_per_group = np.ceil(rows.tp / rows.units_per_device)
+    devices_per_group = np.ceil(attention_tp(rows) / rows.units_per_device)
     return np.where(rows.kv_shardable, np.minimum(devices_per_group, rows.kv_heads), 1.0)
 
 
@@ -81,11 +101,19 @@ def weight_params_on_device(rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
     Layer weights split by TP, except K/V projections, which split only down to one KV
     head per device (`kv_split_on_device`). The first stage holds the embedding, the last the
     final norm and LM head (and a copy of tied embeddings for the head when PP > 1).
+    With attention DP every attention group holds its own copy of the non-routed layer weights
+    (attention, norms, router, shared experts, dense MLPs), split over tp / adp units; the routed
+    experts split E / ep whole experts per EP group, each over tp / ep units, which is again
+    1 / tp of them per unit.
     """
     frac = stage_fraction(rows)
     share = units_on_device(rows) / rows.tp
     layers = ((rows.layer_params - rows.kv_proj_params) * frac * share
               + rows.kv_proj_params * frac / kv_split_on_device(rows))
+    # Attention DP: the non-routed weights split tp / adp ways instead of tp (zero extra when adp = 1).
+    atp = attention_tp(rows)
+    nonrouted = rows.layer_params - routed_params(rows) - rows.kv_proj_params
+    layers = layers + nonrouted * frac * (np.minimum(atp, rows.units_per_device) / atp - share)
     single = (rows.embedding_params + rows.final_params) * share
     boundary = np.maximum(rows.embedding_params, rows.final_params + rows.tied_head_params) * share
     return layers, np.where(rows.pp > 1, boundary, single)
@@ -107,8 +135,12 @@ def weights_bytes(rows: RowInputs) -> np.ndarray:
 
 
 def kv_bytes_per_sequence(rows: RowInputs) -> np.ndarray:
-    """Returns the KV-cache bytes one sequence at full context adds to the most loaded device."""
-    per_group = rows.kv_sequence_bytes * stage_fraction(rows) / kv_split_on_device(rows)
+    """Returns the KV-cache bytes one sequence of the replica's batch adds to the most loaded device, at full context.
+
+    Attention DP splits the batch by request over `adp` groups; a device holds the KV of its
+    group's sequences only, 1 / adp of the replica's per sequence.
+    """
+    per_group = rows.kv_sequence_bytes * stage_fraction(rows) / kv_split_on_device(rows) / rows.adp
     return per_group * groups_per_device(rows)
 
 
@@ -118,7 +150,8 @@ def kv_cache_bytes(rows: RowInputs) -> np.ndarray:
 
 
 def _activation_bytes(rows: RowInputs, params: CostParams, tokens: np.ndarray, batch: np.ndarray) -> np.ndarray:
-    width = rows.activation_width_replicated + rows.activation_width_sharded / rows.tp
+    """`tokens`: one attention group's step (the replica's without attention DP), its sharded width over tp / adp."""
+    width = rows.activation_width_replicated + rows.activation_width_sharded / attention_tp(rows)
     per_unit = tokens * width * params.activation_bytes_per_element + batch * rows.vocab_size / rows.tp * LOGIT_BYTES
     return per_unit * units_on_device(rows) * groups_per_device(rows)
 
@@ -128,9 +161,11 @@ def activation_bytes(rows: RowInputs, params: CostParams) -> np.ndarray:
 
     The chunk is the batch's prompts, capped at the engine's activation workspace
     (`rows.activation_tokens`, the engine's max_num_tokens): live tensors of one layer (residual copies, QKV, FFN
-    intermediates) per token.
+    intermediates) per token. Under attention DP each group's step holds its share of the prompts,
+    batch / adp of them, and `activation_tokens` caps each group's step (TensorRT-LLM's
+    max_num_tokens is per rank).
     """
-    tokens = np.minimum(rows.batch * rows.input_len, rows.activation_tokens)
+    tokens = np.minimum(rows.batch / rows.adp * rows.input_len, rows.activation_tokens)
     return _activation_bytes(rows, params, tokens, rows.batch)
 
 

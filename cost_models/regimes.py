@@ -52,7 +52,8 @@ def prepare(rows: list[MeasuredRow], params: CostParams) -> PreparedRows:
         one = np.ones(1)
         parts.append(build_inputs(row.model, row.hardware, input_len=row.input_len, output_len=row.output_len,
                                   dtype=row.dtype, kv_dtype=row.kv_dtype, tp=one * row.tp, pp=one * row.pp,
-                                  dp=one * row.dp, batch=one, params=params))
+                                  dp=one * row.dp, batch=one, params=params, ep=one * row.ep, adp=one * row.adp,
+                                  adp_balanced=one * row.adp_balanced))
     inputs = concat_inputs(parts) if parts else None
     if inputs is not None:
         tokens = np.array([params.activation_tokens if r.engine_max_num_tokens is None else r.engine_max_num_tokens
@@ -106,7 +107,9 @@ def _predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray
          lt == "online_fixed_concurrency"],
         [steady["ttft_s"], static_prefill, static_prefill, wave_prefill], nan)
     tpot = np.select([lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"], [pure, pure], nan)
-    online = np.isin(lt, ("online_fixed_concurrency", "online_request_rate"))
+    # The serving simulator prices plain tensor parallel layouts; rows run with EP or attention DP keep the waves.
+    moe_parallel = (base.ep > 1.0) | (base.adp > 1.0)
+    online = np.isin(lt, ("online_fixed_concurrency", "online_request_rate")) & ~moe_parallel
     if online.any():  # serving rows: the simulator, not waves (the wave figures stay where none fits)
         from cost_models.serving.validation import predict_serving
         sim = predict_serving(prepared.rows, base, params, online)

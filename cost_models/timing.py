@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cost_models.comm import pp_transfer_time_s, tp_allreduce_time_s
+from cost_models.comm import all_to_all_time_s, pp_transfer_time_s, tp_allreduce_time_s
 from cost_models.inputs import RowInputs
-from cost_models.memory import kv_split, layers_per_stage, stage_fraction
+from cost_models.memory import attention_tp, kv_split, layers_per_stage, moe_tp, plain_tp, stage_fraction
 from cost_models.params import CostParams
 
 
@@ -36,6 +36,12 @@ class StageWork:
     prefill_attention_flops: np.ndarray | None = None
     """Score and value FLOPs of the prefill tokens at their own positions (a chunk attends to the prompt
     before it), all layers (None: `rows.attention_prefill_flops` per prefill sequence)."""
+    steady_state: bool | np.ndarray = False
+    """Attention DP only: True for a step of continuous batching in steady state (prompts mixed into the
+    decode steps), where every group
+    decodes and prefills its own share of the requests and the busiest group carries
+    1 / rows.adp_balance_ratio times the mean; False when whole sequences and prompts are dealt
+    out (ceil(count / adp) on the busiest group)."""
 
 
 def _attention_flops(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +64,69 @@ def expected_experts_touched(rows: RowInputs, tokens: np.ndarray) -> np.ndarray:
     return np.where(rows.num_experts > 0, experts * (1.0 - (1.0 - share) ** tokens), 0.0)
 
 
+def _busiest_share(count: np.ndarray, adp: np.ndarray) -> np.ndarray:
+    """Returns adp x the busiest attention group's share of `count` items dealt out whole (1: an even split).
+
+    The busiest of adp groups holds ceil(count / adp) items, or all of them when fewer than one
+    (a fraction of one prompt). Times adp, so that dividing the replica's work by tp units gives
+    the busiest group's per-unit work.
+    """
+    count = np.asarray(count, dtype=np.float64)
+    busiest = np.minimum(np.ceil(count / adp - 1e-9), count)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(count > 0, busiest * adp / count, 1.0)
+    return np.where(adp > 1.0, share, 1.0)
+
+
+def attention_group_factors(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (decode, prefill) multipliers of the replica's attention-side work for its busiest group.
+
+    Attention DP deals sequences out to adp groups; a step waits for the busiest (the groups meet
+    at every MoE layer). Sequences and prompts are dealt whole (`_busiest_share`). In a steady
+    state of in-flight batching (`work.steady_state`) the groups are as balanced as the engine
+    keeps them: the busiest carries the mean over `rows.adp_balance_ratio` (measured by TensorRT-LLM,
+    `inputs.ADP_BALANCE_RATIO_ROUND_ROBIN` and `_BALANCED`), never less than its
+    whole sequences. Both are 1 without attention DP.
+    """
+    decode = _busiest_share(work.decode_tokens, rows.adp)
+    steady = np.where(rows.adp > 1.0, 1.0 / rows.adp_balance_ratio, 1.0)
+    decode = np.where(work.steady_state, np.maximum(decode, steady), decode)
+    prefill = np.where(work.steady_state, steady, _busiest_share(work.prefill_sequences, rows.adp))
+    return decode, prefill
+
+
+def ep_load_imbalance(rows: RowInputs, assignments: np.ndarray) -> np.ndarray:
+    """Returns the busiest EP group's load over the mean for `assignments` uniform top-k choices (1 when ep = 1).
+
+    Balls into bins (Raab and Steger, "Balls into Bins - A Simple and Tight Analysis", RANDOM 1998,
+    Theorem 1): m balls thrown uniformly into n bins leave the fullest with m/n + sqrt(2 (m/n) ln n)
+    for m >= n ln n. Here the bins are the ep groups (each holds E / ep experts, so a uniform
+    router picks each group alike) and the balls the (token, expert) choices: the ratio is
+    1 + sqrt(2 n ln n / m), never below n / m (the fullest group holds at least one choice) and
+    never above n (it holds every choice). Real
+    routers are skewed beyond uniform (the reason for DeepSeek's EPLB), so this is a lower bound.
+    """
+    n = rows.ep
+    m = np.maximum(np.asarray(assignments, dtype=np.float64), 1e-9)
+    ratio = np.maximum(1.0 + np.sqrt(2.0 * n * np.log(np.maximum(n, 1.0)) / m), n / m)
+    return np.where(n > 1.0, np.minimum(ratio, n), 1.0)
+
+
+def ep_group_touched(rows: RowInputs) -> np.ndarray:
+    """Returns the chance that one token's top-k experts include one of a given EP group's E / ep experts.
+
+    Uniform routing without replacement: 1 - prod_{i<k} (E - E/ep - i) / (E - i) (hypergeometric).
+    """
+    experts = np.maximum(rows.num_experts, 1.0)
+    others = experts - experts / np.maximum(rows.ep, 1.0)
+    untouched = np.ones(len(rows))
+    for i in range(int(np.max(rows.experts_per_token, initial=0.0))):
+        live = (i < rows.experts_per_token) & (experts - i > 0)
+        step = np.clip((others - i) / np.where(live, experts - i, 1.0), 0.0, 1.0)
+        untouched = untouched * np.where(live, step, 1.0)
+    return 1.0 - untouched
+
+
 def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     """Returns the FLOPs of one pass of the most loaded stage (which also holds the LM head).
 
@@ -69,13 +138,36 @@ def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     decode, prefill = _attention_flops(rows, work)
     layers = 2.0 * active * tokens + decode + prefill
     head = 2.0 * rows.lm_head_params * (work.decode_tokens + work.prefill_sequences)
+    return np.where(plain_tp(rows), layers * stage_fraction(rows) + head, _moe_parallel_flops(rows, work))
+
+
+def _moe_parallel_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
+    """Returns `stage_flops` under EP / attention DP: the busiest attention group and the busiest EP group.
+
+    Attention-side work (the non-routed weights and attention scores) counts the busiest
+    attention group's tokens (`attention_group_factors`); routed-expert work counts every token
+    of the pass times the EP load imbalance (`ep_load_imbalance`) of its tokens x top-k choices.
+    Both are scaled so that dividing by tp units gives the busiest unit's work.
+    """
+    f_decode, f_prefill = attention_group_factors(rows, work)
+    tokens = work.decode_tokens + work.prefill_tokens
+    busy_tokens = work.decode_tokens * f_decode + work.prefill_tokens * f_prefill
+    decode, prefill = _attention_flops(rows, work)
+    routed = rows.moe_layers * rows.experts_per_token * rows.expert_params
+    imbalance = ep_load_imbalance(rows, tokens * rows.experts_per_token)
+    layers = 2.0 * rows.dense_active_params * busy_tokens + 2.0 * routed * tokens * imbalance \
+        + decode * f_decode + prefill * f_prefill
+    head = 2.0 * rows.lm_head_params * (work.decode_tokens + work.prefill_sequences)
     return layers * stage_fraction(rows) + head
 
 
 def stage_attention_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     """Returns the attention score and value FLOPs of one pass of the most loaded stage (part of `stage_flops`)."""
     decode, prefill = _attention_flops(rows, work)
-    return (decode + prefill) * stage_fraction(rows)
+    f_decode, f_prefill = attention_group_factors(rows, work)
+    plain = plain_tp(rows)
+    return np.where(plain, (decode + prefill) * stage_fraction(rows),
+                    (decode * f_decode + prefill * f_prefill) * stage_fraction(rows))
 
 
 def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
@@ -86,13 +178,31 @@ def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.n
     """
     frac = stage_fraction(rows)
     tokens = work.decode_tokens + work.prefill_tokens
-    dense = (rows.dense_active_params - rows.kv_proj_params) / rows.tp + rows.kv_proj_params / kv_split(rows)
+    # Attention DP: the non-routed weights are split tp / adp ways (attention_tp = tp without it).
+    dense = (rows.dense_active_params - rows.kv_proj_params) / attention_tp(rows) \
+        + rows.kv_proj_params / kv_split(rows)
     experts = rows.moe_layers * expected_experts_touched(rows, tokens) * rows.expert_params / rows.tp
+    experts = np.where(rows.ep > 1.0, _busiest_ep_expert_reads(rows, tokens), experts)
     weights = (dense * rows.weight_bytes_per_param + experts * rows.expert_weight_bytes_per_param) * frac \
         + rows.lm_head_params / rows.tp * rows.boundary_bytes_per_param
     read = work.decode_tokens * rows.kv_read_bytes if work.decode_kv_read_bytes is None else work.decode_kv_read_bytes
+    # A device reads the KV of its attention group's sequences only: the busiest group's share.
+    f_decode, _ = attention_group_factors(rows, work)
     kv = read * frac / kv_split(rows)
+    kv = np.where(rows.adp > 1.0, kv * f_decode / rows.adp, kv)
     return weights, kv
+
+
+def _busiest_ep_expert_reads(rows: RowInputs, tokens: np.ndarray) -> np.ndarray:
+    """Returns the routed-expert parameters one unit of the busiest EP group reads in one pass, all layers.
+
+    The pass touches `expected_experts_touched` distinct experts, spread over ep groups like
+    balls into bins (`ep_load_imbalance` of that count); a group holds at most E / ep of them,
+    each split over tp / ep units.
+    """
+    touched = expected_experts_touched(rows, tokens)
+    per_group = np.minimum(touched / rows.ep * ep_load_imbalance(rows, touched), rows.num_experts / rows.ep)
+    return rows.moe_layers * per_group * rows.expert_params / moe_tp(rows)
 
 
 def smooth_roofline_s(compute_s: np.ndarray, memory_s: np.ndarray, sharpness: float) -> np.ndarray:
@@ -125,7 +235,43 @@ def stage_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray) -> np.
     message = tokens * rows.hidden_size * params.activation_bytes_per_element
     # Megatron-style TP: an all-reduce after attention and after the MLP (one for parallel blocks).
     allreduces = rows.allreduces_per_layer * layers_per_stage(rows)
-    return np.where(rows.tp > 1, allreduces * tp_allreduce_time_s(rows, message, params), 0.0)
+    plain = np.where(rows.tp > 1, allreduces * tp_allreduce_time_s(rows, message, params), 0.0)
+    return np.where(plain_tp(rows), plain, _moe_parallel_comm_s(rows, params, tokens))
+
+
+def _moe_parallel_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray) -> np.ndarray:
+    """Returns the seconds of one stage pass's collectives under EP / attention DP, for `tokens` replica tokens.
+
+    Per layer: the attention all-reduce inside each attention group (tp / adp units, its
+    tokens / adp tokens). Then the MLP or MoE side:
+    - no attention DP (adp = 1): every unit holds every token after the attention all-reduce, so
+      a MoE layer, with or without EP, computes its local experts' share of every token and ends
+      in one all-reduce of the replica's tokens over the tp units, as plain TP does (TensorRT-LLM
+      TP + EP without attention DP; vLLM EP without DP);
+    - attention DP around a dense MLP or a MoE layer without EP: the groups' tokens are
+      all-gathered before it and reduce-scattered after it over the tp units (SGLang's DP
+      attention), which moves what one ring all-reduce moves (a ring all-reduce is a
+      reduce-scatter then an all-gather), so it is priced as that all-reduce;
+    - attention DP and EP: an all-to-all dispatch and an all-to-all combine
+      (`all_to_all_time_s`). Each unit dispatches its 1/tp of the replica's tokens, each token
+      once to every other EP group holding one of its top_k experts (DeepEP and TensorRT-LLM's
+      all-to-all send a token once per destination rank, not once per expert), to all tp / ep
+      units of that group; the combine returns one partial sum per token and group the same way.
+      Per unit: tokens x (ep - 1) x P(group touched) x hidden x bytes / ep, with
+      P(group touched) = 1 - C(E - E/ep, k) / C(E, k) under uniform routing (`ep_group_touched`).
+    """
+    layers = layers_per_stage(rows)
+    moe_share = np.where(rows.num_layers > 0, rows.moe_layers / rows.num_layers, 0.0)
+    bpe = params.activation_bytes_per_element
+    message = tokens * rows.hidden_size * bpe
+    atp = attention_tp(rows)
+    attention = np.where(atp > 1.0, tp_allreduce_time_s(rows, message / rows.adp, params, units=atp), 0.0)
+    mlp = np.where(rows.tp > 1.0, tp_allreduce_time_s(rows, message, params), 0.0)
+    per_unit = tokens * (rows.ep - 1.0) * ep_group_touched(rows) * rows.hidden_size * bpe / rows.ep
+    a2a = 2.0 * all_to_all_time_s(rows, per_unit, params)
+    moe = np.where((rows.ep > 1.0) & (rows.adp > 1.0), a2a, mlp)
+    attention_allreduces = np.maximum(rows.allreduces_per_layer - 1.0, 0.0)
+    return layers * (attention_allreduces * attention + (1.0 - moe_share) * mlp + moe_share * moe)
 
 
 def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:
@@ -165,7 +311,8 @@ def decode_cycle_s(rows: RowInputs, params: CostParams, batch: np.ndarray,
     size = batch / micro
     prefill = size * prefill_tokens_per_token
     work = StageWork(decode_tokens=size, prefill_tokens=prefill,
-                     prefill_sequences=prefill / np.maximum(rows.input_len, 1.0))
+                     prefill_sequences=prefill / np.maximum(rows.input_len, 1.0),
+                     steady_state=np.asarray(prefill_tokens_per_token) > 0)
     return pass_latency_s(rows, params, work)
 
 

@@ -57,7 +57,7 @@ def spearman_within_groups(rows: list[MeasuredRow], predicted: np.ndarray, measu
     groups: dict[tuple, dict[tuple, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, row in enumerate(rows):
         if np.isfinite(predicted[i]) and np.isfinite(measured[i]):
-            groups[group_key(row)][(row.tp, row.pp, row.dp, row.batch or 0)].append(i)
+            groups[group_key(row)][(row.tp, row.pp, row.dp, row.ep, row.adp, row.batch or 0)].append(i)
     values = []
     for configs in groups.values():
         if len(configs) < min_configs:

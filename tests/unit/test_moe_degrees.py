@@ -9,7 +9,6 @@ marked below.
 """
 from __future__ import annotations
 
-import json
 import shlex
 
 import numpy as np
@@ -238,8 +237,6 @@ def test_problem_rows_carry_the_degrees_to_the_cost_model():
     assert len(problem.table.ttft_s) == len(c)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the cost-model side of issue 10 (cost_models.evaluate pricing ep/adp); "
-                                       "remove this mark when it merges")
 def test_attention_dp_replicates_attention_weights():
     # Under attention DP every GPU holds all attention weights instead of 1/TP of them, so weights per GPU grow.
     plain = api.estimate(QWEN3_MOE, H100, WORKLOAD, tp=4, space="gpu")
