@@ -124,6 +124,9 @@ def cross_validate(data: Mapping[str, Sequence[MeasuredRow]], start: CostParams,
     role_of = np.array(roles)
     pooled["by_data"] = {name: {m: metric_summary(errors[m][role_of == name]) for m in METRICS}
                          | {"rows": int((role_of == name).sum())} for name in data}
+    load_types = np.array([r.load_type for r in rows])
+    pooled["by_load_type"] = {t: {m: metric_summary(errors[m][load_types == t]) for m in METRICS}
+                              | {"rows": int((load_types == t).sum())} for t in sorted(set(load_types.tolist()))}
     report: dict[str, Any] = {"mode": mode}
     if mode == "kfold":
         report.update(k=folds, seed=seed, grouping=GROUPING)

@@ -26,9 +26,13 @@ REQUIRED_COLUMNS = ("row_id", "model_id", "hardware_id", "dtype", "tensor_parall
                     "data_parallel", "input_len", "output_len", "batch_or_concurrency", "load_type",
                     "throughput_output_tok_s_total", "ttft_ms", "tpot_or_itl_ms", "e2e_latency_s")
 
-#: load_type -> regime the model predicts (issue #3, part 4).
+#: load_type -> regime the model predicts (issue #3, part 4; `online_request_rate`: issue #9, section 2).
 LOAD_TYPES = ("offline_max_throughput", "static_batch", "online_fixed_concurrency",
-              "batch1_first_token_latency", "static_batch_e2e_latency")
+              "batch1_first_token_latency", "static_batch_e2e_latency", "online_request_rate")
+#: Load types the serving simulator predicts (closed loop at a concurrency, open loop at a request rate).
+SERVING_LOAD_TYPES = ("online_fixed_concurrency", "online_request_rate")
+#: Optional column of `online_request_rate` rows: the mean arrival rate (requests/s, Poisson arrivals).
+RATE_COLUMN = "request_rate_per_s"
 
 #: vLLM's engine ceiling on sequences in flight when a row states none (vLLM EngineArgs max_num_seqs default 256).
 VLLM_DEFAULT_MAX_NUM_SEQS = 256
@@ -89,6 +93,10 @@ class MeasuredRow:
     ttft_s: float | None
     tpot_s: float | None
     e2e_latency_s: float | None
+    request_rate_per_s: float | None = None
+    """Mean Poisson arrival rate of an `online_request_rate` row (requests/s over all replicas)."""
+    framework: str = ""
+    """The row's `framework` column (engine and benchmark tool), as written."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,14 +169,20 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
     e2e = _float(raw.get("e2e_latency_s"))
     batch_text = (raw.get("batch_or_concurrency") or "").strip()
     batch = _int(batch_text)
+    rate = _float(raw.get(RATE_COLUMN))
     if load_type == "batch1_first_token_latency":
         batch = 1
-    if load_type != "offline_max_throughput" and batch is None:
+    if load_type == "online_request_rate":
+        if rate is None:
+            return SkippedRow(row_id=row_id, reason=f"online_request_rate row without a positive {RATE_COLUMN}")
+        batch = None
+    elif load_type != "offline_max_throughput" and batch is None:
         return SkippedRow(row_id=row_id, reason=f"{load_type} row without an integer batch")
     has_figure = {
         "offline_max_throughput": throughput is not None,
         "static_batch": throughput is not None,
         "online_fixed_concurrency": throughput is not None or tpot_ms is not None,
+        "online_request_rate": throughput is not None or tpot_ms is not None or ttft_ms is not None,
         "batch1_first_token_latency": ttft_ms is not None,
         "static_batch_e2e_latency": tpot_ms is not None or e2e is not None or throughput is not None,
     }[load_type]
@@ -183,7 +197,9 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
         engine_max_num_tokens=(trtllm_bench_max_num_tokens(model, device, dtype, tp, pp, lengths[0], lengths[1])
                                if "trtllm-bench" in batch_text else None),
         throughput_tokens_per_s=throughput, ttft_s=None if ttft_ms is None else ttft_ms / 1e3,
-        tpot_s=None if tpot_ms is None else tpot_ms / 1e3, e2e_latency_s=e2e)
+        tpot_s=None if tpot_ms is None else tpot_ms / 1e3, e2e_latency_s=e2e,
+        request_rate_per_s=rate if load_type == "online_request_rate" else None,
+        framework=(raw.get("framework") or "").strip())
 
 
 def trtllm_bench_max_num_tokens(model: ModelSpec, hardware: HardwareSpec, dtype: str, tp: int, pp: int,

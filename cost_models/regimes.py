@@ -10,6 +10,8 @@ load_type -> regime:
   flight; the requests start together and, having equal lengths, finish together, so they run in
   waves: the wave's prompts are prefilled, then decoded together. Throughput and TPOT as
   `static_batch`; a request waits on average for (concurrency + 1) / 2 prompts' prefill (TTFT).
+- `online_request_rate`: requests of fixed lengths arriving as a Poisson process at a rate: the
+  serving simulator's open loop (no static fallback).
 - `batch1_first_token_latency`: TTFT of one prompt alone (`steady_state_metrics` at batch 1).
 - `static_batch_e2e_latency`: TPOT of a pure decode step at the given batch, static throughput;
   a row with only an end-to-end latency compares e2e / output_len on both sides.
@@ -104,10 +106,10 @@ def _predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray
          lt == "online_fixed_concurrency"],
         [steady["ttft_s"], static_prefill, static_prefill, wave_prefill], nan)
     tpot = np.select([lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"], [pure, pure], nan)
-    online = lt == "online_fixed_concurrency"
-    if online.any():  # closed-loop rows: the serving simulator, not waves (the wave figures stay where none fits)
-        from cost_models.serving.validation import predict_closed_loop
-        sim = predict_closed_loop(prepared.rows, base, params, online)
+    online = np.isin(lt, ("online_fixed_concurrency", "online_request_rate"))
+    if online.any():  # serving rows: the simulator, not waves (the wave figures stay where none fits)
+        from cost_models.serving.validation import predict_serving
+        sim = predict_serving(prepared.rows, base, params, online)
         throughput, ttft, tpot = (np.where(np.isfinite(sim[k]), sim[k], old) for k, old in
                                   (("throughput", throughput), ("ttft", ttft), ("tpot", tpot)))
     e2e_per_token = static_e2e / rows.output_len

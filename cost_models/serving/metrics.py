@@ -2,7 +2,8 @@
 
 Measured requests: a closed loop drops its first `concurrency` requests (the burst that starts
 every client at once) and its last `concurrency` (the drain, when clients stop sending), as
-benchmark tools drop warm-up; an open loop drops the first 10% of arrivals. Throughput counts
+benchmark tools drop warm-up; an open loop drops the first 10% of arrivals. `measure="windows"`
+counts what genai-perf reports instead (see `window_mask`). Throughput counts
 the output tokens generated inside the measuring window (`window_tokens_per_s`); requests/s is
 that over the measured requests' mean output length.
 
@@ -27,6 +28,14 @@ PERCENTILES = (50, 90, 99)
 OPEN_WARMUP_FRACTION = 0.1
 #: Queueing time growing faster than this per second of arrivals means the rate is not kept up with.
 OVERLOAD_SLOPE = 0.05
+#: genai-perf's measurement (its README, Profiling Options, docs.nvidia.com/deeplearning/triton-inference-server/
+#: user-guide/docs/perf_analyzer/genai-perf/README.html): perf_analyzer "will sample a time interval specified
+#: and take measurement over the requests completed within that time interval"; "when using the default
+#: stability percentage [999], GenAI-Perf will benchmark for 3*(measurement_interval) milliseconds"; warm-up
+#: requests default 0. The interval is 10,000 ms in the NIM benchmarking guide's commands (perf_analyzer's
+#: own default is 5,000: perf_analyzer docs/cli.md, --measurement-interval).
+GENAI_PERF_WINDOW_S = 10.0
+GENAI_PERF_WINDOWS = 3
 #: Points a run of inter-token gaps is summarised by for percentiles (the gaps of a run are linear).
 _GAP_POINTS = 8
 
@@ -131,15 +140,32 @@ def measured_mask(traj: Trajectory, *, concurrency: int | None) -> np.ndarray:
     return rank >= skip
 
 
+def window_mask(traj: Trajectory, *, window_s: float = GENAI_PERF_WINDOW_S,
+                windows: int = GENAI_PERF_WINDOWS) -> np.ndarray:
+    """Returns which requests genai-perf measures: those completing in `windows` consecutive time windows.
+
+    The windows are `window_s` long from the start of the load (no warm-up: the clients' first burst is
+    measured); windows in which no request completes measure nothing (perf_analyzer has no latency to
+    report for them), so the measurement starts at the window of the first completion. Long requests
+    then make the measured set the first rounds, short ones the steady state.
+    """
+    finish = traj.finish_s
+    first = float(np.floor(np.nanmin(finish) / window_s)) * window_s
+    return (finish >= first) & (finish < first + windows * window_s)
+
+
 def summarize_replica(traj: Trajectory, *, concurrency: int | None, measure: str = "steady") -> ReplicaSummary:
     """Returns the measured requests' latencies and the replica's throughput and overload verdict.
 
     `measure`: 'steady' leaves out warm-up (and a closed loop's drain); 'all' counts every request's
-    latency, start included, as a benchmark without warm-up reports it (throughput keeps its window).
+    latency, start included, as a benchmark without warm-up reports it; 'windows' the requests
+    genai-perf measures (`window_mask`). Throughput keeps its window (`window_tokens_per_s`).
     """
     mask = measured_mask(traj, concurrency=concurrency)
     if measure == "all":
         mask = np.ones(len(traj.arrival_s), dtype=bool)
+    elif measure == "windows":
+        mask = window_mask(traj)
     if not mask.any():
         mask = np.ones(len(traj.arrival_s), dtype=bool)
     arrival, first, finish = traj.arrival_s[mask], traj.first_token_s[mask], traj.finish_s[mask]
