@@ -86,7 +86,13 @@ def kv_transfer_s(prompt_len: np.ndarray, *, attention: Attention, kv_bytes_per_
 
 
 def check_disaggregation(engine: EngineProfile, *, prefill_pp: int, decode_pp: int) -> None:
-    """Raises InputError when the engine release does not run prefill/decode disaggregation at these PP degrees."""
+    """Raises InputError when the engine release does not run prefill/decode disaggregation at these PP degrees.
+
+    Every GPU engine release with a profile here has it: vLLM (docs.vllm.ai v0.8.0 features/disagg_prefill,
+    experimental, KV connectors), SGLang (docs.sglang.io advanced_features/pd_disaggregation, Mooncake or
+    NIXL transfer), TensorRT-LLM (nvidia.github.io/TensorRT-LLM 0.19.0 advanced/disaggregated-service,
+    context-only and generation-only requests). Furiosa LLM: from 2026.4, at PP 1 (`FURIOSA_DISAGG_RELEASE`).
+    """
     if engine.engine != "furiosa-llm":
         return
     try:
