@@ -8,6 +8,13 @@ Traffic is exactly one of: `concurrency` (closed loop of that many clients), `ra
 requests/s, Poisson or gamma arrivals with `cv`), or `trace_file` (timestamps and lengths).
 Lengths: the workload's fixed input/output lengths, or a `lengths_file` sample or histogram.
 With `dp` > 1 the traffic is split evenly over the replicas.
+
+Disaggregated prefill/decode (`mode="disagg"`): `prefill` and `decode` are each a pool layout, a mapping
+{"tp": N, "pp": N (default 1), "replicas": N} or a tuple (tp, pp, replicas); open-loop traffic only.
+
+    result = simulate("llama-3.1-70b", "h100-sxm", mode="disagg", prefill={"tp": 4, "replicas": 1},
+                      decode={"tp": 4, "replicas": 1}, rate=2.0)
+    print(result.to_dict()["kv_transfer_ms"]["mean"])
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ __all__ = ["simulate"]
 #: Most requests one simulation takes (10,000 of a 70B model take well under a second).
 MAX_REQUESTS = 1_000_000
 OPEN_ARRIVALS = ("poisson", "gamma")
+MODES = ("agg", "disagg")
 
 
 def _positive_int(value, flag: str, maximum: int = 1_000_000) -> int:
@@ -44,8 +52,20 @@ def _positive_float(value, flag: str) -> float:
     return float(value)
 
 
+def _pool(value, role: str) -> tuple[int, int, int]:
+    """Returns (tp, pp, replicas) of a pool given as a mapping or a 3-tuple; InputError names the flag."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"tp", "pp", "replicas"})
+        if unknown or "tp" not in value or "replicas" not in value:
+            raise InputError(source=role, value=value, expected='{"tp": N, "pp": N (optional), "replicas": N}')
+        value = (value["tp"], value.get("pp", 1), value["replicas"])
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise InputError(source=role, value=value, expected="(tp, pp, replicas) or a mapping with those keys")
+    return tuple(_positive_int(v, f"--{role}-{name}") for v, name in zip(value, ("tp", "pp", "replicas")))
+
+
 def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
-             tp: int, pp: int = 1, dp: int = 1, engine: str | None = None, release: str | None = None,
+             tp: int | None = None, pp: int = 1, dp: int = 1, mode: str = "agg", prefill=None, decode=None, engine: str | None = None, release: str | None = None,
              rate: float | None = None, concurrency: int | None = None, arrival: str = "poisson",
              cv: float | None = None, requests: int = 1000, seed: int = 0, max_num_seqs: int | None = None,
              max_num_batched_tokens: int | None = None, lengths_file: str | os.PathLike | None = None,
@@ -59,6 +79,18 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
     spec = as_model(model)
     device = as_hardware(hardware)
     workload = Workload() if workload is None else workload
+    if mode not in MODES:
+        raise InputError(source="--mode", value=mode, expected="one of " + ", ".join(MODES))
+    if mode == "disagg":
+        if prefill is None or decode is None:
+            raise InputError(source="--mode", value=mode, expected="both pools: --prefill-tp/--prefill-replicas "
+                                                                   "and --decode-tp/--decode-replicas")
+        prefill, decode = _pool(prefill, "prefill"), _pool(decode, "decode")
+        tp = tp or 1
+    elif prefill is not None or decode is not None:
+        raise InputError(source="--mode", value=mode, expected="disagg when prefill and decode pools are given")
+    elif tp is None:
+        raise InputError(source="--tp", value=None, expected="a tensor-parallel size", has_value=False)
     tp, pp, dp = (_positive_int(v, f"--{n}") for v, n in ((tp, "tp"), (pp, "pp"), (dp, "dp")))
     requests = _positive_int(requests, "--requests", MAX_REQUESTS)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -93,6 +125,13 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
             cv = _positive_float(cv, "--cv")
         traffic = Traffic(requests=requests, lengths=lengths, rate_per_s=rate, arrival=arrival, cv=cv, seed=seed)
     profile = load_engine(engine or default_engine(device), device, release)
+    if mode == "disagg":
+        from cost_models.serving.disagg import simulate_disaggregated
+        return simulate_disaggregated(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
+                                      prefill=prefill, decode=decode, engine=profile, traffic=traffic,
+                                      params=load_params() if params is None else params,
+                                      ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms,
+                                      max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     return simulate_layout(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype, tp=tp, pp=pp, dp=dp,
                            engine=profile, traffic=traffic, params=load_params() if params is None else params,
                            ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms, max_num_seqs=max_num_seqs,

@@ -1,7 +1,9 @@
 """`autotune simulate`: one configuration under traffic, through the serving simulator.
 
 Exactly one of --rate (open loop), --concurrency (closed loop) or a --workload file with
-timestamps (a trace). With --dp > 1 the traffic is split evenly over the replicas. Exit 0 with
+timestamps (a trace). With --dp > 1 the traffic is split evenly over the replicas. `--mode disagg`
+runs a prefill pool (--prefill-tp/-pp/-replicas) and a decode pool (--decode-tp/-pp/-replicas) with the
+KV cache moved between them (cost_models/serving/disagg.py; open-loop traffic only). Exit 0 with
 the results (an overloaded replica is reported as such, not as a latency), 1 when the layout
 cannot hold one request, 2 for bad input.
 """
@@ -11,7 +13,7 @@ import argparse
 import json
 
 from autotune.commands import common_args as ca
-from autotune.errors import EXIT_OK
+from autotune.errors import EXIT_OK, InputError
 
 _NO_DEFAULT = ca.NO_AUTO_DEFAULT
 
@@ -21,10 +23,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model preset (short name or Hugging Face id) or a config.json path" + _NO_DEFAULT)
     parser.add_argument("--hardware", default=ca.DEFAULT_HARDWARE, metavar="NAME|PATH",
                         help="hardware preset or YAML file")
-    parser.add_argument("--tp", default="1", metavar="N", help="tensor-parallel size (PEs on RNGD: 8 = one card)")
-    parser.add_argument("--pp", default="1", metavar="N", help="pipeline-parallel stages")
-    parser.add_argument("--dp", default="1", metavar="N",
-                        help="data-parallel replicas; the traffic is split evenly over them")
+    parser.add_argument("--tp", default=None, metavar="N",
+                        help="tensor-parallel size (PEs on RNGD: 8 = one card); default 1")
+    parser.add_argument("--pp", default=None, metavar="N", help="pipeline-parallel stages; default 1")
+    parser.add_argument("--dp", default=None, metavar="N",
+                        help="data-parallel replicas; the traffic is split evenly over them; default 1")
+    parser.add_argument("--mode", default="agg", metavar="agg|disagg",
+                        help="agg: every replica prefills and decodes; disagg: a prefill pool and a decode pool")
+    for role in ("prefill", "decode"):
+        parser.add_argument(f"--{role}-tp", default=None, metavar="N",
+                            help=f"--mode disagg: tensor-parallel size of the {role} replicas" + _NO_DEFAULT)
+        parser.add_argument(f"--{role}-pp", default="1", metavar="N",
+                            help=f"--mode disagg: pipeline-parallel stages of the {role} replicas")
+        parser.add_argument(f"--{role}-replicas", default=None, metavar="N",
+                            help=f"--mode disagg: {role} replicas" + _NO_DEFAULT)
     parser.add_argument("--rate", default=None, metavar="R",
                         help="open loop: mean arrival rate, requests/s (all replicas)" + _NO_DEFAULT)
     parser.add_argument("--concurrency", default=None, metavar="C",
@@ -68,11 +80,34 @@ def run(args: argparse.Namespace) -> int:
 
     args.batch = "auto"
     workload = ca.workload_from_args(args)
-    degrees = {name: ca.parse_int(getattr(args, name), f"--{name}", maximum=1_000_000) for name in ("tp", "pp", "dp")}
+    mode = ca.parse_choice(args.mode, "--mode", ("agg", "disagg"))
+    pools = {}
+    if mode == "disagg":
+        for name, pool_name in (("tp", "tp"), ("pp", "pp"), ("dp", "replicas")):
+            if getattr(args, name) is not None:
+                raise InputError(source=f"--{name}", value=getattr(args, name),
+                                 expected=f"no --{name} with --mode disagg: give --prefill-{pool_name} and "
+                                          f"--decode-{pool_name}")
+        for role in ("prefill", "decode"):
+            for name in ("tp", "replicas"):
+                if getattr(args, f"{role}_{name}") is None:
+                    raise InputError(source=f"--{role}-{name}", value=None, has_value=False,
+                                     expected="a positive integer with --mode disagg")
+            pools[role] = tuple(ca.parse_int(getattr(args, f"{role}_{name}"), f"--{role}-{name}", maximum=1_000_000)
+                                for name in ("tp", "pp", "replicas"))
+    else:
+        for role in ("prefill", "decode"):
+            for name in ("tp", "replicas"):
+                if getattr(args, f"{role}_{name}") is not None:
+                    raise InputError(source=f"--{role}-{name}", value=getattr(args, f"{role}_{name}"),
+                                     expected="--mode disagg (a pool's size has no meaning in aggregated mode)")
+    degrees = {name: ca.parse_int(getattr(args, name) or "1", f"--{name}", maximum=1_000_000)
+               for name in ("tp", "pp", "dp")}
     trace = args.workload if args.workload is not None and is_trace_file(args.workload) else None
     lengths = args.workload if args.workload is not None and trace is None else None
     result = simulate(
-        args.model, args.hardware, workload, **degrees, engine=args.engine, release=args.release,
+        args.model, args.hardware, workload, **degrees, mode=mode, prefill=pools.get("prefill"),
+        decode=pools.get("decode"), engine=args.engine, release=args.release,
         rate=ca.parse_positive_float(args.rate, "--rate"),
         concurrency=ca.parse_optional_int(args.concurrency, "--concurrency"),
         arrival=ca.parse_choice(args.arrival, "--arrival", ("poisson", "gamma")),
@@ -97,15 +132,25 @@ def _row(name: str, dist) -> str:
 
 def render(result) -> str:
     """Returns the human report: latency percentiles, rates, KV use and notes."""
-    lines = [f"{result.engine} {result.release}, {result.replicas} replica(s), {result.traffic}; "
+    head = f"{result.replicas} replica(s)"
+    if result.mode == "disagg":
+        head = " + ".join(f"{p.replicas} {p.role} replica(s) (TP {p.tensor_parallel_size}, PP "
+                          f"{p.pipeline_parallel_size})" for p in (result.prefill, result.decode))
+    lines = [f"{result.engine} {result.release}, {head}, {result.traffic}; "
              f"max_num_seqs {result.max_num_seqs}, max_num_batched_tokens {result.max_num_batched_tokens}",
              f"  {'ms':<16}{'p50':>12}{'p90':>12}{'p99':>12}{'mean':>12}",
              _row("TTFT", result.ttft_ms), _row("TPOT", result.tpot_ms), _row("inter-token", result.itl_ms),
-             _row("end-to-end", result.e2e_latency_ms), _row("queueing", result.queueing_ms), "",
+             _row("end-to-end", result.e2e_latency_ms), _row("queueing", result.queueing_ms)]
+    if result.mode == "disagg":
+        lines.append(_row("KV transfer", result.kv_transfer_ms))
+    lines += ["",
              f"  output tokens/s {result.output_tokens_per_s:,.1f}   requests/s {result.requests_per_s:.3f}"
              + ("" if result.goodput_requests_per_s is None
                 else f"   goodput {result.goodput_requests_per_s:.3f} requests/s"),
              f"  peak KV cache {result.peak_kv_fraction * 100:.1f}% ({result.peak_kv_tokens:,.0f} tokens)   "
              f"preemptions {result.preemptions}   overloaded {'yes' if result.overloaded else 'no'}"]
+    if result.mode == "disagg":
+        lines += [f"  {p.role} pool: {p.devices} device(s), busy {p.busy_fraction * 100:.1f}%, peak KV cache "
+                  f"{p.peak_kv_fraction * 100:.1f}%, preemptions {p.preemptions}" for p in (result.prefill, result.decode)]
     lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)

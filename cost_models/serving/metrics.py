@@ -55,6 +55,34 @@ class Distribution:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PoolSummary:
+    """One pool of a disaggregated deployment: its layout, its replicas and how busy they were."""
+
+    role: str
+    """'prefill' or 'decode'."""
+    tensor_parallel_size: int
+    pipeline_parallel_size: int
+    replicas: int
+    devices: int
+    """Devices (GPUs, RNGD cards) the pool's replicas occupy."""
+    busy_fraction: float
+    """Mean over the replicas of the share of the run spent in engine steps (the rest: waiting for work)."""
+    peak_kv_fraction: float
+    """Largest share of a replica's KV cache in use after a step (a prefill replica frees a prompt's KV in the
+    step that completes it, so its peak shows only prompts part-way through)."""
+    preemptions: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "tensor_parallel_size": self.tensor_parallel_size,
+                "pipeline_parallel_size": self.pipeline_parallel_size, "replicas": self.replicas,
+                "devices": self.devices, "busy_fraction": round(self.busy_fraction, 6),
+                "peak_kv_fraction": round(self.peak_kv_fraction, 6), "preemptions": self.preemptions,
+                "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens}
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServingResult:
     """What clients of one configuration see under the given traffic (all replicas together)."""
 
@@ -90,12 +118,20 @@ class ServingResult:
     """Most requests admitted and unfinished at once on a replica (an upper bound on the engine's running
     batch: a preempted request counts until it finishes). Any max_num_seqs above it never binds, so the
     run is the same for every such limit."""
+    mode: str = "agg"
+    """'agg' (every replica prefills and decodes) or 'disagg' (a prefill pool and a decode pool)."""
+    prefill: PoolSummary | None = None
+    decode: PoolSummary | None = None
+    kv_transfer_ms: Distribution | None = None
+    """Disaggregated: the KV cache's move from the prefill to the decode replica, per request."""
+    kv_link: str | None = None
+    """Disaggregated: the link the KV cache moves over, and why that one."""
 
     def to_dict(self) -> dict[str, Any]:
         def dist(d: Distribution | None) -> dict[str, float] | None:
             return None if d is None else d.to_dict()
 
-        return {
+        out = {
             "engine": self.engine, "release": self.release, "replicas": self.replicas, "traffic": self.traffic,
             "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens,
             "requests": self.requests, "overloaded": self.overloaded,
@@ -109,6 +145,11 @@ class ServingResult:
             "preemptions": self.preemptions, "simulated_s": round(self.simulated_s, 6), "steps": self.steps,
             "notes": list(self.notes),
         }
+        if self.mode == "disagg":  # aggregated documents keep their keys (byte for byte as before)
+            out = {"mode": self.mode, **out, "prefill": None if self.prefill is None else self.prefill.to_dict(),
+                   "decode": None if self.decode is None else self.decode.to_dict(),
+                   "kv_transfer_ms": dist(self.kv_transfer_ms), "kv_link": self.kv_link}
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

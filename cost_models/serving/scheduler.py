@@ -70,6 +70,8 @@ class Trajectory:
     peak_kv_pairs: float
     preemptions: int
     steps: int
+    busy_s: float = 0.0
+    """Seconds the replica spent running steps (the rest of its time it waited for work)."""
 
 
 #: observer(sequences in the step, tokens the step computes, KV pairs in use after it, steps): for tests.
@@ -78,14 +80,19 @@ Observer = Callable[[int, int, float, int], None]
 
 def simulate_replica(pricer: StepPricer, limits: EngineLimits, *, input_len: np.ndarray, output_len: np.ndarray,
                      arrival_s: np.ndarray | None = None, concurrency: int | None = None,
-                     observer: Observer | None = None, start_spread_s: float = 0.0) -> Trajectory:
+                     observer: Observer | None = None, start_spread_s: float = 0.0,
+                     prefilled: np.ndarray | None = None) -> Trajectory:
     """Returns the trajectory of one replica serving the requests (open loop: `arrival_s`; closed: `concurrency`).
 
     A closed loop's clients send their first requests evenly over `start_spread_s` (0: all at once, as
     benchmark tools start); with equal lengths, requests that start together stay in lockstep, which
     jitter breaks in real runs, so a spread of one request's latency starts the loop in its steady state.
+    `prefilled` (disaggregated decode): per request, True when it arrives with its prompt's KV cache and
+    first token already made elsewhere; it is admitted straight into the decode batch (no prefill work),
+    its first token counted at admission. None (aggregated serving) leaves every path as it was.
     """
-    return _Engine(pricer, limits, input_len, output_len, arrival_s, concurrency, observer, start_spread_s).run()
+    return _Engine(pricer, limits, input_len, output_len, arrival_s, concurrency, observer, start_spread_s,
+                   prefilled).run()
 
 
 class _Engine:
@@ -93,8 +100,10 @@ class _Engine:
 
     def __init__(self, pricer: StepPricer, limits: EngineLimits, input_len: np.ndarray, output_len: np.ndarray,
                  arrival_s: np.ndarray | None, concurrency: int | None, observer: Observer | None = None,
-                 start_spread_s: float = 0.0) -> None:
+                 start_spread_s: float = 0.0, prefilled: np.ndarray | None = None) -> None:
         self.observer = observer
+        self.prefilled = None if prefilled is None else [bool(x) for x in prefilled]
+        self.busy = 0.0
         self.pricer = pricer
         self.limits = limits
         att = pricer.attention
@@ -180,6 +189,34 @@ class _Engine:
             self.arr[self.sent] = self.now
             self.waiting.append(self.sent)
             self.sent += 1
+
+    def admit_prefilled(self) -> None:
+        """Disaggregated decode: moves prefilled requests at the queue's head into the decode batch, in order.
+
+        A request needs a sequence slot and room for its prompt's KV (prompt + output when the engine
+        reserves the whole request) plus the next step's new tokens; its transferred first token is out.
+        """
+        pre, waiting, lim = self.prefilled, self.waiting, self.limits
+        while waiting and pre[waiting[0]] and len(self.running) < lim.max_num_seqs:
+            i = waiting[0]
+            if lim.reserve_full:
+                need, step = self.pairs(self.inp[i] + self.out[i]), 0.0
+            else:
+                need, step = self.pairs(self.inp[i]), float(self.full_layers + self.window_layers)
+            if not self._fits(need + self.kv_growth() + step):
+                return
+            waiting.popleft()
+            pre[i] = False  # preempted later, it is recomputed here (the engine's recompute preemption)
+            self.kv += need
+            self.running.append(i)
+            self.sched[i] = self.first[i] = self.now
+            self.computed[i] = self.inp[i]
+            self.gen[i] = 1
+            if self.out[i] <= 1:
+                self.finish(i)
+            else:
+                self.join_decode(i)
+            self._peak()
 
     # -- request transitions ------------------------------------------------------------------------------------
     def join_decode(self, i: int) -> None:
@@ -280,6 +317,8 @@ class _Engine:
         mixed = self.limits.mixed_batches
         while self.done < self.n:
             self.admit_arrivals()
+            if self.prefilled is not None:
+                self.admit_prefilled()
             if not self.running and not self.waiting:
                 self.now = max(self.now, self.next_arrival_s())
                 continue
@@ -339,8 +378,11 @@ class _Engine:
             chunks.append((i, start, start + c))
             budget -= c
         waiting = self.waiting
+        pre = self.prefilled
         while waiting and budget > 0 and len(self.running) < lim.max_num_seqs:
             i = waiting[0]
+            if pre is not None and pre[i]:
+                break  # admitted by `admit_prefilled` once the KV cache has room
             rem = self.target[i]
             c = min(rem, budget) if lim.chunked_prefill else rem
             if not lim.chunked_prefill and rem > budget and (chunks or decoders):
@@ -370,6 +412,7 @@ class _Engine:
         d = decoders
         t = self.pricer.step_s(d, prefill, ending, self.decode_pairs() if d else 0.0, prefill_pairs, d + len(chunks))
         self.now += t
+        self.busy += t
         self.steps += 1
         if d:
             self.gaps.append((t + self.stall, 0.0, 1, d))
@@ -403,7 +446,8 @@ class _Engine:
             return self.mixed_step(with_decode=False)
         if self.prefilling:
             i = self.prefilling[0]
-        elif self.waiting and len(self.running) < lim.max_num_seqs:
+        elif self.waiting and len(self.running) < lim.max_num_seqs \
+                and not (self.prefilled is not None and self.prefilled[self.waiting[0]]):
             i = self.waiting[0]
             need = self.pairs(min(self.target[i], lim.max_num_batched_tokens))
             if not self._fits(need):
@@ -426,6 +470,7 @@ class _Engine:
         ending = 1 if end == self.target[i] else 0
         t = self.pricer.step_s(0, padded, ending, 0.0, self.attention.prefill_pairs(start, start + padded), 1)
         self.now += t
+        self.busy += t
         self.steps += 1
         self.stall += t
         self.prefills_since_decode += 1
@@ -500,6 +545,7 @@ class _Engine:
             self.gaps.append((first + slope, slope, k - 1, self.D))
         self.stall = 0.0
         self.now += total
+        self.busy += total
         self.steps += k
         if self.observer is not None:
             self.observer(self.D, self.D, self.kv + self.kv_growth() * k, k)
@@ -531,7 +577,8 @@ class _Engine:
             arrival_s=np.array(self.arr), scheduled_s=np.array(self.sched), first_token_s=np.array(self.first),
             finish_s=np.array(self.fin), input_len=np.array(self.inp), output_len=np.array(self.out),
             gap_first_s=gaps[:, 0], gap_slope_s=gaps[:, 1], gap_steps=gaps[:, 2].astype(np.int64),
-            gap_weight=gaps[:, 3], peak_kv_pairs=self.peak_kv, preemptions=self.preemptions, steps=self.steps)
+            gap_weight=gaps[:, 3], peak_kv_pairs=self.peak_kv, preemptions=self.preemptions, steps=self.steps,
+            busy_s=self.busy)
 
 
 def _steps_to_reach(gap_s: float, first: float, slope: float) -> int:

@@ -121,15 +121,7 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
                                      max_num_batched_tokens=max_num_batched_tokens,
                                      activation_tokens=activation_tokens)
     longest = max(i + o for i, o in zip(traffic.lengths.input_len, traffic.lengths.output_len))
-    if pricer.attention.pairs(longest) > limits.kv_capacity_pairs:
-        tokens = limits.kv_capacity_pairs / max(pricer.attention.full_layers + pricer.attention.window_layers, 1)
-        raise InfeasibleError(f"the KV cache of one replica holds about {tokens:.0f} tokens; a request of "
-                              f"{longest} tokens (prompt + output) does not fit",
-                              reasons=("kv_cache",))
-    if engine.buckets is not None and longest > max(engine.buckets.decode_max_attention):
-        raise InfeasibleError(f"{engine.display_name} {engine.release} compiles attention up to "
-                              f"{max(engine.buckets.decode_max_attention)} tokens; a request of {longest} tokens "
-                              f"(prompt + output) has no decode bucket", reasons=("buckets",))
+    check_fits(pricer, limits, engine, longest)
     summaries: list[tuple[int, ReplicaSummary]] = []
     peak, preemptions, steps, simulated, running = 0.0, 0, 0, 0.0, 0
     for replicas, share in _shares(traffic, dp):
@@ -144,6 +136,31 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
                       pricer=pricer, preemptions=preemptions, steps=steps, simulated_s=simulated,
                       ttft_slo_ms=ttft_slo_ms, tpot_slo_ms=tpot_slo_ms)
     return replace(result, peak_running=running)
+
+
+def check_fits(pricer: StepPricer, limits: EngineLimits, engine: EngineProfile, longest: int, *,
+               decodes: bool = True, what: str = "one replica") -> None:
+    """Raises InfeasibleError when a request of `longest` tokens (prompt + output) cannot fit `what`'s KV cache.
+
+    `decodes` False (a prefill-only replica): no decode bucket is needed.
+    """
+    if pricer.attention.pairs(longest) > limits.kv_capacity_pairs:
+        tokens = limits.kv_capacity_pairs / max(pricer.attention.full_layers + pricer.attention.window_layers, 1)
+        raise InfeasibleError(f"the KV cache of {what} holds about {tokens:.0f} tokens; a request of "
+                              f"{longest} tokens (prompt + output) does not fit",
+                              reasons=("kv_cache",))
+    if decodes and engine.buckets is not None and longest > max(engine.buckets.decode_max_attention):
+        raise InfeasibleError(f"{engine.display_name} {engine.release} compiles attention up to "
+                              f"{max(engine.buckets.decode_max_attention)} tokens; a request of {longest} tokens "
+                              f"(prompt + output) has no decode bucket", reasons=("buckets",))
+
+
+def traffic_text(traffic: Traffic) -> str:
+    """Returns the traffic in words, as results describe it."""
+    return (f"closed loop, {traffic.concurrency} clients" if traffic.closed else
+            f"trace ({len(traffic.trace_s)} requests)" if traffic.arrival == "trace" else
+            f"{traffic.arrival} arrivals at {traffic.rate_per_s:g} requests/s"
+            + (f", cv {traffic.cv:g}" if traffic.arrival == "gamma" else ""))
 
 
 def peak_in_flight(start_s: np.ndarray, finish_s: np.ndarray) -> int:
@@ -192,10 +209,6 @@ def _combine(summaries: list[tuple[int, ReplicaSummary]], *, engine: EngineProfi
         notes.append("open loop: the first 10% of arrivals are not measured")
     if overloaded:
         notes.append("overloaded: the waiting queue grows without bound at this rate; latencies not reported")
-    traffic_text = (f"closed loop, {traffic.concurrency} clients" if traffic.closed else
-                    f"trace ({len(traffic.trace_s)} requests)" if traffic.arrival == "trace" else
-                    f"{traffic.arrival} arrivals at {traffic.rate_per_s:g} requests/s"
-                    + (f", cv {traffic.cv:g}" if traffic.arrival == "gamma" else ""))
     return ServingResult(
         requests=int(sum(r * len(s.ttft_s) for r, s in summaries)), replicas=dp,
         ttft_ms=None if overloaded else dist("ttft_s"), tpot_ms=dist("tpot_s"),
@@ -206,7 +219,7 @@ def _combine(summaries: list[tuple[int, ReplicaSummary]], *, engine: EngineProfi
         peak_kv_tokens=peak_kv_pairs / max(layers, 1), preemptions=preemptions, overloaded=overloaded,
         simulated_s=simulated_s, steps=steps, engine=engine.engine, release=engine.release,
         max_num_seqs=limits.max_num_seqs, max_num_batched_tokens=limits.max_num_batched_tokens,
-        traffic=traffic_text, notes=tuple(notes))
+        traffic=traffic_text(traffic), notes=tuple(notes))
 
 
 def check_traffic(traffic: Traffic) -> None:
