@@ -123,13 +123,14 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
     from autotune.solver import load_answers, under_load
 
     if objective not in under_load.LOAD_OBJECTIVES:
-        raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(under_load.LOAD_OBJECTIVES))
+        raise InputError(source="--objective", value=objective,
+                         expected="one of " + ", ".join(under_load.LOAD_OBJECTIVES))
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise InputError(source="--top", value=top, expected="an integer >= 1")
-    request, load = under_load.resolve_under_load(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp,
-                                  params=params, release=release, rate=rate, concurrency=concurrency,
-                                  lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
-                                  requests=requests, seed=seed)
+    request, load = under_load.resolve_under_load(
+        model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params, release=release,
+        rate=rate, concurrency=concurrency, lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
+        requests=requests, seed=seed)
     answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
     return load_answers.answers(request, load, answer, objective)
 

@@ -169,10 +169,10 @@ class Evaluator:
         w = request.workload
         self.request = request
         self.load = load
-        self.setting = SimulationSetting(model=request.model, hardware=request.hardware, dtype=w.dtype, kv_dtype=w.cache_dtype,
-                                engine=load.engine, lengths=load.lengths, params=_params(request),
-                                ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms, percentile=load.percentile,
-                                requests=load.requests, seed=load.seed)
+        self.setting = SimulationSetting(model=request.model, hardware=request.hardware, dtype=w.dtype,
+                                         kv_dtype=w.cache_dtype, engine=load.engine, lengths=load.lengths,
+                                         params=_params(request), ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms,
+                                         percentile=load.percentile, requests=load.requests, seed=load.seed)
         self.sims = _KeepUp(self.setting)
         self.cache: dict[tuple[int, int, int, int], Outcome] = {}
         self.bounds: dict[tuple[int, int], ServingResult] = {}
@@ -472,8 +472,8 @@ def make_load(request: Request, *, rate: float | None, concurrency: int | None, 
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate)
                              or not 1.0 / RATE_SCALE <= rate <= 1e6):
         raise InputError(source="--rate", value=rate, expected=f"a number of requests/s in [{1 / RATE_SCALE:g}, 1e6]")
-    for flag, value, low, high in (("--concurrency", concurrency, 1, 1_000_000), ("--requests", requests, 20, MAX_REQUESTS),
-                                   ("--seed", seed, 0, 2**31 - 1)):
+    for flag, value, low, high in (("--concurrency", concurrency, 1, 1_000_000),
+                                   ("--requests", requests, 20, MAX_REQUESTS), ("--seed", seed, 0, 2**31 - 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                                   or not low <= value <= high):
             raise InputError(source=flag, value=value, expected=f"an integer in [{low}, {high}]")
