@@ -277,11 +277,19 @@ def _check_inputs(*, rate: Any, cards: Any, slo_percentile: Any, requests: Any, 
         raise InputError(source="--rate/--cards", value=None, has_value=False,
                          expected="exactly one of --rate (the fewest cards for a rate) or --cards (the highest rate "
                                   "of N cards)")
+    check_traffic_inputs(rate=rate, slo_percentile=slo_percentile,
+                         integers=(("--cards", cards, 1, most_cards), ("--max-cards", max_cards, 1, most_cards),
+                                   ("--requests", requests, 20, MAX_REQUESTS), ("--seed", seed, 0, 2**31 - 1)))
+
+
+def check_traffic_inputs(*, rate: Any, slo_percentile: Any,
+                         integers: Sequence[tuple[str, Any, int, int]]) -> None:
+    """Raises InputError naming the flag for a rate, an SLO percentile or an integer (flag, value, low, high) out of
+    range; None values are not given and pass."""
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate)
                              or not 1.0 / RATE_SCALE <= rate <= 1e6):
         raise InputError(source="--rate", value=rate, expected=f"a number of requests/s in [{1 / RATE_SCALE:g}, 1e6]")
-    for flag, value, low, high in (("--cards", cards, 1, most_cards), ("--max-cards", max_cards, 1, most_cards),
-                                   ("--requests", requests, 20, MAX_REQUESTS), ("--seed", seed, 0, 2**31 - 1)):
+    for flag, value, low, high in integers:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                                   or not low <= value <= high):
             raise InputError(source=flag, value=value, expected=f"an integer in [{low}, {high}]")

@@ -462,24 +462,16 @@ def make_load(request: Request, *, rate: float | None, concurrency: int | None, 
     import os
 
     from autotune.errors import InputError
-    from autotune.solver.planning import MAX_REQUESTS, RATE_SCALE, SLO_PERCENTILES
+    from autotune.solver.planning import MAX_REQUESTS, check_traffic_inputs
     from cost_models.serving.engines import default_engine, engine_releases, load_engine
     from cost_models.serving.traffic import fixed_lengths, is_trace_file, load_lengths
 
     if (rate is None) == (concurrency is None):
         raise InputError(source="--rate/--concurrency", value=None, has_value=False,
                          expected="exactly one of --rate (requests/s, open loop) or --concurrency (clients)")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate)
-                             or not 1.0 / RATE_SCALE <= rate <= 1e6):
-        raise InputError(source="--rate", value=rate, expected=f"a number of requests/s in [{1 / RATE_SCALE:g}, 1e6]")
-    for flag, value, low, high in (("--concurrency", concurrency, 1, 1_000_000),
-                                   ("--requests", requests, 20, MAX_REQUESTS), ("--seed", seed, 0, 2**31 - 1)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                  or not low <= value <= high):
-            raise InputError(source=flag, value=value, expected=f"an integer in [{low}, {high}]")
-    if slo_percentile not in SLO_PERCENTILES:
-        raise InputError(source="--slo-percentile", value=slo_percentile,
-                         expected="one of " + ", ".join(str(p) for p in SLO_PERCENTILES))
+    check_traffic_inputs(rate=rate, slo_percentile=slo_percentile,
+                         integers=(("--concurrency", concurrency, 1, 1_000_000),
+                                   ("--requests", requests, 20, MAX_REQUESTS), ("--seed", seed, 0, 2**31 - 1)))
     w = request.workload
     lengths, text = fixed_lengths(w.input_len, w.output_len), f"fixed {w.input_len} in / {w.output_len} out"
     if lengths_file is not None:
