@@ -320,9 +320,7 @@ def slo_failure(result: ServingResult, *, ttft_ms: float | None, tpot_ms: float 
 
 def mean_lengths(lengths: Lengths) -> tuple[int, int]:
     """Returns the (prompt, output) lengths' weighted means, rounded to tokens (at least 1)."""
-    w = np.asarray(lengths.weight, dtype=np.float64) if lengths.weight else np.ones(len(lengths.input_len))
-    mean_in = float(np.dot(lengths.input_len, w) / w.sum())
-    mean_out = float(np.dot(lengths.output_len, w) / w.sum())
+    mean_in, mean_out = lengths.means()
     return max(int(round(mean_in)), 1), max(int(round(mean_out)), 1)
 
 
@@ -750,8 +748,7 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
         workload = dataclasses.replace(workload, input_len=mean_in, output_len=mean_out)
         lengths_text = f"sample {os.fspath(lengths_file)} (means {mean_in} in / {mean_out} out)"
     if token_rate is not None:
-        weights = np.asarray(lengths.weight, dtype=np.float64) if lengths.weight else np.ones(len(lengths.output_len))
-        rate = float(token_rate) / float(np.dot(lengths.output_len, weights) / weights.sum())
+        rate = float(token_rate) / lengths.means()[1]
         _check_inputs(rate=rate, cards=cards, slo_percentile=slo_percentile, requests=requests, seed=seed,
                       max_cards=max_cards, most_cards=most_cards)
     params = cost_models.load_params() if params is None else params

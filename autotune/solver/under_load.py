@@ -258,16 +258,11 @@ def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, 
         return (-goodput_per_s(outcome, load) / layout.devices, float(layout.devices), float(outcome.max_num_seqs),
                 tpot)
     if objective == "throughput":
-        served = (load.rate_per_s * _mean_output(load.lengths) if load.rate_per_s is not None
+        served = (load.rate_per_s * load.lengths.means()[1] if load.rate_per_s is not None
                   else r.output_tokens_per_s)
         return (-served / layout.devices,) + tail
     metric = {"latency": r.tpot_ms, "ttft": r.ttft_ms, "e2e": r.e2e_latency_ms}[objective]
     return (percentile_ms(metric, p),) + tail
-
-
-def _mean_output(lengths: Lengths) -> float:
-    w = np.asarray(lengths.weight, dtype=np.float64) if lengths.weight else np.ones(len(lengths.output_len))
-    return float(np.dot(lengths.output_len, w) / w.sum())
 
 
 def bound_key(evaluator: Evaluator, layout: Layout, objective: str) -> float | None:
@@ -276,7 +271,7 @@ def bound_key(evaluator: Evaluator, layout: Layout, objective: str) -> float | N
     if objective in ("goodput", "throughput"):
         if load.rate_per_s is None:
             return None
-        per_request = 1.0 if objective == "goodput" else _mean_output(load.lengths)
+        per_request = 1.0 if objective == "goodput" else load.lengths.means()[1]
         return -load.rate_per_s * per_request / layout.devices
     alone = evaluator.alone(layout)
     metric = {"latency": alone.tpot_ms, "ttft": alone.ttft_ms, "e2e": alone.e2e_latency_ms}[objective]
@@ -360,7 +355,7 @@ def served_tokens_per_s(outcome: Outcome, load: Load) -> float:
     """Returns the output tokens/s served: at a rate, the rate x the mean output length (every feasible setting
     serves the rate); in a closed loop, the simulated figure."""
     if load.rate_per_s is not None:
-        return load.rate_per_s * _mean_output(load.lengths)
+        return load.rate_per_s * load.lengths.means()[1]
     return outcome.result.output_tokens_per_s
 
 

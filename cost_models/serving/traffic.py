@@ -34,6 +34,11 @@ class Lengths:
     weight: tuple[float, ...] = ()
     """Relative frequency of each pair (empty: equal)."""
 
+    def means(self) -> tuple[float, float]:
+        """Returns the weighted mean (prompt, output) lengths, tokens."""
+        w = np.asarray(self.weight, dtype=np.float64) if self.weight else np.ones(len(self.input_len))
+        return float(np.dot(self.input_len, w) / w.sum()), float(np.dot(self.output_len, w) / w.sum())
+
     def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Returns `count` (input, output) lengths: the fixed pair, or draws with replacement."""
         inputs = np.asarray(self.input_len, dtype=np.int64)
