@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 LOAD_OBJECTIVES = ("throughput", "goodput", "latency", "ttft", "e2e")
 #: Requests one client sends to price a layout's unloaded latency (every one sees the same empty replica).
 ALONE_REQUESTS = 3
-#: Requests a closed loop runs per client at least (the first and last rounds are not measured).
-CLOSED_REQUESTS_PER_CLIENT = 6
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,11 +203,12 @@ class Evaluator:
                      requests: int | None = None) -> ServingResult:
         from cost_models.serving.simulator import simulate_layout
         from cost_models.serving.traffic import Traffic
+        from cost_models.serving.validation import REQUESTS_PER_CLIENT  # the rounds a measured closed loop runs
 
         s = self.setting
         clients = self.load.concurrency if clients is None else clients
         if requests is None:
-            requests = max(s.requests * layout.dp, CLOSED_REQUESTS_PER_CLIENT * clients)
+            requests = max(s.requests * layout.dp, REQUESTS_PER_CLIENT * clients)
         traffic = Traffic(requests=requests, lengths=s.lengths, concurrency=clients, seed=s.seed)
         return simulate_layout(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp, pp=layout.pp,
                                dp=layout.dp, engine=s.engine, traffic=traffic,
