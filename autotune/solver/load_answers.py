@@ -20,7 +20,8 @@ def to_recommendation(request: Request, load: Load, outcome: Outcome) -> Recomme
     bare = dataclasses.replace(request.workload, batch=outcome.max_num_seqs, ttft_ms=None, tpot_ms=None)
     one = dataclasses.replace(request, tp=layout.tp, pp=layout.pp, dp=layout.dp).problem(bare)
     static = recommendation(one, int(np.flatnonzero(one.feasible)[0]))
-    return Recommendation(plan=static.plan, metrics=serving_metrics(static.metrics, outcome, load))
+    plan = dataclasses.replace(static.plan, max_num_batched_tokens=outcome.max_num_batched_tokens)
+    return Recommendation(plan=plan, metrics=serving_metrics(static.metrics, outcome, load))
 
 
 def rejection_reasons(request: Request, rejected) -> tuple[str, ...]:

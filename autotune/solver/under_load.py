@@ -1,10 +1,15 @@
 """Recommend under traffic: the best layout and engine batch limit (max_num_seqs) at a request rate or a
 concurrency, with SLOs on TTFT and TPOT percentiles, through the serving simulator.
 
-Decisions: the layout (TP, PP, DP) the space allows on the fleet, and the engine's max_num_seqs per
+Decisions: the layout (TP, PP, DP) the space allows on the fleet; the engine's max_num_seqs per
 replica, every integer from 1 to the largest batch that fits memory and the runtime's buckets (M,
-`batches.batch_range`, the limit `recommend` without traffic uses). The token budget per step is the
-engine profile's default. Traffic is split evenly over the DP replicas, as `simulate` splits it.
+`batches.batch_range`, the limit `recommend` without traffic uses); and the token budget per step
+(`max_num_batched_tokens`), over a ladder (`token_budgets`): the engine profile's default and the powers of
+two from 512 to 16,384 (Furiosa LLM: its compiled prefill chunk sizes). The budget is searched on a ladder,
+not every integer, because the simulated latencies are not monotone in it (TTFT p90 of Llama-3.1-8B on one
+H100 at 10 requests/s, 2,000 in / 200 out: 144 ms at 4,096 and 153 ms at 8,192), so no bisection is valid,
+and every integer would cost thousands of runs per layout. Traffic is split evenly over the DP replicas, as
+`simulate` splits it.
 
 A setting is feasible when the simulated replicas keep up (open loop: the simulator's overload test
 and the plan's drain test; a closed loop always keeps up) and the SLO percentiles hold. Objectives:
@@ -15,25 +20,32 @@ and the plan's drain test; a closed loop always keeps up) and the SLO percentile
   In a closed loop: the simulated output tokens/s per device.
 - latency, ttft, e2e: the SLO percentile of TPOT, TTFT or end-to-end latency; the bound is the
   layout's latency with one request alone (load only adds to it).
-Ties go to fewer devices, then the lower TPOT percentile, then the smaller max_num_seqs (goodput: fewer
-devices, then the smaller max_num_seqs, then TPOT).
+Ties go to fewer devices, then the engine's default token budget (then the smaller budget), then the lower
+TPOT percentile, then the smaller max_num_seqs (goodput: fewer devices, the default budget, the smaller
+max_num_seqs, then TPOT).
 
-Exactness over max_num_seqs, layout by layout:
+Exactness over max_num_seqs, layout by layout and budget by budget:
 1. Simulate at M. No replica ever held more than `peak_running` (P) requests at once, so every limit
    above P gives the very same run (the limit never bound): the values P + 1 .. M are one class,
    represented by M.
-2. Below that, a larger limit admits more requests: the queue (overload, TTFT) only improves and TPOT
-   only worsens. Feasible limits are then an interval [lo, hi], found by bisection on each side.
-3. latency, and throughput at a rate, take lo (the lowest TPOT); ttft takes the smallest limit with
-   hi's TTFT (bisection again); goodput and e2e (TTFT falls and TPOT rises with the limit) and
-   throughput in a closed loop scan every limit in [lo, hi] (one class above P).
-Step 2 is a property of the simulator, not a theorem: `tests/property/test_under_load_vs_every_limit.py`
-checks it, and the answer, against a scan of every integer limit of every layout on small instances.
+2. Open loop, below that: a larger limit admits more requests, so the queue (overload, TTFT) only
+   improves and TPOT only worsens. Feasible limits are then an interval [lo, hi], found by bisection on
+   each side. latency, and throughput at a rate, take lo (the lowest TPOT); ttft takes the smallest
+   limit with hi's TTFT (bisection again); goodput and e2e (TTFT falls and TPOT rises with the limit)
+   scan from lo while TPOT holds.
+   This is a property of the simulator, not a theorem: `tests/property/test_under_load_vs_every_limit.py`
+   checks it, and the answer, against a scan of every integer limit and budget of every layout on small
+   instances.
+3. Closed loop: no assumption. Its clients move in waves whose TTFT need not fall as the limit rises,
+   so every limit below P is simulated (P is at most the clients).
+Budgets: the default first. Goodput and throughput at a rate stop there when its best reaches the layout's
+bound (no budget can do better, and ties go to the default); otherwise every budget of the ladder is searched.
 Layouts are visited best bound first and the search stops when no remaining bound can beat the
 answers found (a bound equal to an answer is still visited, for the tie-breaks).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -53,6 +65,12 @@ if TYPE_CHECKING:
 LOAD_OBJECTIVES = ("throughput", "goodput", "latency", "ttft", "e2e")
 #: Requests one client sends to price a layout's unloaded latency (every one sees the same empty replica).
 ALONE_REQUESTS = 3
+#: Token budgets per step the search tries besides the engine's default (module docstring): powers of two from
+#: 512, the budget vLLM's chunked prefill first shipped with for its best inter-token latency on A100
+#: (vllm-project/vllm PR #4580, docs/source/models/performance.rst), to 16,384, SGLang's largest default
+#: chunked_prefill_size (cost_models/serving/engines/sglang.yaml); the engines' defaults (2,048, 8,192,
+#: 16,384) are rungs of it.
+BUDGET_LADDER = tuple(2 ** k for k in range(9, 15))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +118,8 @@ class Outcome:
 
     layout: Layout
     max_num_seqs: int
+    max_num_batched_tokens: int
+    """The engine's token budget per step the run used."""
     result: ServingResult
     keep_up_failure: str | None
     """None: the replicas keep up with the rate (always, in a closed loop); else why not."""
@@ -172,35 +192,41 @@ class Evaluator:
                                          params=_params(request), ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms,
                                          percentile=load.percentile, requests=load.requests, seed=load.seed)
         self.sims = _KeepUp(self.setting)
-        self.cache: dict[tuple[int, int, int, int], Outcome] = {}
+        self.cache: dict[tuple[int, int, int, int, int], Outcome] = {}
         self.bounds: dict[tuple[int, int], ServingResult] = {}
+        self.budgets = token_budgets(load, request.model.model_type)
+        """The token budgets searched, the engine's default first."""
 
-    def outcome(self, layout: Layout, seqs: int) -> Outcome:
-        key = (*layout.key, seqs)
+    def outcome(self, layout: Layout, seqs: int, budget: int | None = None) -> Outcome:
+        """Returns the outcome of `seqs` sequences and `budget` tokens per step (None: the default budget)."""
+        budget = self.budgets[0] if budget is None else budget
+        key = (*layout.key, seqs, budget)
         if key not in self.cache:
-            self.cache[key] = self._simulate(layout, seqs)
+            self.cache[key] = self._simulate(layout, seqs, budget)
         return self.cache[key]
 
-    def _replica(self, layout: Layout, seqs: int) -> ReplicaLayout:
+    def _replica(self, layout: Layout, seqs: int, budget: int) -> ReplicaLayout:
         # The plan's replica record; its device grouping is not used here (the fleet layout counts devices).
         return ReplicaLayout(tp=layout.tp, pp=layout.pp, devices_per_group=layout.devices, replicas_per_group=layout.dp,
-                             max_num_seqs=seqs)
+                             max_num_seqs=seqs, max_num_batched_tokens=budget)
 
-    def _simulate(self, layout: Layout, seqs: int) -> Outcome:
+    def _simulate(self, layout: Layout, seqs: int, budget: int) -> Outcome:
         s = self.setting
         if self.load.rate_per_s is not None:
-            run = self.sims.run(self._replica(layout, seqs), rate_per_s=self.load.rate_per_s, replicas=layout.dp)
+            run = self.sims.run(self._replica(layout, seqs, budget), rate_per_s=self.load.rate_per_s,
+                                replicas=layout.dp)
             result, keep_up = run.result, run.failure
         else:
-            result, keep_up = self._closed_loop(layout, seqs), None
+            result, keep_up = self._closed_loop(layout, seqs, budget=budget), None
         p = s.percentile
-        return Outcome(layout=layout, max_num_seqs=seqs, result=result, keep_up_failure=keep_up,
+        return Outcome(layout=layout, max_num_seqs=seqs, max_num_batched_tokens=budget, result=result,
+                       keep_up_failure=keep_up,
                        ttft_ms=percentile_ms(result.ttft_ms, p) if keep_up is None else math.inf,
                        tpot_ms=percentile_ms(result.tpot_ms, p), ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms,
                        percentile_word=f"p{p}")
 
     def _closed_loop(self, layout: Layout, seqs: int, clients: int | None = None,
-                     requests: int | None = None) -> ServingResult:
+                     requests: int | None = None, budget: int | None = None) -> ServingResult:
         from cost_models.serving.simulator import simulate_layout
         from cost_models.serving.traffic import Traffic
         from cost_models.serving.validation import REQUESTS_PER_CLIENT  # the rounds a measured closed loop runs
@@ -212,15 +238,39 @@ class Evaluator:
         traffic = Traffic(requests=requests, lengths=s.lengths, concurrency=clients, seed=s.seed)
         return simulate_layout(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp, pp=layout.pp,
                                dp=layout.dp, engine=s.engine, traffic=traffic,
-                               params=s.params, ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms, max_num_seqs=seqs)
+                               params=s.params, ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms, max_num_seqs=seqs,
+                               max_num_batched_tokens=budget)
 
     def alone(self, layout: Layout) -> ServingResult:
         """Returns one replica serving one request at a time: the latencies no load can lower."""
         key = (layout.tp, layout.pp)
         if key not in self.bounds:
             one = replace(layout, dp=1)
-            self.bounds[key] = self._closed_loop(one, 1, clients=1, requests=ALONE_REQUESTS)
+            # One request alone: no other work shares a step, so no budget lowers its latency below this run's
+            # at the largest budget searched (its prompt in the fewest chunks).
+            self.bounds[key] = self._closed_loop(one, 1, clients=1, requests=ALONE_REQUESTS,
+                                                 budget=max(self.budgets))
         return self.bounds[key]
+
+
+def token_budgets(load: Load, model_type: str) -> tuple[int, ...]:
+    """Returns the token budgets per step to search, the engine's default first, then the ladder ascending.
+
+    GPU engines: BUDGET_LADDER; without chunked prefill (TensorRT-LLM's default) only budgets that hold the
+    longest prompt whole. Furiosa LLM: its compiled prefill chunk sizes (a chunk runs padded to one of them).
+    """
+    engine = load.engine
+    default = int(engine.max_num_batched_tokens)
+    if engine.buckets is not None:
+        b = engine.buckets.for_model(model_type)  # the model's artifacts may pad chunks to their own ladder
+        ladder = b.prefill_chunk_ladder or tuple(range(b.prefill_chunk_step, b.prefill_chunk_max + 1,
+                                                       b.prefill_chunk_step))
+    else:
+        ladder = BUDGET_LADDER
+        if not engine.chunked_prefill:
+            longest = int(max(load.lengths.input_len))
+            ladder = tuple(t for t in ladder if t >= longest)
+    return (default,) + tuple(sorted(set(ladder) - {default}))
 
 
 def _params(request: Request):
@@ -252,10 +302,13 @@ def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, 
     """Returns the sort key of a feasible outcome (smaller is better), ties included (module docstring)."""
     r, p, layout = outcome.result, load.percentile, outcome.layout
     tpot = outcome.tpot_ms if not math.isnan(outcome.tpot_ms) else 0.0
-    tail = (float(layout.devices), tpot, float(outcome.max_num_seqs))
+    budget = outcome.max_num_batched_tokens
+    # The engine's default budget first (the flag a user need not set), then the smaller budget.
+    budget_key = (float(budget != load.engine.max_num_batched_tokens), float(budget))
+    tail = (float(layout.devices),) + budget_key + (tpot, float(outcome.max_num_seqs))
     if objective == "goodput":  # ties: fewer devices, then the smaller limit (the scan stops at the first full one)
-        return (-goodput_per_s(outcome, load) / layout.devices, float(layout.devices), float(outcome.max_num_seqs),
-                tpot)
+        return (-goodput_per_s(outcome, load) / layout.devices, float(layout.devices)) + budget_key + (
+            float(outcome.max_num_seqs), tpot)
     if objective == "throughput":
         served = (load.rate_per_s * load.lengths.means()[1] if load.rate_per_s is not None
                   else r.output_tokens_per_s)
@@ -300,54 +353,128 @@ def _bisect_last(lo: int, hi: int, ok) -> int:
     return lo
 
 
-@dataclass(frozen=True, kw_only=True)
+#: Engines that reject a token budget below max_num_seqs: vLLM (vllm/config/scheduler.py SchedulerConfig:
+#: max_num_batched_tokens "must be greater than or equal to max_num_seqs"; see autotune/outputs/emit/gpu.py).
+SEQS_WITHIN_BUDGET = ("vllm",)
+
+
+def largest_limit(evaluator: Evaluator, layout: Layout, budget: int) -> int:
+    """Returns the largest max_num_seqs the engine runs with `budget` tokens per step on `layout` (M, or the
+    budget where the engine rejects more sequences than tokens)."""
+    if evaluator.load.engine.engine in SEQS_WITHIN_BUDGET:
+        return min(layout.max_batch, budget)
+    return layout.max_batch
+
+
 class Interval:
-    """A layout's feasible limits [lo, hi] (hi = M when the class above the run's peak is feasible)."""
+    """A layout's feasible limits [lo, hi] at one budget (hi = M when the class above the run's peak is feasible).
 
-    lo: int
-    hi: int
-    at: object
-    """at(m) -> Outcome: the outcome of limit m (one run stands for every limit above the peak)."""
+    `at(m)` is the outcome of limit m (one run stands for every limit above the peak, `top`); `hi` is found by
+    bisection when first asked for (the latency objectives need lo only; the scans stop where TPOT fails).
+    """
+
+    def __init__(self, *, lo: int, top: int, at) -> None:
+        self.lo, self.top, self.at = lo, top, at
+
+    @functools.cached_property
+    def hi(self) -> int:
+        return _bisect_last(self.lo, self.top, lambda m: self.at(m).tpot_ok)
+
+    def scan(self):
+        """Yields the outcomes of lo, lo + 1, ... while TPOT holds (up to hi, without bisecting for it)."""
+        for m in range(self.lo, self.top + 1):
+            outcome = self.at(m)
+            if not outcome.tpot_ok:
+                return
+            yield outcome
 
 
-def feasible_interval(evaluator: Evaluator, layout: Layout) -> tuple[Interval | None, str | None]:
-    """Returns the layout's feasible max_num_seqs interval (module docstring, steps 1 and 2), or None and why not."""
-    full = evaluator.outcome(layout, layout.max_batch)
-    top = min(full.result.peak_running + 1, layout.max_batch)  # limits top..M all run exactly as M does
+def feasible_interval(evaluator: Evaluator, layout: Layout,
+                      budget: int | None = None) -> tuple[Interval | None, str | None]:
+    """Returns the layout's feasible max_num_seqs interval at `budget` tokens per step (None: the default budget;
+    module docstring, steps 1 and 2), or None and why not."""
+    budget = evaluator.budgets[0] if budget is None else budget
+    largest = largest_limit(evaluator, layout, budget)
+    full = evaluator.outcome(layout, largest, budget)
+    top = min(full.result.peak_running + 1, largest)  # limits top..M all run exactly as M does
 
     def at(m: int) -> Outcome:
-        return full if m >= top else evaluator.outcome(layout, m)
+        return full if m >= top else evaluator.outcome(layout, m, budget)
 
     if not at(top).queue_ok:
-        return None, f"{full.failure} (max_num_seqs {layout.max_batch})"
+        return None, f"{full.failure} (max_num_seqs {largest}, {budget} tokens per step)"
     lo = _bisect_first(1, top, lambda m: at(m).queue_ok)
     if not at(lo).tpot_ok:
-        return None, f"{at(lo).failure} (max_num_seqs {lo}, the fewest that keep the queue within the SLOs)"
-    hi = _bisect_last(lo, top, lambda m: at(m).tpot_ok)
-    return Interval(lo=lo, hi=hi, at=at), None
+        return None, (f"{at(lo).failure} (max_num_seqs {lo}, the fewest that keep the queue within the SLOs, "
+                      f"{budget} tokens per step)")
+    return Interval(lo=lo, top=top, at=at), None
 
 
-def best_limit(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Outcome | None, str | None]:
-    """Returns the layout's best feasible outcome over every max_num_seqs in [1, M], or None and why not."""
+def closed_loop_feasible(evaluator: Evaluator, layout: Layout,
+                         budget: int | None = None) -> tuple[list[Outcome], str | None]:
+    """Returns every feasible outcome of a closed loop over max_num_seqs in [1, M] at `budget` (None: the default),
+    one per class (module docstring, step 1), or none and why not.
+
+    A closed loop's clients send in waves whose TTFT need not fall as the limit rises (two prompts that share
+    a step at an even limit wait apart at the odd one), so every limit below the run's peak is simulated: at
+    most the clients, since no more requests than clients are ever in flight."""
+    budget = evaluator.budgets[0] if budget is None else budget
+    largest = largest_limit(evaluator, layout, budget)
+    full = evaluator.outcome(layout, largest, budget)
+    top = min(full.result.peak_running + 1, largest)
+    outcomes = [evaluator.outcome(layout, m, budget) for m in range(1, top)] + [full]
+    feasible = [o for o in outcomes if o.failure is None]
+    if feasible:
+        return feasible, None
+    return [], f"{full.failure} (max_num_seqs {largest}, {budget} tokens per step; every smaller limit fails too)"
+
+
+def best_limit(evaluator: Evaluator, layout: Layout, objective: str,
+               budget: int | None = None) -> tuple[Outcome | None, str | None]:
+    """Returns the layout's best feasible outcome over every max_num_seqs in [1, M] at `budget` tokens per step
+    (None: the default), or None and why not."""
     load = evaluator.load
-    interval, why = feasible_interval(evaluator, layout)
+    if load.concurrency is not None:
+        feasible, why = closed_loop_feasible(evaluator, layout, budget)
+        best = min(feasible, key=lambda o: objective_key(o, objective, load)) if feasible else None
+        return best, why
+    interval, why = feasible_interval(evaluator, layout, budget)
     if interval is None:
         return None, why
-    lo, hi, at = interval.lo, interval.hi, interval.at
+    lo, at = interval.lo, interval.at
     if objective == "ttft":  # the lowest TTFT is hi's; the smallest limit with it has the lowest TPOT too
+        hi = interval.hi
         fastest = at(hi).ttft_ms
         chosen = [at(_bisect_first(lo, hi, lambda m: at(m).ttft_ms <= fastest))]
-    elif objective in ("goodput", "e2e") or (objective == "throughput" and load.rate_per_s is None):
+    elif objective in ("goodput", "e2e"):
         chosen = []
-        for m in range(lo, hi + 1):
-            chosen.append(at(m))
+        for outcome in interval.scan():
+            chosen.append(outcome)
             if objective == "goodput" and load.rate_per_s is not None and \
-                    goodput_per_s(chosen[-1], load) >= load.rate_per_s:
+                    goodput_per_s(outcome, load) >= load.rate_per_s:
                 break  # every request meets the SLOs: a larger limit can only tie, and ties go to the smaller
     else:  # latency; throughput at a rate (the rate per device, then the lowest TPOT)
         chosen = [at(lo)]
     best = min(chosen, key=lambda o: objective_key(o, objective, load))
     return best, None
+
+
+def best_setting(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Outcome | None, str | None]:
+    """Returns the layout's best feasible outcome over every max_num_seqs and every token budget searched, or None
+    and why not (the default budget's reason: the one a user meets without the flag)."""
+    load = evaluator.load
+    default, *others = evaluator.budgets
+    best, why = best_limit(evaluator, layout, objective, default)
+    bound = bound_key(evaluator, layout, objective)
+    if best is not None and objective in ("goodput", "throughput") and bound is not None \
+            and objective_key(best, objective, load)[0] <= bound:
+        return best, None  # the layout's bound, at the budget ties prefer: no other budget does better
+    for budget in others:
+        outcome, _ = best_limit(evaluator, layout, objective, budget)
+        if outcome is not None and (best is None or objective_key(outcome, objective, load)
+                                    < objective_key(best, objective, load)):
+            best = outcome
+    return best, (None if best is not None else why)
 
 
 def served_tokens_per_s(outcome: Outcome, load: Load) -> float:
@@ -369,18 +496,27 @@ def front(request: Request, load: Load, *, per_device: bool,
     points: list[Outcome] = []
     rejected: list[tuple[Layout, str]] = []
     for layout in layouts_of(request):
-        interval, why = feasible_interval(evaluator, layout)
-        if interval is None:
-            rejected.append((layout, why))
-            continue
-        limits = [interval.lo] if load.rate_per_s is not None else range(interval.lo, interval.hi + 1)
-        points.extend(interval.at(m) for m in limits)
+        reasons = []
+        for budget in evaluator.budgets:
+            if load.concurrency is not None:
+                feasible, why = closed_loop_feasible(evaluator, layout, budget)
+                points.extend(feasible)
+            else:
+                interval, why = feasible_interval(evaluator, layout, budget)
+                if interval is not None:
+                    points.append(interval.at(interval.lo))
+            if why is not None:
+                reasons.append(why)
+        if len(reasons) == len(evaluator.budgets):
+            rejected.append((layout, reasons[0]))
 
     def throughput(o: Outcome) -> float:
         return served_tokens_per_s(o, load) / (o.layout.devices if per_device else 1)
 
     ordered = sorted(points, key=lambda o: (o.tpot_ms if not math.isnan(o.tpot_ms) else 0.0, -throughput(o),
-                                            o.layout.devices, o.layout.key, o.max_num_seqs))
+                                            o.layout.devices, o.layout.key,
+                                            o.max_num_batched_tokens != load.engine.max_num_batched_tokens,
+                                            o.max_num_batched_tokens, o.max_num_seqs))
     kept: list[Outcome] = []
     for o in ordered:
         if not kept or throughput(o) > throughput(kept[-1]):
@@ -434,7 +570,7 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
             if bounds[i] > kth[0]:
                 break  # bounds only rise from here: nothing left can beat the answers
         visited += 1
-        outcome, why = best_limit(evaluator, layouts[i], objective)
+        outcome, why = best_setting(evaluator, layouts[i], objective)
         if outcome is None:
             rejected.append((layouts[i], why))
         else:
