@@ -98,13 +98,28 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
 
 
+#: The engine profile each --emit format's settings are for: the simulation must run that engine's scheduler.
+EMIT_ENGINES = {"vllm": "vllm", "sglang": "sglang", "trtllm": "tensorrt-llm", "furiosa": "furiosa-llm"}
+
+
+def engine_from_args(args: argparse.Namespace) -> str | None:
+    """Returns the engine to simulate: --engine, else the engine --emit writes for (None: the hardware's default);
+    InputError when they differ (the settings would be tuned on another engine's scheduler)."""
+    emitted = EMIT_ENGINES.get(getattr(args, "emit", None) or "")
+    if args.engine is not None and emitted is not None and args.engine != emitted:
+        raise InputError(source="--engine", value=args.engine,
+                         expected=f"{emitted} with --emit {args.emit} (the emitted limits are searched on the "
+                                  f"engine that runs them), or no --engine")
+    return args.engine or emitted
+
+
 def load_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Returns the traffic keywords of `api.recommend` from the flags (all None/defaults without traffic)."""
     return {"rate": parse_positive_float(args.rate, "--rate"),
             "concurrency": parse_optional_int(args.concurrency, "--concurrency", maximum=1_000_000),
             "lengths_file": args.workload,
             "slo_percentile": parse_int(args.slo_percentile, "--slo-percentile", maximum=99),
-            "engine": args.engine, "requests": parse_int(args.requests, "--requests", maximum=100_000),
+            "engine": engine_from_args(args), "requests": parse_int(args.requests, "--requests", maximum=100_000),
             "seed": parse_int(args.seed, "--seed", minimum=0, maximum=2**31 - 1)}
 
 

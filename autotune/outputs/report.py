@@ -42,7 +42,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, left: int =
     def line(cells: Sequence[str]) -> str:
         last = len(widths) - 1 if text_last else -1
         parts = [c.ljust(w) if i < left or i == last else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "  ".join(parts).rstrip()[:WIDTH]
+        return "  ".join(parts).rstrip()  # never cut: a lost column would be a silent wrong answer
 
     return [line(headers)] + [line(r) for r in rows]
 
@@ -125,7 +125,7 @@ def _config_headers(a: Assumptions, moe: bool = False) -> list[str]:
     degrees = ["TP", "PP", "DP"] + (list(MOE_HEADERS) if moe else [])
     if a.load is not None:  # simulated: the batch is the engine's max_num_seqs, latencies a percentile
         p = f"p{a.load['slo_percentile']}"
-        return degrees + ["max seqs", "tokens/step", f"{dev}s", unit, f"GB/{dev}", f"TTFT {p} ms", f"TPOT {p} ms",
+        return degrees + ["seqs/tok", f"{dev}s", unit, f"GB/{dev}", f"TTFT {p} ms", f"TPOT {p} ms",
                           f"e2e {p} s", "tok/s", f"tok/s/{dev}"]
     return degrees + ["batch", f"{dev}s", unit, f"GB/{dev}", "TTFT ms", "TPOT ms", "e2e s", "tok/s",
                       f"tok/s/{dev}"]
@@ -133,10 +133,10 @@ def _config_headers(a: Assumptions, moe: bool = False) -> list[str]:
 
 def _config_cells(r: Recommendation, moe: bool = False) -> list[str]:
     p, m = r.plan, r.metrics
-    # Under load the engine's token budget per step is a decision too (the serving entry is there only then).
-    budget = [str(m["serving"]["max_num_batched_tokens"])] if "serving" in m else []
+    # Under load the engine's limits are decisions: max_num_seqs / token budget per step ("seqs/tok").
+    limits = f"{p.batch_size}/{m['serving']['max_num_batched_tokens']}" if "serving" in m else str(p.batch_size)
     return [str(p.tensor_parallel_size), str(p.pipeline_parallel_size), str(p.data_parallel_size)] \
-        + ([str(p.ep), str(p.adp)] if moe else []) + [str(p.batch_size)] + budget + [
+        + ([str(p.ep), str(p.adp)] if moe else []) + [limits] + [
             str(p.cards_used), str(p.pes_used),
             f"{m['memory_per_device_bytes']['total'] / GB:.1f}", _num(m["ttft_ms"]), _num(m["tpot_ms"], 2),
             _num(m["e2e_latency_ms"] / 1e3, 2), _num(m["throughput_tokens_per_s"]),

@@ -81,3 +81,19 @@ def test_sweep_under_a_rate_answers_each_card_count_as_recommend_does():
     alone = autotune("recommend", *common, "--cards", "4").json()["recommendations"][0]
     assert four["recommendation"]["tpot_ms"] == alone["tpot_ms"] <= 150
     assert four["recommendation"]["batch_size"] == alone["batch_size"]
+
+
+def test_emit_simulates_the_engine_it_writes_for():
+    args = ("recommend", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--cards", "1", "--input-len", "1000",
+            "--output-len", "100", "--rate", "2", "--requests", "200", "--emit", "sglang", "--json")
+    run = autotune(*args)
+    assert run.code == 0, run.stderr
+    data = run.json()
+    assert data["assumptions"]["load"]["engine"] == "sglang"
+    rec = data["recommendations"][0]
+    budget = rec["serving"]["max_num_batched_tokens"]
+    assert f"--chunked-prefill-size {budget}" in rec["settings"]["text"]
+    assert f"--max-running-requests {rec['batch_size']}" in rec["settings"]["text"]
+    clash = autotune(*args[:-1], "--engine", "vllm")
+    assert clash.code == 2 and "--engine" in clash.stderr and "sglang" in clash.stderr
+    assert len(clash.stderr.strip().splitlines()) == 1
