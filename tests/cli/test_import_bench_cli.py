@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "data" / "bench"
+BENCH = Path(__file__).resolve().parents[1] / "fixtures" / "bench"
 
 
 def autotune(*args: str) -> subprocess.CompletedProcess:

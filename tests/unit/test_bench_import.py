@@ -1,6 +1,6 @@
 """cost_models.bench_import: each tool's result file read into rows, flags joined, contradictions refused.
 
-The fixtures in tests/data/bench are written by hand with each tool's key names (its README and the
+The fixtures in tests/fixtures/bench are written by hand with each tool's key names (its README and the
 reader modules cite the tools' source files and commits).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from cost_models.bench_import.detect import detect, parse, read_runs
 from cost_models.bench_import.runs import Stat
 from cost_models.measurements import read_measurements
 
-BENCH = Path(__file__).resolve().parents[1] / "data" / "bench"
+BENCH = Path(__file__).resolve().parents[1] / "fixtures" / "bench"
 CALIBRATION = Path(__file__).resolve().parents[2] / "cost_models" / "data" / "calibration.csv"
 
 
