@@ -44,7 +44,8 @@ def looks_like(data: Any) -> bool:
 
 def tool_of(data: Any) -> str:
     """Returns 'AIPerf' or 'genai-perf': AIPerf states its version or nests its load settings under `loadgen`."""
-    if isinstance(data, dict) and ("aiperf_version" in data or isinstance(get(data, ["input_config", "loadgen"]), dict)):
+    nested = isinstance(get(data, ["input_config", "loadgen"]), dict)
+    if isinstance(data, dict) and ("aiperf_version" in data or nested):
         return AIPERF
     return GENAI_PERF
 

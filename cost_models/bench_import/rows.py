@@ -217,8 +217,8 @@ def _note(run: BenchRun, flags: BenchFlags, *, input_fixed: bool, output_fixed: 
     if counts:
         parts.append(", ".join(counts))
     for label, stat in (("TTFT", run.ttft_ms), ("TPOT", run.tpot_ms)):
-        quantiles = [f"{name} {_num(value)} ms" for name, value in (("p50", stat and stat.p50), ("p99", stat and stat.p99))
-                     if value is not None]
+        pairs = (("p50", stat and stat.p50), ("p99", stat and stat.p99))
+        quantiles = [f"{name} {_num(value)} ms" for name, value in pairs if value is not None]
         if quantiles:
             parts.append(f"{label} " + " ".join(quantiles))
     for label, stat, fixed in (("prompt", run.input_tokens, input_fixed), ("output", run.output_tokens, output_fixed)):

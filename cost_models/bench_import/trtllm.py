@@ -52,7 +52,8 @@ def read(data: Any, *, source: str) -> tuple[list[BenchRun], list[SkippedRun]]:
         if isinstance(value, int) and value > 0:
             stated[key] = value
     quant = get(data, ["engine", "quantization"])
-    dtype = QUANT_DTYPE.get(str(quant).lower()) if quant else TORCH_DTYPE.get(str(get(data, ["engine", "dtype"])).lower())
+    unquantized = str(get(data, ["engine", "dtype"])).lower()
+    dtype = QUANT_DTYPE.get(str(quant).lower()) if quant else TORCH_DTYPE.get(unquantized)
     if dtype:
         stated["dtype"] = dtype
     kv = get(data, ["engine", "kv_cache_dtype"])
