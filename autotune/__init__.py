@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 #: The public API (`autotune.api`), loaded on first use so that `import autotune` stays cheap.
-_API_NAMES = ("Workload", "enumerate_candidates", "estimate", "load_hardware", "load_model", "load_space",
+_API_NAMES = ("Workload", "enumerate_candidates", "estimate", "import_bench", "load_hardware", "load_model", "load_space",
               "pareto", "recommend", "sweep")
 
 __all__ = ["__version__", *_API_NAMES, "plan", "simulate"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -309,3 +310,31 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
     return SweepResult(objective=objective, points=points, load=load)
 
 
+
+
+def import_bench(files: Sequence[str | os.PathLike] | str | os.PathLike, *, hardware: HardwareSpec | str,
+                 model: str | None = None, base_model: str | None = None, tp: int | None = None,
+                 pp: int | None = None, dp: int | None = None, ep: int | None = None, dtype: str | None = None,
+                 kv_dtype: str | None = None, engine: str | None = None, concurrency: int | None = None,
+                 request_rate: float | None = None, input_len: int | None = None, output_len: int | None = None,
+                 format: str | None = None, output: str | os.PathLike | None = None):
+    """Returns the measurement rows (`cost_models.bench_import.ImportResult`) of benchmark result files.
+
+    What the files do not state (the hardware, the layout, the weight format, the engine) comes from
+    the keywords; a keyword that contradicts a file is an InputError naming both. `output`: also write
+    the rows as a measurement CSV (the columns of cost_models/data/calibration.csv) there.
+    """
+    from cost_models.bench_import import BenchFlags, import_files, write_csv
+    from autotune.specs.dtypes import USER_DTYPES
+
+    for name, value in (("dtype", dtype), ("kv_dtype", kv_dtype)):
+        if value is not None and value not in USER_DTYPES:
+            raise InputError(source=name, value=value, expected="one of " + ", ".join(USER_DTYPES))
+    flags = BenchFlags(hardware=as_hardware(hardware), model=model, base_model=base_model, tp=tp, pp=pp, dp=dp,
+                       ep=ep, dtype=dtype, kv_dtype=kv_dtype, engine=engine, concurrency=concurrency,
+                       request_rate_per_s=request_rate, input_len=input_len, output_len=output_len)
+    paths = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    result = import_files(paths, flags, format=format)
+    if output is not None:
+        write_csv(result.rows, Path(output))
+    return result

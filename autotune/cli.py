@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "plan": "the fewest cards and replicas that serve a request rate within SLO percentiles",
     "calibrate": "fit the cost model's efficiency parameters to measurements",
     "validate": "compare the cost model's predictions with measurements",
+    "import-bench": "turn benchmark result files (vLLM, GuideLLM, AIPerf, genai-perf, trtllm-bench) into measurement rows",
 }
 
 
@@ -56,7 +57,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def _command_module(name: str):
-    return importlib.import_module(f"autotune.commands.{name}")
+    return importlib.import_module(f"autotune.commands.{name.replace('-', '_')}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,16 +60,30 @@ def log_residuals(prepared: PreparedRows, params: CostParams) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def fit(rows: list[MeasuredRow], start: CostParams, *, names: tuple[str, ...] | None = None) -> FitResult:
-    """Returns the parameters minimizing the soft-L1 sum of squared log errors over `rows`."""
-    names = DEFAULT_FITTED if names is None else names
+def fit(rows: list[MeasuredRow], start: CostParams, *, names: tuple[str, ...] | None = None,
+        hardware: str | None = None) -> FitResult:
+    """Returns the parameters minimizing the soft-L1 sum of squared log errors over `rows`.
+
+    `hardware` (a hardware preset name): fit that device's own values (`CostParams.hardware_values`,
+    priced by `for_hardware`) starting from the values it has, and leave the shared ('default') ones
+    as they are; only whole fields (no 'field.key' mapping entries) have per-hardware values.
+    """
+    names = (DEFAULT_FITTED if hardware is None else DEVICE_FITTED) if names is None else names
+    if hardware is not None and any("." in n for n in names):
+        raise ValueError(f"per-hardware fits take whole fields, not mapping entries: {names}")
 
     lower = np.array([FITTED_BOUNDS[n][0] / _UNITS.get(n, 1.0) for n in names])
     upper = np.array([FITTED_BOUNDS[n][1] / _UNITS.get(n, 1.0) for n in names])
-    x0 = np.clip(np.array([start.value(n) / _UNITS.get(n, 1.0) for n in names]), lower, upper)
+    origin = start if hardware is None else start.for_hardware(hardware)
+    x0 = np.clip(np.array([origin.value(n) / _UNITS.get(n, 1.0) for n in names]), lower, upper)
 
     def to_params(x: np.ndarray) -> CostParams:
-        return start.with_values(**{n: float(v) * _UNITS.get(n, 1.0) for n, v in zip(names, x)})
+        values = {n: float(v) * _UNITS.get(n, 1.0) for n, v in zip(names, x)}
+        if hardware is None:
+            return start.with_values(**values)
+        table = {hw: dict(own) for hw, own in start.hardware_values.items()}
+        table[hardware] = {**table.get(hardware, {}), **values}
+        return replace(start, hardware_values=table)
 
     def residuals(x: np.ndarray) -> np.ndarray:
         params = to_params(x)
@@ -98,7 +112,14 @@ def fit(rows: list[MeasuredRow], start: CostParams, *, names: tuple[str, ...] | 
         result = least_squares(moving_residuals, x0[movable], bounds=(lower[movable], upper[movable]),
                                loss="soft_l1", f_scale=LOSS_SCALE, x_scale="jac", diff_step=steps, max_nfev=400)
         x[movable] = result.x
-    return FitResult(params=to_params(x), rows_used=len(rows), residuals=count,
+    fitted = to_params(x)
+    if hardware is not None:
+        # A held field gets no entry of its own (it was not fitted for this device) unless it had one.
+        table = {hw: dict(own) for hw, own in fitted.hardware_values.items()}
+        had = start.hardware_values.get(hardware, {})
+        table[hardware] = {n: v for n, v in table[hardware].items() if n not in held or n in had}
+        fitted = replace(fitted, hardware_values={hw: own for hw, own in table.items() if own})
+    return FitResult(params=fitted, rows_used=len(rows), residuals=count,
                      cost=float(result.cost) if result is not None else 0.0,
                      success=bool(result.success) if result is not None else True,
                      message=str(result.message) if result is not None else "no field depends on these rows",
@@ -127,6 +148,35 @@ def fitted_sources(params: CostParams, names: tuple[str, ...], data: str,
             sources[name] = f"fitted by autotune calibrate on {data} (soft-L1 least squares on log error)" + own
     return sources
 
+
+def hardware_fitted_sources(params: CostParams, names: tuple[str, ...], hardware: str, data: str,
+                            held: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Returns the params' sources with `hardware`'s part of each fitted field naming the fit (shared part kept).
+
+    A field's source reads '<shared source>; <hardware>: <own source>' (as RNGD's serving fit writes it).
+    """
+    sources = dict(params.sources)
+    others = [hw for hw in params.hardware_values if hw != hardware]
+    for name in names:
+        if name in held:
+            continue
+        text = sources.get(name, "unknown")
+        start = text.find(f"; {hardware}: ")
+        if start >= 0:
+            # Cut this hardware's part out: it runs to the next hardware's part, or to the end.
+            ends = [i for i in (text.find(f"; {hw}: ", start + 1) for hw in others) if i > start]
+            text = text[:start] + (text[min(ends):] if ends else "")
+        sources[name] = (f"{text}; {hardware}: fitted by autotune calibrate --hardware {hardware} on {data} "
+                         "(soft-L1 least squares on log error)")
+    return sources
+
+
+#: What `calibrate --hardware` fits by default, a device's own values: prefill is compute-bound (16- and
+#: 8-bit matmuls), a decode step streams the weights and the KV cache, the roofline's overlap of the two
+#: sets how a step grows with its tokens, and a step's fixed cost is what remains at one token (the
+#: reasoning of RNGD's serving fit, `rngd_fit.FIT_FIELDS`). Fields no row depends on are held.
+DEVICE_FITTED: tuple[str, ...] = ("compute_efficiency_16bit", "compute_efficiency_8bit", "bandwidth_efficiency",
+                                  "attention_bandwidth_efficiency", "roofline_sharpness", "step_overhead_s")
 
 #: The fields the throughput-dominated calibration file pins (step 1 of the chain).
 EFFICIENCY_FIELDS: tuple[str, ...] = (

@@ -74,6 +74,11 @@ KV_DTYPE_COLUMN = "kv_cache_dtype"
 #: attention_dp_config enable_balance); empty or "false": round-robin placement, the engines' default.
 ADP_BALANCE_COLUMN = "attention_dp_balance"
 _TRUE = frozenset({"true", "yes", "1"})
+#: Optional column: "mean" when `input_len`/`output_len` are the means of requests whose lengths varied
+#: (or were not confirmed fixed), as `autotune import-bench` writes them; empty or "fixed": every request
+#: had those lengths. The model prices fixed lengths, so such rows are skipped with that reason.
+LENGTHS_COLUMN = "lengths"
+LENGTHS_MEAN = "mean"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +170,9 @@ def _resolve(raw: dict[str, str], row_id: str, folder: Path, models: dict, hardw
     if load_type not in LOAD_TYPES:
         return SkippedRow(row_id=row_id, reason=f"unknown load_type {load_type!r}")
     lengths = [_int(raw.get("input_len")), _int(raw.get("output_len"))]
+    if (raw.get(LENGTHS_COLUMN) or "").strip().lower() == LENGTHS_MEAN:
+        return SkippedRow(row_id=row_id, reason=f"variable lengths: input_len/output_len are means "
+                                                f"(column {LENGTHS_COLUMN} {LENGTHS_MEAN})")
     if None in lengths:
         return SkippedRow(row_id=row_id, reason="variable or missing input/output lengths")
     degrees = [_int(raw.get(k) or "1") for k in ("tensor_parallel", "pipeline_parallel", "data_parallel")]

@@ -327,7 +327,11 @@ def fitted_on(hardware_name: str) -> bool:
     return hardware_name in fitted_hardware()
 
 
-def calibration_for(hardware_name: str) -> Calibration:
-    """Returns what the shipped fit says about `hardware_name` (fitted on it or on other hardware only)."""
-    seen = fitted_hardware()
+def calibration_for(hardware_name: str, params_path: str | Path | None = None) -> Calibration:
+    """Returns what the fit says about `hardware_name` (fitted on it or on other hardware only).
+
+    `params_path`: a user's parameter file (its per-hardware entries count as that hardware's fit);
+    None: the shipped one.
+    """
+    seen = fitted_hardware() if params_path is None else fitted_hardware(Path(params_path))
     return Calibration(hardware=hardware_name, hardware_fitted=hardware_name in seen, fitted_hardware=seen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from typing import Any
 
 from autotune.errors import InputError
@@ -71,7 +72,8 @@ def add_solver_arguments(parser: argparse.ArgumentParser, *, top: bool = True, o
     if top:
         parser.add_argument("--top", default="1", metavar="K", help="how many best distinct configurations")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters (default: the shipped, fitted ones)" + NO_AUTO_DEFAULT)
+                        help="cost-model parameters (default: the file $AUTOTUNE_PARAMS names, else the shipped, "
+                             "fitted ones)" + NO_AUTO_DEFAULT)
     parser.add_argument("--time-limit", default=None, metavar="S",
                         help="CP-SAT wall-time budget in seconds (default: none; solve to proven optimum)"
                              + NO_AUTO_DEFAULT)
@@ -295,9 +297,28 @@ def degrees_from_args(args: argparse.Namespace) -> dict[str, int | None]:
             for name in ("tp", "pp", "dp", "ep", "adp")}
 
 
-def params_from_args(args: argparse.Namespace):
-    """Returns the cost-model parameters of --params, or None for the shipped ones."""
+#: The environment variable naming the parameter file every command uses when --params is not given
+#: (a user's own fit, `autotune calibrate --hardware H -o FILE`); unset: the shipped parameters.
+PARAMS_ENV = "AUTOTUNE_PARAMS"
+
+
+def params_path_from_args(args: argparse.Namespace) -> str | None:
+    """Returns the parameter file a command uses: --params, else $AUTOTUNE_PARAMS, else None (the shipped one)."""
     path = getattr(args, "params", None)
+    if path is not None:
+        return path
+    path = os.environ.get(PARAMS_ENV, "").strip()
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise InputError(source=PARAMS_ENV, value=path,
+                         expected="an existing parameter file (unset the variable to use the shipped parameters)")
+    return path
+
+
+def params_from_args(args: argparse.Namespace):
+    """Returns the cost-model parameters of --params (or $AUTOTUNE_PARAMS), or None for the shipped ones."""
+    path = params_path_from_args(args)
     if path is None:
         return None
     from cost_models import load_params

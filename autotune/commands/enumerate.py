@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feasible-only", action="store_true", help="list only the rows that break no limit" + ca.NO_AUTO_DEFAULT)
     parser.add_argument("--limit", default="0", metavar="N", help="show the first N rows (0: all)")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters (default: the shipped, fitted ones)" + ca.NO_AUTO_DEFAULT)
+                        help="cost-model parameters (default: the file $AUTOTUNE_PARAMS names, else the shipped, "
+                             "fitted ones)" + ca.NO_AUTO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + ca.NO_AUTO_DEFAULT)
     oa.add_output_arguments(parser, csv=True)
 

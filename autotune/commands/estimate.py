@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dp", default="1", metavar="N", help="data-parallel replicas")
     ca.add_moe_degree_arguments(parser, default="1")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters; omitted: the shipped, fitted ones")
+                        help="cost-model parameters; omitted: the file $AUTOTUNE_PARAMS names, else the "
+                             "shipped, fitted ones")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
     out.add_output_arguments(parser, emit=True)
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     result = api.estimate(model, hardware, workload, space=space, cards=ca.cards_from_args(args),
                           params=ca.params_from_args(args), **degrees)
     settings = _settings(args, result, model=model, workload=workload, space=space, hardware=hardware)
-    calibration = calibration_for(hardware.name)
+    calibration = calibration_for(hardware.name, ca.params_path_from_args(args))
     if args.json:
         doc = out.with_settings(result.to_dict(), settings, args.emit)
         doc["assumptions"] = {"calibration": calibration.to_dict()}

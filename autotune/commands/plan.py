@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", default="600", metavar="N", help="requests per simulated replica")
     parser.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters (default: the shipped, fitted ones)" + _NO_DEFAULT)
+                        help="cost-model parameters (default: the file $AUTOTUNE_PARAMS names, else the shipped, "
+                             "fitted ones)" + _NO_DEFAULT)
     parser.add_argument("--plot", default=None, metavar="FILE.png|svg",
                         help='also draw the capacity table (needs matplotlib: pip install ".[plot]")' + _NO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + _NO_DEFAULT)

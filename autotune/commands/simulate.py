@@ -70,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ttft-ms", default=None, metavar="MS", help="TTFT SLO of the goodput" + _NO_DEFAULT)
     parser.add_argument("--tpot-ms", default=None, metavar="MS", help="TPOT SLO of the goodput" + _NO_DEFAULT)
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
-                        help="cost-model parameters (default: the shipped, fitted ones)" + _NO_DEFAULT)
+                        help="cost-model parameters (default: the file $AUTOTUNE_PARAMS names, else the shipped, "
+                             "fitted ones)" + _NO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + _NO_DEFAULT)
 
 

@@ -74,6 +74,8 @@ def rules_text(space: SearchSpace) -> str:
         pp.append(f"at most {space.pp_max_stages} stages")
     if space.pp_at_most_layers:
         pp.append("at least one layer per stage")
+    if space.pp_each_attention_type:
+        pp.append("a hybrid-attention model needs a layer of each attention type per stage")
     entries.append(("PP", "; ".join(pp) or "no limit beyond the fleet"))
     replica = []
     if space.replica_within_node:

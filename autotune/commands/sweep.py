@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if args.csv == oa.STDOUT:
             return code
         notes.append(f"csv: {args.csv}")
-    calibration = calibration_for(hardware.name)
+    calibration = calibration_for(hardware.name, ca.params_path_from_args(args))
     if args.json:
         # A sweep has one hardware: its calibration stands in an assumptions object, as recommend's does.
         out = {"objective": result.objective, "assumptions": {"hardware": hardware.name,

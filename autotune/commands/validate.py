@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"file: {builtins}; repeat the flag to validate the union of several files")
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
                         help="cost-model parameters (and the start of every cross-validation refit); "
-                             "omitted: the shipped, fitted ones")
+                             "omitted: the file $AUTOTUNE_PARAMS names, else the shipped, fitted ones")
     parser.add_argument("--cross-validate", default=None, choices=("kfold", "hardware"),
                         help="out of sample: refit the parameters with the fit chain of docs/cost-model.md without "
                              "each fold's rows and predict the fold; kfold: folds of whole (model, hardware, dtype, "
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(source=", ".join(args.measurements), has_value=False,
                          expected=f"at least one usable row ({len(skipped)} skipped: "
                                   f"{skipped[0].reason if skipped else 'the file has no rows'})")
-    params = load_params(args.params)
+    from autotune.commands.common_args import params_path_from_args
+
+    params = load_params(params_path_from_args(args))
     report = validate(rows, skipped, params)
     if args.cross_validate is not None:
         report["cross_validation"] = _cross_validation(args, data, params)

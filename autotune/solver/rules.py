@@ -144,7 +144,7 @@ def check_rules(space: SearchSpace, hardware: HardwareSpec, model: ModelSpec, ca
     ctx = _Context(space=space, hardware=hardware, model=model, cards=cards, tp=tp, pp=pp, dp=dp, ep=ep, adp=adp)
     checks: list[Callable[[_Context], RuleResult | None]] = [
         _tp_allowed, _world_size, _fits_fleet, _pp_distinct_devices, _pp_max_stages, _pp_layers,
-        _tp_within_node, _tp_divides_heads, _kv_heads_by_cards, _replica_devices,
+        _pp_attention_types, _tp_within_node, _tp_divides_heads, _kv_heads_by_cards, _replica_devices,
         _moe_model, _moe_divides_tp, _ep_divides_experts, _ep_allowed, _adp_allowed,
     ]
     results = [check(ctx) for check in checks]
@@ -335,6 +335,52 @@ def _pp_layers(ctx: _Context) -> RuleResult | None:
 
     return RuleResult(rule_id="pp_layers", description=f"PP at most the {layers} decoder layers",
                       violated=ctx.pp > layers, explain=explain)
+
+
+def stage_layer_ranges(num_layers: int, pp: int) -> list[tuple[int, int]]:
+    """Returns each stage's (first, last) layer index of an even contiguous split, the longer stages first.
+
+    Furiosa LLM does not publish how it assigns layers to stages; an even contiguous split (stages of
+    ceil or floor L / PP layers, as the cost model's busiest stage) is the split the rules check.
+    """
+    base, extra = divmod(num_layers, pp)
+    ranges, first = [], 0
+    for stage in range(pp):
+        size = base + (1 if stage < extra else 0)
+        ranges.append((first, first + size - 1))
+        first += size
+    return ranges
+
+
+def _stage_without_type(sliding: tuple[bool, ...], pp: int) -> tuple[int, int, int, str] | None:
+    """Returns (stage, first, last, the one type it holds) of the first stage lacking an attention type, or None."""
+    if pp > len(sliding):
+        return None  # an empty stage: the layer-count rule's
+    for stage, (first, last) in enumerate(stage_layer_ranges(len(sliding), pp)):
+        kinds = set(sliding[first:last + 1])
+        if len(kinds) < 2:
+            return stage, first, last, "sliding-window" if kinds == {True} else "global"
+    return None
+
+
+def _pp_attention_types(ctx: _Context) -> RuleResult | None:
+    """Furiosa LLM 2026.4: a hybrid-attention model needs a layer of each attention type on every PP rank
+    (../shared/reference/furiosa-llm.md, section 2, the 2026.4 row: "hybrid-attention models need >= 1
+    layer of each attention type per rank"). Models with one attention type are left to `pp_layers`."""
+    sliding = ctx.model.sliding_layers
+    if not ctx.space.pp_each_attention_type or not sliding or all(sliding) or not any(sliding):
+        return None
+    lacking = {int(p): _stage_without_type(sliding, int(p)) for p in np.unique(ctx.pp)}
+    local, layers = sum(sliding), len(sliding)
+
+    def explain(i: int) -> str:
+        stage, first, last, kind = lacking[int(ctx.pp[i])]
+        return (f"PP {int(ctx.pp[i])}: stage {stage + 1} holds layers {first}-{last}, only {kind} attention; "
+                f"{ctx.space.name} needs a sliding-window and a global layer on every stage of a hybrid-attention "
+                f"model ({local} sliding-window and {layers - local} global layers)")
+    return RuleResult(rule_id="pp_attention_types",
+                      description="every pipeline stage holds a sliding-window and a global attention layer",
+                      violated=np.array([lacking[int(p)] is not None for p in ctx.pp], dtype=bool), explain=explain)
 
 
 def _tp_within_node(ctx: _Context) -> RuleResult | None:

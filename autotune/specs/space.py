@@ -32,7 +32,7 @@ _TOP_KEYS = ("name", "release", "covers_releases", "runtime", "tp_unit", "descri
              "dtypes", "kv_dtypes", "defaults", "moe_parallel")
 _TP_KEYS = ("sizes", "multiples_of", "powers_of_two", "cards_per_group", "max_units", "within_node",
             "divides_attention_heads", "kv_heads_divisible_by_cards")
-_PP_KEYS = ("max_stages", "distinct_devices", "at_most_layers")
+_PP_KEYS = ("max_stages", "distinct_devices", "at_most_layers", "each_attention_type")
 _REPLICA_KEYS = ("within_node", "max_devices")
 _DEFAULT_KEYS = ("tensor_parallel_size", "pipeline_parallel_size")
 _MOE_KEYS = ("expert_parallel", "attention_data_parallel", "source")
@@ -77,6 +77,8 @@ class SearchSpace:
     """Pipeline stages must sit on distinct devices (Furiosa: strictly increasing NPU index)."""
     pp_at_most_layers: bool = True
     """Every stage needs at least one decoder layer."""
+    pp_each_attention_type: bool = False
+    """A hybrid-attention model's stages each need a layer of every attention type it has (sliding and global)."""
 
     world_size: str = "at_most"
     """How TP x PP x DP relates to the fleet's compute units: 'equal' or 'at_most'."""
@@ -197,6 +199,7 @@ class SearchSpace:
                 "max_stages": self.pp_max_stages,
                 "distinct_devices": self.pp_distinct_devices,
                 "at_most_layers": self.pp_at_most_layers,
+                "each_attention_type": self.pp_each_attention_type,
             },
             "world_size": self.world_size,
             "replica": {"within_node": self.replica_within_node, "max_devices": self.replica_max_devices},
@@ -321,6 +324,8 @@ def parse_space(data: dict[str, Any], *, source: str) -> SearchSpace:
                                      prefix="pipeline_parallel."),
         # Stated in every file, not defaulted: a space whose runtime allowed empty stages must say so.
         pp_at_most_layers=get_bool(pp, "at_most_layers", source=source, prefix="pipeline_parallel."),
+        pp_each_attention_type=get_bool(pp, "each_attention_type", source=source, default=False,
+                                        prefix="pipeline_parallel."),
         world_size=get_str(data, "world_size", source=source, choices=WORLD_SIZE_RELATIONS),
         replica_within_node=get_bool(replica, "within_node", source=source, default=False, prefix="replica."),
         replica_max_devices=_optional_int(replica, "max_devices", source=source, prefix="replica."),

@@ -114,6 +114,20 @@ def test_exaone_35_matches_model_cards(hf_id: str, layers: int, hidden: int, ffn
     assert abs(_without_embeddings(spec) - card) <= 0.005e9
 
 
+def test_exaone_35_32b_preset_matches_model_card() -> None:
+    # LGAI-EXAONE/EXAONE-3.5-32B-Instruct model card: "Number of Parameters (without embeddings): 30.95B",
+    # 64 layers, GQA 40/8, vocab 102,400, 32,768 context. Per tensor: 64 x (q 5120x5120 + k, v 5120x1024 +
+    # o 5120x5120 + gate, up, down 3 x 5120x27392 + 2 norms 5120) + final norm 5120 = 30,954,624,000, plus the
+    # untied embedding and LM head, 2 x 102400 x 5120.
+    spec = load_model("exaone-3.5")
+    assert spec.name == "exaone-3.5-32b-instruct" and spec.model_type == "exaone"
+    per_layer = 2 * 5120 * 5120 + 2 * 5120 * 1024 + 3 * 5120 * 27392 + 2 * 5120
+    assert _without_embeddings(spec) == 64 * per_layer + 5120 == 30_954_624_000
+    assert spec.total_params == 30_954_624_000 + 2 * 102400 * 5120
+    assert abs(_without_embeddings(spec) - 30.95e9) <= 0.005e9
+    assert spec.kv_cache_bytes(32768) == 64 * 2 * 8 * 128 * 2 * 32768
+
+
 def test_exaone4_32b_matches_model_card_and_caps_local_kv() -> None:
     # EXAONE-4.0-32B model card: "Number of Parameters (without embeddings): 30.95B", 64 layers, GQA 40/8,
     # hybrid attention local:global 3:1 with a 4K window.

@@ -264,3 +264,42 @@ def test_every_space_states_that_a_stage_needs_a_layer(space):
     tp = 1 if space == "gpu" else 8
     ids, _ = check(space, 4, tp, 4, 1, model=tiny, hardware=hardware)
     assert "pp_layers" in ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Furiosa LLM 2026.4: a hybrid-attention model needs a layer of each attention type on every PP rank
+# (../shared/reference/furiosa-llm.md, section 2, 2026.4 row).
+
+def _exaone4(layers: int):
+    from autotune.specs.architectures import model_spec_from_config
+
+    # EXAONE 4.0's layout (3 sliding-window layers, then a global one: "LLLG") at a small depth.
+    config = {"architectures": ["Exaone4ForCausalLM"], "model_type": "exaone4", "head_dim": 128, "hidden_size": 5120,
+              "intermediate_size": 27392, "num_attention_heads": 40, "num_hidden_layers": layers,
+              "num_key_value_heads": 8, "vocab_size": 102400, "sliding_window": 4096, "sliding_window_pattern": 4,
+              "max_position_embeddings": 131072, "tie_word_embeddings": False}
+    return model_spec_from_config(config, source="test exaone4")
+
+
+def test_2026_4_a_stage_of_only_sliding_window_layers_is_rejected():
+    model = _exaone4(8)            # layers 0-2 and 4-6 sliding, 3 and 7 global
+    assert model.sliding_layers == (True, True, True, False) * 2
+    ids, messages = check("furiosa-2026.4", 4, 8, 4, 1, model=model)   # 4 stages of 2 layers: 0-1 is all sliding
+    assert ids == ["pp_attention_types"]
+    assert messages == ["PP 4: stage 1 holds layers 0-1, only sliding-window attention; furiosa-2026.4 needs a "
+                        "sliding-window and a global layer on every stage of a hybrid-attention model "
+                        "(6 sliding-window and 2 global layers)"]
+    assert check("furiosa-2026.4", 2, 8, 2, 1, model=model)[0] == []   # stages 0-3 and 4-7: LLLG each
+
+
+def test_2026_4_hybrid_rule_spares_single_type_models_and_other_releases():
+    assert check("furiosa-2026.4", 4, 8, 4, 1, model=load_model("llama-3.1-8b"))[0] == []
+    assert "pp_attention_types" not in check("furiosa-2026.3", 4, 8, 4, 1, model=_exaone4(8))[0]
+    # The shipped hybrid presets split on up to 8 cards keep both types on every stage.
+    for name in ("exaone-4.0-32b", "gemma-3-27b-it", "gpt-oss-20b", "k-exaone-236b-a23b"):
+        assert "pp_attention_types" not in check("furiosa-2026.4", 8, 8, 8, 1, model=load_model(name))[0], name
+
+
+def test_stage_layer_ranges_are_even_and_contiguous():
+    assert rules.stage_layer_ranges(10, 4) == [(0, 2), (3, 5), (6, 7), (8, 9)]
+    assert rules.stage_layer_ranges(8, 8) == [(i, i) for i in range(8)]
