@@ -72,9 +72,9 @@ def check_moe_degrees(model: ModelSpec, *, tp: int, ep: int, adp: int) -> None:
     """Raises InputError when `ep` or `adp` is below 1 or does not divide `tp`, or `ep` > 1 for a dense model."""
     for name, value in (("ep", ep), ("adp", adp)):
         if int(value) != value or value < 1 or tp % int(value):
-            raise InputError(source=name, value=value, expected=f"a positive integer that divides tp ({tp})")
+            raise InputError(source=f"--{name}", value=value, expected=f"a positive integer that divides tp ({tp})")
     if ep > 1 and not model.num_experts:
-        raise InputError(source="ep", value=ep, expected="1 for a model without routed experts")
+        raise InputError(source="--ep", value=ep, expected="1 for a model without routed experts")
 
 
 def _shares(traffic: Traffic, dp: int) -> list[tuple[int, dict]]:
