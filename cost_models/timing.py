@@ -42,6 +42,10 @@ class StageWork:
     decodes and prefills its own share of the requests and the busiest group carries
     1 / rows.adp_balance_ratio times the mean; False when whole sequences and prompts are dealt
     out (ceil(count / adp) on the busiest group)."""
+    prefill_prompts: np.ndarray | None = None
+    """Attention DP only, dealt out whole: the prompts the prefill tokens belong to, each prefilled by one
+    group (None: `prefill_sequences`, the prompts that end in this pass). The serving simulator knows
+    them: a chunk that does not end its prompt still sits on one group."""
 
 
 def _attention_flops(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +95,8 @@ def attention_group_factors(rows: RowInputs, work: StageWork) -> tuple[np.ndarra
     decode = _busiest_share(work.decode_tokens, rows.adp)
     steady = np.where(rows.adp > 1.0, 1.0 / rows.adp_balance_ratio, 1.0)
     decode = np.where(work.steady_state, np.maximum(decode, steady), decode)
-    prefill = np.where(work.steady_state, steady, _busiest_share(work.prefill_sequences, rows.adp))
+    prompts = work.prefill_sequences if work.prefill_prompts is None else work.prefill_prompts
+    prefill = np.where(work.steady_state, steady, _busiest_share(prompts, rows.adp))
     return decode, prefill
 
 

@@ -11,7 +11,11 @@ of thousands of steps, so `StepPricer` takes the cost model apart once per layou
   touched) plus a coefficient times the KV bytes read;
 - TP all-reduces and PP transfers are functions of the micro-batch's tokens: tables over every
   token count a step can hold, for each micro-batch count up to PP;
-- the roofline joins compute and memory exactly as `timing.smooth_roofline_s` does.
+- the roofline joins compute and memory exactly as `timing.smooth_roofline_s` does;
+- under expert parallel or attention DP (`ep`, `adp` > 1) compute is not linear in the counts (the
+  busiest attention group holds ceil(n / adp) of the step's sequences, each prompt on one group; the
+  busiest EP group the balls-into-bins maximum): `StepPricer._moe_terms` evaluates `timing` once per
+  distinct (decode, prefill, ending, prompts) mix, and the step stays linear in its attended pairs.
 
 Contexts enter as "attended pairs": the sum over tokens of the (layer, position) pairs attended,
 `attended(c) = full layers x c + window layers x min(c, window)`. Attention FLOPs and KV bytes
@@ -104,9 +108,11 @@ class StepPricer:
         self.sharpness = float(params.roofline_sharpness)
         self.sequence_overhead_s = float(params.sequence_overhead_s)
         # EP / attention DP: the busiest attention group and EP group make a step's compute non-linear in its
-        # token counts (`timing.attention_group_factors`, `timing.ep_load_imbalance`); `_moe_terms` prices it.
+        # counts (`timing.attention_group_factors`, `timing.ep_load_imbalance`); `_moe_terms` prices it. The
+        # simulator knows each step's mix, so it deals the step's sequences and prompts out whole (timing's
+        # `steady_state=False`): the engines' time-averaged balance ratio would count that imbalance twice.
         self.plain = bool(memory.plain_tp(rows)[0])
-        self._moe_cache: dict[tuple[float, float, float], tuple[float, float, float, float, float]] = {}
+        self._moe_cache: dict[tuple[float, float, float, float], tuple[float, float, float, float, float]] = {}
         self._coefficients()
         self._tables()
 
@@ -160,7 +166,9 @@ class StepPricer:
                        + self.c_pair * (decode_pairs + prefill_pairs)) / m
             mem = self._weights_s[i][tokens] + self.m_pair * decode_pairs / m
         else:
-            c0, c_decode_pair, c_prefill_pair, m0, m_decode_pair = self._moe_terms(decode / m, prefill / m, ending / m)
+            prompts = max(sequences - decode, ending) if prefill else 0
+            c0, c_decode_pair, c_prefill_pair, m0, m_decode_pair = self._moe_terms(decode / m, prefill / m, ending / m,
+                                                                                   prompts / m)
             compute = c0 + (c_decode_pair * decode_pairs + c_prefill_pair * prefill_pairs) / m
             mem = m0 + m_decode_pair * decode_pairs / m
         return self.pp * (self._roofline(compute, mem) + self._fixed_s[i][tokens]) + self._transfer_s[i][tokens] \
@@ -176,15 +184,17 @@ class StepPricer:
         second = self.step_s(decode, 0, 0, decode_pairs + pairs_per_step, 0.0, decode)
         return first, second - first
 
-    def _moe_terms(self, decode: float, prefill: float, ending: float) -> tuple[float, float, float, float, float]:
+    def _moe_terms(self, decode: float, prefill: float, ending: float,
+                   prompts: float) -> tuple[float, float, float, float, float]:
         """Returns one micro-batch's (compute s at no attended pairs, compute s per decode pair, per prefill pair,
         memory s at no pairs, memory s per decode pair) under EP / attention DP, from `timing` itself.
 
-        Given the token counts, the busiest groups' factors are fixed, so compute and memory are linear in
-        the attended pairs: three rows of `timing.stage_compute_memory_s` (no pairs, one decode pair, one
-        prefill pair) give the step exactly. Cached per (decode, prefill, ending): steps repeat their mixes.
+        Given the counts, the busiest groups' factors are fixed, so compute and memory are linear in the
+        attended pairs: three rows of `timing.stage_compute_memory_s` (no pairs, one decode pair, one
+        prefill pair) give the step exactly. Cached per (decode, prefill, ending, prompts): steps repeat
+        their mixes.
         """
-        key = (decode, prefill, ending)
+        key = (decode, prefill, ending, prompts)
         terms = self._moe_cache.get(key)
         if terms is None:
             rows = take_inputs(self.rows, np.zeros(3, dtype=np.int64))
@@ -194,7 +204,7 @@ class StepPricer:
                                     decode_attention_flops=np.array([0.0, self.flops_per_pair, 0.0]),
                                     decode_kv_read_bytes=np.array([0.0, self.kv_bytes_per_pair, 0.0]),
                                     prefill_attention_flops=np.array([0.0, 0.0, self.flops_per_pair]),
-                                    steady_state=prefill > 0)
+                                    prefill_prompts=zero + prompts)
             compute, mem = timing.stage_compute_memory_s(rows, self.params, work)
             terms = (float(compute[0]), float(compute[1] - compute[0]), float(compute[2] - compute[0]),
                      float(mem[0]), float(mem[1] - mem[0]))
@@ -226,7 +236,7 @@ class StepPricer:
                                 decode_attention_flops=arr(decode_pairs * self.flops_per_pair),
                                 decode_kv_read_bytes=arr(decode_pairs * self.kv_bytes_per_pair),
                                 prefill_attention_flops=arr(prefill_pairs * self.flops_per_pair),
-                                steady_state=prefill > 0)
+                                prefill_prompts=arr(max(sequences - decode, ending) if prefill else 0.0))
         return float(timing.pass_latency_s(self.rows, self.params, work)[0])
 
 

@@ -51,8 +51,8 @@ def test_ep_adp_one_is_bit_for_bit_the_plain_tp_simulation(model_name, hardware_
 @pytest.mark.parametrize("ep,adp,balanced", [(8, 8, False), (8, 8, True), (8, 1, False), (4, 2, False),
                                              (1, 8, False)])
 def test_fast_step_price_equals_pass_latency_under_ep_and_adp(ep, adp, balanced):
-    """The step pricer under EP / attention DP equals `timing.pass_latency_s` of the same mix (steady when it
-    carries prefill, as `timing.decode_cycle_s` marks a mixed step)."""
+    """The step pricer under EP / attention DP equals `timing.pass_latency_s` of the same mix, its sequences and
+    prompts dealt out whole to the attention groups (each prompt with a chunk in the step on one group)."""
     pricer, rows = build_pricer(DEEPSEEK, H200, dtype="fp8", kv_dtype="fp8", tp=8, pp=1, params=PARAMS,
                                 max_tokens=9000, ep=ep, adp=adp, adp_balanced=balanced)
     assert not pricer.plain
@@ -63,36 +63,52 @@ def test_fast_step_price_equals_pass_latency_under_ep_and_adp(ep, adp, balanced)
         ending = int(rng.integers(0, 4)) if prefill else 0
         decode_pairs = float(decode * rng.uniform(0, 8000) * DEEPSEEK.num_layers)
         prefill_pairs = float(rng.uniform(0, 1e9)) if prefill else 0.0
-        fast = pricer.step_s(decode, prefill, ending, decode_pairs, prefill_pairs, decode + ending)
+        prompts = ending + (int(rng.integers(0, 3)) if prefill else 0)
+        fast = pricer.step_s(decode, prefill, ending, decode_pairs, prefill_pairs, decode + prompts)
         work = timing.StageWork(
             decode_tokens=np.array([float(decode)]), prefill_tokens=np.array([float(prefill)]),
             prefill_sequences=np.array([float(ending)]),
             decode_attention_flops=np.array([decode_pairs * pricer.flops_per_pair]),
             decode_kv_read_bytes=np.array([decode_pairs * pricer.kv_bytes_per_pair]),
-            prefill_attention_flops=np.array([prefill_pairs * pricer.flops_per_pair]), steady_state=prefill > 0)
+            prefill_attention_flops=np.array([prefill_pairs * pricer.flops_per_pair]),
+            prefill_prompts=np.array([float(prompts if prefill else 0)]))
         exact = float(timing.pass_latency_s(rows, PARAMS, work)[0])
         assert fast == pytest.approx(exact, rel=1e-6)  # differences of large terms: float rounding
 
 
-def test_a_mixed_step_under_serving_is_the_static_models_mixed_step():
-    """At batch 256 with one prompt token per decode token (1024 in / 1024 out), the simulator's step equals
-    `timing.decode_cycle_s` of the static model (the function `autotune validate` prices offline rows with),
-    under attention DP 8 + EP 8; and it is not the plain TP price."""
+def test_serving_steps_are_the_static_models_steps_at_a_fixed_batch():
+    """Attention DP 8 + EP 8: a pure decode step of 256 sequences at the workload's mean context is
+    `timing.decode_cycle_s` of the static model at batch 256 without prefill, and a step prefilling 3 whole
+    prompts is `timing.prefill_time_s` of 3 prompts: both deal whole sequences and prompts to the groups.
+    Neither is the plain TP price."""
     batch, length = 256, 1024
-    rows = layout_rows(DEEPSEEK, H200, dtype="fp8", kv_dtype="fp8", tp=8, pp=1, input_len=length,
-                       output_len=length, params=PARAMS, ep=8, adp=8)
-    static = float(timing.decode_cycle_s(rows, PARAMS, np.array([float(batch)]), np.array([1.0]))[0])
+    one = np.array([1.0])
+    priced = {}
+    for moe in ({"ep": 8, "adp": 8}, {}):
+        rows = layout_rows(DEEPSEEK, H200, dtype="fp8", kv_dtype="fp8", tp=8, pp=1, input_len=length,
+                           output_len=length, params=PARAMS, **moe)
+        pricer, _ = build_pricer(DEEPSEEK, H200, dtype="fp8", kv_dtype="fp8", tp=8, pp=1, params=PARAMS,
+                                 max_tokens=4096, input_len=length, output_len=length, **moe)
+        pairs_per_token = float(rows.attention_decode_flops[0]) / pricer.flops_per_pair
+        decode = pricer.step_s(batch, 0, 0, batch * pairs_per_token, 0.0, batch)
+        static_decode = float(timing.decode_cycle_s(rows, PARAMS, one * batch, one * 0.0)[0])
+        assert decode == pytest.approx(static_decode, rel=1e-9)
+        prompt_pairs = float(rows.attention_prefill_flops[0]) / pricer.flops_per_pair
+        prefill = pricer.step_s(0, 3 * length, 3, 0.0, 3 * prompt_pairs, 3)
+        static_prefill = float(timing.prefill_time_s(rows, PARAMS, one * 3.0, one * 0.0)[0])
+        assert prefill == pytest.approx(static_prefill, rel=1e-9)
+        priced[bool(moe)] = (decode, prefill)
+    assert all(abs(a / b - 1.0) > 0.01 for a, b in zip(priced[True], priced[False]))
+
+
+def test_a_prompt_chunk_sits_on_one_attention_group():
+    """A step's one prompt chunk that does not end its prompt is still prefilled by one group of 8: the same
+    seconds as when it ends there, bar the prompt's LM head and sequence overhead."""
     pricer, _ = build_pricer(DEEPSEEK, H200, dtype="fp8", kv_dtype="fp8", tp=8, pp=1, params=PARAMS,
-                             max_tokens=4096, input_len=length, output_len=length, ep=8, adp=8)
-    ending = batch / length
-    served = pricer.step_s(batch, batch, ending, batch * float(rows.attention_decode_flops[0]) / pricer.flops_per_pair,
-                           ending * float(rows.attention_prefill_flops[0]) / pricer.flops_per_pair, batch)
-    assert served == pytest.approx(static, rel=1e-9)
-    plain, _ = build_pricer(DEEPSEEK, H200, dtype="fp8", kv_dtype="fp8", tp=8, pp=1, params=PARAMS,
-                            max_tokens=4096, input_len=length, output_len=length)
-    plain_s = plain.step_s(batch, batch, ending, batch * float(rows.attention_decode_flops[0]) / plain.flops_per_pair,
-                           ending * float(rows.attention_prefill_flops[0]) / plain.flops_per_pair, batch)
-    assert abs(plain_s / served - 1.0) > 0.01
+                             max_tokens=4096, ep=8, adp=8)
+    chunk = pricer.step_s(64, 2048, 0, 64 * 61 * 1000.0, 1e8, 65)
+    spread = pricer.exact_s(64, 2048, 0, 64 * 61 * 1000.0, 1e8, 64)  # no prompt count: an even split
+    assert chunk > 1.5 * spread
 
 
 def test_attention_groups_each_hold_their_own_kv():
@@ -121,7 +137,8 @@ def test_the_closed_form_steady_state_tracks_the_simulation_under_ep_and_adp():
     pricer, limits = prepare_replica(DEEPSEEK, H200, dtype="fp8", kv_dtype="fp8", tp=8, pp=1,
                                      engine=load_engine("tensorrt-llm", H200), params=PARAMS, ep=8, adp=8)
     steady = closed_loop_steady_state(pricer, limits, concurrency=256, input_len=1024, output_len=256)
-    simulated = _closed(DEEPSEEK, H200, "fp8", 8, 256, ep=8, adp=8)
+    # The closed form is the desynchronised steady state: one prompt joins most steps, on one group.
+    simulated = _closed(DEEPSEEK, H200, "fp8", 8, 256, ep=8, adp=8, stagger_clients=True)
     assert steady.output_tokens_per_s == pytest.approx(simulated.output_tokens_per_s, rel=0.1)
 
 
