@@ -157,7 +157,11 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
     result = _combine(summaries, engine=engine, limits=limits, traffic=traffic, dp=dp, peak_kv_pairs=peak,
                       pricer=pricer, preemptions=preemptions, steps=steps, simulated_s=simulated,
                       ttft_slo_ms=ttft_slo_ms, tpot_slo_ms=tpot_slo_ms)
-    return replace(result, peak_running=running)
+    notes = result.notes
+    if ep > 1 or adp > 1:
+        notes += (f"each replica: expert parallel {ep}, attention data parallel {adp} over its TP {tp} "
+                  f"(each step waits for its busiest attention group and EP group)",)
+    return replace(result, peak_running=running, notes=notes)
 
 
 def check_fits(pricer: StepPricer, limits: EngineLimits, engine: EngineProfile, longest: int, *,

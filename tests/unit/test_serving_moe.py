@@ -131,6 +131,8 @@ def test_attention_dp_serves_more_at_high_concurrency_and_less_at_low():
     high_dep = _closed(DEEPSEEK, H200, "fp8", 8, 512, ep=8, adp=8)
     assert low_tp.tpot_ms.mean < low_dep.tpot_ms.mean
     assert high_dep.output_tokens_per_s > high_tp.output_tokens_per_s
+    assert any("attention data parallel 8" in note for note in high_dep.notes)
+    assert not any("expert parallel" in note for note in _closed(DEEPSEEK, H200, "fp8", 8, 4).notes)
 
 
 def test_the_closed_form_steady_state_tracks_the_simulation_under_ep_and_adp():
