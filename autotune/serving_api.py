@@ -69,8 +69,12 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
              rate: float | None = None, concurrency: int | None = None, arrival: str = "poisson",
              cv: float | None = None, requests: int = 1000, seed: int = 0, max_num_seqs: int | None = None,
              max_num_batched_tokens: int | None = None, lengths_file: str | os.PathLike | None = None,
-             trace_file: str | os.PathLike | None = None, params: CostParams | None = None) -> ServingResult:
-    """Returns TTFT/TPOT/ITL/E2E percentiles (ms), throughput, goodput and overload of one layout under traffic."""
+             trace_file: str | os.PathLike | None = None, params: CostParams | None = None, ep: int = 1,
+             adp: int = 1) -> ServingResult:
+    """Returns TTFT/TPOT/ITL/E2E percentiles (ms), throughput, goodput and overload of one layout under traffic.
+
+    `ep`, `adp`: an MoE replica's expert-parallel and attention data-parallel degrees (aggregated mode; 1: plain TP).
+    """
     from cost_models.params import load_params
     from cost_models.serving.engines import default_engine, load_engine
     from cost_models.serving.simulator import simulate_layout
@@ -135,4 +139,5 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
     return simulate_layout(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype, tp=tp, pp=pp, dp=dp,
                            engine=profile, traffic=traffic, params=load_params() if params is None else params,
                            ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms, max_num_seqs=max_num_seqs,
-                           max_num_batched_tokens=max_num_batched_tokens)
+                           max_num_batched_tokens=max_num_batched_tokens, ep=_positive_int(ep, "--ep"),
+                           adp=_positive_int(adp, "--adp"))

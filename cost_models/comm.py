@@ -118,22 +118,3 @@ def pp_transfer_time_s(rows: RowInputs, message_bytes: np.ndarray, params: CostP
     eff = link_efficiency(params, within_node & rows.inter_link_pcie)
     return message_bytes / (bw * eff) + lat + params.comm_call_overhead_s
 
-
-def all_to_all_time_s(rows: RowInputs, bytes_per_unit: np.ndarray, params: CostParams) -> np.ndarray:
-    """Returns the seconds of one EP all-to-all (dispatch or combine) in which each unit sends `bytes_per_unit`.
-
-    The EP groups of a stage span its tp units' devices; each device sends its share to the
-    others at once, so the time is its bytes over the device link at the achieved bandwidth
-    (the machine's device link, NVLink or PCIe, or the inter-machine link when the stage spans
-    machines), plus one link latency, NCCL's Simple base latency (point-to-point sends run with
-    the Simple protocol) and the fixed cost of one collective call. Units of one device (RNGD
-    PEs) share its link, so a device sends the bytes of all its units.
-    """
-    devices = np.ceil(rows.tp / np.minimum(rows.tp, rows.units_per_device))
-    within_node = devices <= rows.devices_per_node
-    bw = np.where(within_node, rows.inter_link_bytes_per_s, rows.node_link_bytes_per_s)
-    lat = np.where(within_node, rows.inter_link_latency_s, rows.node_link_latency_s)
-    eff = link_efficiency(params, within_node & rows.inter_link_pcie)
-    device_bytes = bytes_per_unit * np.minimum(rows.tp, rows.units_per_device)
-    return np.where(rows.ep > 1.0, device_bytes / (bw * eff) + lat + SIMPLE_BASE_LATENCY_S
-                    + params.comm_call_overhead_s, 0.0)

@@ -107,9 +107,8 @@ def _predict(prepared: PreparedRows, params: CostParams) -> dict[str, np.ndarray
          lt == "online_fixed_concurrency"],
         [steady["ttft_s"], static_prefill, static_prefill, wave_prefill], nan)
     tpot = np.select([lt == "online_fixed_concurrency", lt == "static_batch_e2e_latency"], [pure, pure], nan)
-    # The serving simulator prices plain tensor parallel layouts; rows run with EP or attention DP keep the waves.
-    moe_parallel = (base.ep > 1.0) | (base.adp > 1.0)
-    online = np.isin(lt, ("online_fixed_concurrency", "online_request_rate")) & ~moe_parallel
+    # The serving simulator prices every layout, EP and attention DP included (each row's own degrees).
+    online = np.isin(lt, ("online_fixed_concurrency", "online_request_rate"))
     if online.any():  # serving rows: the simulator, not waves (the wave figures stay where none fits)
         from cost_models.serving.validation import predict_serving
         sim = predict_serving(prepared.rows, base, params, online)

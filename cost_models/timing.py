@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cost_models.comm import all_to_all_time_s, pp_transfer_time_s, tp_allreduce_time_s
+from cost_models.comm import pp_transfer_time_s, tp_allreduce_time_s
 from cost_models.inputs import RowInputs
 from cost_models.memory import attention_tp, kv_split, layers_per_stage, moe_tp, plain_tp, stage_fraction
 from cost_models.params import CostParams
@@ -42,6 +42,10 @@ class StageWork:
     decodes and prefills its own share of the requests and the busiest group carries
     1 / rows.adp_balance_ratio times the mean; False when whole sequences and prompts are dealt
     out (ceil(count / adp) on the busiest group)."""
+    prefill_prompts: np.ndarray | None = None
+    """Attention DP only, dealt out whole: the prompts the prefill tokens belong to, each prefilled by one
+    group (None: `prefill_sequences`, the prompts that end in this pass). The serving simulator knows
+    them: a chunk that does not end its prompt still sits on one group."""
 
 
 def _attention_flops(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +95,8 @@ def attention_group_factors(rows: RowInputs, work: StageWork) -> tuple[np.ndarra
     decode = _busiest_share(work.decode_tokens, rows.adp)
     steady = np.where(rows.adp > 1.0, 1.0 / rows.adp_balance_ratio, 1.0)
     decode = np.where(work.steady_state, np.maximum(decode, steady), decode)
-    prefill = np.where(work.steady_state, steady, _busiest_share(work.prefill_sequences, rows.adp))
+    prompts = work.prefill_sequences if work.prefill_prompts is None else work.prefill_prompts
+    prefill = np.where(work.steady_state, steady, _busiest_share(prompts, rows.adp))
     return decode, prefill
 
 
@@ -110,21 +115,6 @@ def ep_load_imbalance(rows: RowInputs, assignments: np.ndarray) -> np.ndarray:
     m = np.maximum(np.asarray(assignments, dtype=np.float64), 1e-9)
     ratio = np.maximum(1.0 + np.sqrt(2.0 * n * np.log(np.maximum(n, 1.0)) / m), n / m)
     return np.where(n > 1.0, np.minimum(ratio, n), 1.0)
-
-
-def ep_group_touched(rows: RowInputs) -> np.ndarray:
-    """Returns the chance that one token's top-k experts include one of a given EP group's E / ep experts.
-
-    Uniform routing without replacement: 1 - prod_{i<k} (E - E/ep - i) / (E - i) (hypergeometric).
-    """
-    experts = np.maximum(rows.num_experts, 1.0)
-    others = experts - experts / np.maximum(rows.ep, 1.0)
-    untouched = np.ones(len(rows))
-    for i in range(int(np.max(rows.experts_per_token, initial=0.0))):
-        live = (i < rows.experts_per_token) & (experts - i > 0)
-        step = np.clip((others - i) / np.where(live, experts - i, 1.0), 0.0, 1.0)
-        untouched = untouched * np.where(live, step, 1.0)
-    return 1.0 - untouched
 
 
 def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
@@ -243,35 +233,31 @@ def _moe_parallel_comm_s(rows: RowInputs, params: CostParams, tokens: np.ndarray
     """Returns the seconds of one stage pass's collectives under EP / attention DP, for `tokens` replica tokens.
 
     Per layer: the attention all-reduce inside each attention group (tp / adp units, its
-    tokens / adp tokens). Then the MLP or MoE side:
+    tokens / adp tokens). Then the MLP or MoE side, whatever `ep`, one ring all-reduce of the
+    replica's tokens over the tp units:
     - no attention DP (adp = 1): every unit holds every token after the attention all-reduce, so
       a MoE layer, with or without EP, computes its local experts' share of every token and ends
-      in one all-reduce of the replica's tokens over the tp units, as plain TP does (TensorRT-LLM
-      TP + EP without attention DP; vLLM EP without DP);
-    - attention DP around a dense MLP or a MoE layer without EP: the groups' tokens are
-      all-gathered before it and reduce-scattered after it over the tp units (SGLang's DP
-      attention), which moves what one ring all-reduce moves (a ring all-reduce is a
-      reduce-scatter then an all-gather), so it is priced as that all-reduce;
-    - attention DP and EP: an all-to-all dispatch and an all-to-all combine
-      (`all_to_all_time_s`). Each unit dispatches its 1/tp of the replica's tokens, each token
-      once to every other EP group holding one of its top_k experts (DeepEP and TensorRT-LLM's
-      all-to-all send a token once per destination rank, not once per expert), to all tp / ep
-      units of that group; the combine returns one partial sum per token and group the same way.
-      Per unit: tokens x (ep - 1) x P(group touched) x hidden x bytes / ep, with
-      P(group touched) = 1 - C(E - E/ep, k) / C(E, k) under uniform routing (`ep_group_touched`).
+      in one all-reduce, as plain TP does (TensorRT-LLM TP + EP without attention DP; vLLM EP
+      without DP);
+    - attention DP: the groups' tokens are all-gathered over the tp units before the dense MLP or
+      MoE layer and its outputs reduce-scattered after it, which moves what one ring all-reduce
+      moves (a ring all-reduce is a reduce-scatter then an all-gather). This is what the engines
+      run on one machine by default, EP or not: TensorRT-LLM's CUTLASS MoE with attention DP
+      (NVIDIA/TensorRT-LLM@000a01de66f0eab4ab05640711f0253f50f5209c,
+      tensorrt_llm/_torch/modules/fused_moe/fused_moe_cutlass.py: `run_post_quant_allgather`
+      then `reducescatter_or_allreduce`; its later all-to-all methods need GB200 multi-node
+      NVLink or an opt-in DeepEP), vLLM (`VLLM_ALL2ALL_BACKEND` defaults to
+      "allgather_reducescatter", docs.vllm.ai/en/stable/configuration/env_vars) and SGLang's DP
+      attention (DeepEP only with `--moe-a2a-backend deepep`). An all-to-all dispatch and
+      combine (DeepEP) is not modelled: it would send fewer bytes.
     """
     layers = layers_per_stage(rows)
-    moe_share = np.where(rows.num_layers > 0, rows.moe_layers / rows.num_layers, 0.0)
-    bpe = params.activation_bytes_per_element
-    message = tokens * rows.hidden_size * bpe
+    message = tokens * rows.hidden_size * params.activation_bytes_per_element
     atp = attention_tp(rows)
     attention = np.where(atp > 1.0, tp_allreduce_time_s(rows, message / rows.adp, params, units=atp), 0.0)
     mlp = np.where(rows.tp > 1.0, tp_allreduce_time_s(rows, message, params), 0.0)
-    per_unit = tokens * (rows.ep - 1.0) * ep_group_touched(rows) * rows.hidden_size * bpe / rows.ep
-    a2a = 2.0 * all_to_all_time_s(rows, per_unit, params)
-    moe = np.where((rows.ep > 1.0) & (rows.adp > 1.0), a2a, mlp)
     attention_allreduces = np.maximum(rows.allreduces_per_layer - 1.0, 0.0)
-    return layers * (attention_allreduces * attention + (1.0 - moe_share) * mlp + moe_share * moe)
+    return layers * (attention_allreduces * attention + mlp)
 
 
 def stage_time_s(rows: RowInputs, params: CostParams, work: StageWork) -> np.ndarray:

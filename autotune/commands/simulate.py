@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pp", default=None, metavar="N", help="pipeline-parallel stages; default 1")
     parser.add_argument("--dp", default=None, metavar="N",
                         help="data-parallel replicas; the traffic is split evenly over them; default 1")
+    ca.add_moe_degree_arguments(parser, default="1")
     parser.add_argument("--mode", default="agg", metavar="agg|disagg",
                         help="agg: every replica prefills and decodes; disagg: a prefill pool and a decode pool")
     for role in ("prefill", "decode"):
@@ -103,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
                     raise InputError(source=f"--{role}-{name}", value=getattr(args, f"{role}_{name}"),
                                      expected="--mode disagg (a pool's size has no meaning in aggregated mode)")
     degrees = {name: ca.parse_int(getattr(args, name) or "1", f"--{name}", maximum=1_000_000)
-               for name in ("tp", "pp", "dp")}
+               for name in ("tp", "pp", "dp", "ep", "adp")}
+    if mode == "disagg" and (degrees["ep"], degrees["adp"]) != (1, 1):
+        raise InputError(source="--ep" if degrees["ep"] != 1 else "--adp", value=degrees["ep"] * degrees["adp"],
+                         expected="1 with --mode disagg (the pools are priced as plain TP)")
     trace = args.workload if args.workload is not None and is_trace_file(args.workload) else None
     lengths = args.workload if args.workload is not None and trace is None else None
     result = simulate(

@@ -11,7 +11,11 @@ of thousands of steps, so `StepPricer` takes the cost model apart once per layou
   touched) plus a coefficient times the KV bytes read;
 - TP all-reduces and PP transfers are functions of the micro-batch's tokens: tables over every
   token count a step can hold, for each micro-batch count up to PP;
-- the roofline joins compute and memory exactly as `timing.smooth_roofline_s` does.
+- the roofline joins compute and memory exactly as `timing.smooth_roofline_s` does;
+- under expert parallel or attention DP (`ep`, `adp` > 1) compute is not linear in the counts (the
+  busiest attention group holds ceil(n / adp) of the step's sequences, each prompt on one group; the
+  busiest EP group the balls-into-bins maximum): `StepPricer._moe_terms` evaluates `timing` once per
+  distinct (decode, prefill, ending, prompts) mix, and the step stays linear in its attended pairs.
 
 Contexts enter as "attended pairs": the sum over tokens of the (layer, position) pairs attended,
 `attended(c) = full layers x c + window layers x min(c, window)`. Attention FLOPs and KV bytes
@@ -76,11 +80,13 @@ def attention_of(model: ModelSpec, hardware: HardwareSpec, params: CostParams) -
 
 
 def layout_rows(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dtype: str, tp: int, pp: int,
-                input_len: int, output_len: int, params: CostParams) -> RowInputs:
-    """Returns the cost model's inputs for one replica layout (one row)."""
+                input_len: int, output_len: int, params: CostParams, ep: int = 1, adp: int = 1,
+                adp_balanced: bool = False) -> RowInputs:
+    """Returns the cost model's inputs for one replica layout (one row; `ep`, `adp`: its MoE degrees)."""
     one = np.ones(1)
     return build_inputs(model, hardware, input_len=input_len, output_len=output_len, dtype=dtype,
-                        kv_dtype=kv_dtype, tp=one * tp, pp=one * pp, dp=one, batch=one, params=params)
+                        kv_dtype=kv_dtype, tp=one * tp, pp=one * pp, dp=one, batch=one, params=params,
+                        ep=one * ep, adp=one * adp, adp_balanced=np.array([adp_balanced]))
 
 
 class StepPricer:
@@ -101,6 +107,12 @@ class StepPricer:
         self.kv_device_bytes_per_pair = float(memory.kv_bytes_per_sequence(unit_rows)[0]) / layers
         self.sharpness = float(params.roofline_sharpness)
         self.sequence_overhead_s = float(params.sequence_overhead_s)
+        # EP / attention DP: the busiest attention group and EP group make a step's compute non-linear in its
+        # counts (`timing.attention_group_factors`, `timing.ep_load_imbalance`); `_moe_terms` prices it. The
+        # simulator knows each step's mix, so it deals the step's sequences and prompts out whole (timing's
+        # `steady_state=False`): the engines' time-averaged balance ratio would count that imbalance twice.
+        self.plain = bool(memory.plain_tp(rows)[0])
+        self._moe_cache: dict[tuple[float, float, float, float], tuple[float, float, float, float, float]] = {}
         self._coefficients()
         self._tables()
 
@@ -149,9 +161,16 @@ class StepPricer:
             return self.exact_s(decode, prefill, ending, decode_pairs, prefill_pairs, sequences)
         m = self.micro_batches(sequences)
         i = m - 1
-        compute = (self.c_decode * decode + self.c_prefill * prefill + self.c_sequence * ending
-                   + self.c_pair * (decode_pairs + prefill_pairs)) / m
-        mem = self._weights_s[i][tokens] + self.m_pair * decode_pairs / m
+        if self.plain:
+            compute = (self.c_decode * decode + self.c_prefill * prefill + self.c_sequence * ending
+                       + self.c_pair * (decode_pairs + prefill_pairs)) / m
+            mem = self._weights_s[i][tokens] + self.m_pair * decode_pairs / m
+        else:
+            prompts = max(sequences - decode, ending) if prefill else 0
+            c0, c_decode_pair, c_prefill_pair, m0, m_decode_pair = self._moe_terms(decode / m, prefill / m, ending / m,
+                                                                                   prompts / m)
+            compute = c0 + (c_decode_pair * decode_pairs + c_prefill_pair * prefill_pairs) / m
+            mem = m0 + m_decode_pair * decode_pairs / m
         return self.pp * (self._roofline(compute, mem) + self._fixed_s[i][tokens]) + self._transfer_s[i][tokens] \
             + (decode + ending) / m * self.sequence_overhead_s
 
@@ -164,6 +183,33 @@ class StepPricer:
         first = self.step_s(decode, 0, 0, decode_pairs, 0.0, decode)
         second = self.step_s(decode, 0, 0, decode_pairs + pairs_per_step, 0.0, decode)
         return first, second - first
+
+    def _moe_terms(self, decode: float, prefill: float, ending: float,
+                   prompts: float) -> tuple[float, float, float, float, float]:
+        """Returns one micro-batch's (compute s at no attended pairs, compute s per decode pair, per prefill pair,
+        memory s at no pairs, memory s per decode pair) under EP / attention DP, from `timing` itself.
+
+        Given the counts, the busiest groups' factors are fixed, so compute and memory are linear in the
+        attended pairs: three rows of `timing.stage_compute_memory_s` (no pairs, one decode pair, one
+        prefill pair) give the step exactly. Cached per (decode, prefill, ending, prompts): steps repeat
+        their mixes.
+        """
+        key = (decode, prefill, ending, prompts)
+        terms = self._moe_cache.get(key)
+        if terms is None:
+            rows = take_inputs(self.rows, np.zeros(3, dtype=np.int64))
+            zero = np.zeros(3)
+            work = timing.StageWork(decode_tokens=zero + decode, prefill_tokens=zero + prefill,
+                                    prefill_sequences=zero + ending,
+                                    decode_attention_flops=np.array([0.0, self.flops_per_pair, 0.0]),
+                                    decode_kv_read_bytes=np.array([0.0, self.kv_bytes_per_pair, 0.0]),
+                                    prefill_attention_flops=np.array([0.0, 0.0, self.flops_per_pair]),
+                                    prefill_prompts=zero + prompts)
+            compute, mem = timing.stage_compute_memory_s(rows, self.params, work)
+            terms = (float(compute[0]), float(compute[1] - compute[0]), float(compute[2] - compute[0]),
+                     float(mem[0]), float(mem[1] - mem[0]))
+            self._moe_cache[key] = terms
+        return terms
 
     @property
     def linear(self) -> bool:
@@ -189,7 +235,8 @@ class StepPricer:
                                 prefill_sequences=arr(ending),
                                 decode_attention_flops=arr(decode_pairs * self.flops_per_pair),
                                 decode_kv_read_bytes=arr(decode_pairs * self.kv_bytes_per_pair),
-                                prefill_attention_flops=arr(prefill_pairs * self.flops_per_pair))
+                                prefill_attention_flops=arr(prefill_pairs * self.flops_per_pair),
+                                prefill_prompts=arr(max(sequences - decode, ending) if prefill else 0.0))
         return float(timing.pass_latency_s(self.rows, self.params, work)[0])
 
 
@@ -206,13 +253,19 @@ def kv_capacity_pairs(rows: RowInputs, params: CostParams, pricer: StepPricer) -
 
 def build_pricer(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dtype: str, tp: int, pp: int,
                  params: CostParams, max_tokens: int, input_len: int = 1, output_len: int = 1,
-                 activation_tokens: int | None = None) -> tuple[StepPricer, RowInputs]:
-    """Returns the step pricer of a layout and its rows (lengths only set the rows' workspace and defaults)."""
+                 activation_tokens: int | None = None, ep: int = 1, adp: int = 1,
+                 adp_balanced: bool = False) -> tuple[StepPricer, RowInputs]:
+    """Returns the step pricer of a layout and its rows (lengths only set the rows' workspace and defaults).
+
+    `ep`, `adp`: expert-parallel and attention data-parallel degrees (both divide `tp`; 1: plain TP);
+    `adp_balanced`: the engine balances its attention DP ranks (docs/cost-model.md, "MoE parallelism").
+    """
     params = params.for_hardware(hardware.name)  # the device's own fitted values (RNGD: `cost_models.rngd_fit`)
+    moe = {"ep": ep, "adp": adp, "adp_balanced": adp_balanced}
     rows = layout_rows(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, input_len=input_len,
-                       output_len=output_len, params=params)
+                       output_len=output_len, params=params, **moe)
     unit = layout_rows(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, input_len=1, output_len=0,
-                       params=params)
+                       params=params, **moe)
     if activation_tokens is not None:
         rows = replace(rows, activation_tokens=np.array([float(activation_tokens)]))
         unit = replace(unit, activation_tokens=np.array([float(activation_tokens)]))

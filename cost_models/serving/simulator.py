@@ -42,8 +42,15 @@ def engine_limits(engine: EngineProfile, params: CostParams, *, max_num_seqs: in
 def prepare_replica(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dtype: str, tp: int, pp: int,
                     engine: EngineProfile, params: CostParams, max_num_seqs: int | None = None,
                     max_num_batched_tokens: int | None = None,
-                    activation_tokens: int | None = None) -> tuple[StepPricer, EngineLimits]:
-    """Returns the step pricer and scheduler limits of one replica layout under an engine profile."""
+                    activation_tokens: int | None = None, ep: int = 1, adp: int = 1,
+                    adp_balanced: bool = False) -> tuple[StepPricer, EngineLimits]:
+    """Returns the step pricer and scheduler limits of one replica layout under an engine profile.
+
+    `ep`, `adp` (1: plain TP): the replica's expert-parallel and attention data-parallel degrees, both
+    dividing `tp`; the adp groups each hold the KV of their own requests, so the replica's KV capacity is
+    their sum (`memory.kv_bytes_per_sequence`). `adp_balanced`: the engine balances its attention DP ranks.
+    """
+    check_moe_degrees(model, tp=tp, ep=ep, adp=adp)
     if engine.buckets is not None:  # the model's artifacts may pad prefill chunks to their own ladder
         engine = replace(engine, buckets=engine.buckets.for_model(model.model_type))
     seqs, tokens = engine_limits(engine, params, max_num_seqs=max_num_seqs,
@@ -52,12 +59,22 @@ def prepare_replica(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
     if engine.buckets is not None:
         step_tokens = max(engine.buckets.padded_chunk(tokens), engine.buckets.decode_batch_sizes[-1])
     pricer, rows = build_pricer(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, params=params,
-                                max_tokens=step_tokens, activation_tokens=activation_tokens)
+                                max_tokens=step_tokens, activation_tokens=activation_tokens, ep=ep, adp=adp,
+                                adp_balanced=adp_balanced)
     limits = EngineLimits(max_num_seqs=seqs, max_num_batched_tokens=tokens, chunked_prefill=engine.chunked_prefill,
                           mixed_batches=engine.mixed_batches, reserve_full=engine.kv_allocation == "reserve_full",
                           kv_capacity_pairs=float(kv_capacity_pairs(rows, params, pricer)), buckets=engine.buckets,
                           prefills_between_decodes=engine.prefills_between_decodes)
     return pricer, limits
+
+
+def check_moe_degrees(model: ModelSpec, *, tp: int, ep: int, adp: int) -> None:
+    """Raises InputError when `ep` or `adp` is below 1 or does not divide `tp`, or `ep` > 1 for a dense model."""
+    for name, value in (("ep", ep), ("adp", adp)):
+        if int(value) != value or value < 1 or tp % int(value):
+            raise InputError(source=f"--{name}", value=value, expected=f"a positive integer that divides tp ({tp})")
+    if ep > 1 and not model.num_experts:
+        raise InputError(source="--ep", value=ep, expected="1 for a model without routed experts")
 
 
 def _shares(traffic: Traffic, dp: int) -> list[tuple[int, dict]]:
@@ -114,12 +131,17 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
                     ttft_slo_ms: float | None = None, tpot_slo_ms: float | None = None,
                     max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None,
                     activation_tokens: int | None = None, stagger_clients: bool = False,
-                    measure: str = "steady") -> ServingResult:
-    """Returns what clients see when `dp` replicas of (tp, pp) serve `traffic` with `engine`'s scheduler."""
+                    measure: str = "steady", ep: int = 1, adp: int = 1,
+                    adp_balanced: bool = False) -> ServingResult:
+    """Returns what clients see when `dp` replicas of (tp, pp) serve `traffic` with `engine`'s scheduler.
+
+    `ep`, `adp` (1: plain TP): each replica's expert-parallel and attention data-parallel degrees
+    (docs/cost-model.md, "MoE parallelism"); `adp_balanced`: the engine balances its attention DP ranks.
+    """
     pricer, limits = prepare_replica(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, engine=engine,
                                      params=params, max_num_seqs=max_num_seqs,
                                      max_num_batched_tokens=max_num_batched_tokens,
-                                     activation_tokens=activation_tokens)
+                                     activation_tokens=activation_tokens, ep=ep, adp=adp, adp_balanced=adp_balanced)
     longest = max(i + o for i, o in zip(traffic.lengths.input_len, traffic.lengths.output_len))
     check_fits(pricer, limits, engine, longest)
     summaries: list[tuple[int, ReplicaSummary]] = []
@@ -135,7 +157,11 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
     result = _combine(summaries, engine=engine, limits=limits, traffic=traffic, dp=dp, peak_kv_pairs=peak,
                       pricer=pricer, preemptions=preemptions, steps=steps, simulated_s=simulated,
                       ttft_slo_ms=ttft_slo_ms, tpot_slo_ms=tpot_slo_ms)
-    return replace(result, peak_running=running)
+    notes = result.notes
+    if ep > 1 or adp > 1:
+        notes += (f"each replica: expert parallel {ep}, attention data parallel {adp} over its TP {tp} "
+                  f"(each step waits for its busiest attention group and EP group)",)
+    return replace(result, peak_running=running, notes=notes)
 
 
 def check_fits(pricer: StepPricer, limits: EngineLimits, engine: EngineProfile, longest: int, *,

@@ -40,6 +40,8 @@ def closed_loop_steady_state(pricer: StepPricer, limits: EngineLimits, *, concur
 
     def step_s(prompts: float, decoders: float) -> float:
         """Seconds of a step carrying (fractional, on average) `prompts` whole prompts and `decoders` decode tokens."""
+        if not pricer.plain:  # EP / attention DP: not linear in the counts; the step at the average mix
+            return pricer.exact_s(decoders, prompts * i, prompts, decoders * context, prompts * prompt, concurrency)
         m = max(1, min(pricer.pp, concurrency))
         whole = pricer.step_s(0, 0, 0, 0.0, 0.0, concurrency)  # the step's fixed part at zero tokens
         # The tables (all-reduces, transfers, MoE weights) are not linear in the tokens: steps hold whole

@@ -59,7 +59,8 @@ def _simulate(row: MeasuredRow, inputs: RowInputs, i: int, params: CostParams, e
               traffic: Traffic, measure: str) -> ServingResult:
     return simulate_layout(row.model, row.hardware, dtype=row.dtype, kv_dtype=row.kv_dtype, tp=row.tp, pp=row.pp,
                            dp=row.dp, engine=engine, traffic=traffic, params=params,
-                           activation_tokens=int(inputs.activation_tokens[i]), measure=measure)
+                           activation_tokens=int(inputs.activation_tokens[i]), measure=measure, ep=row.ep,
+                           adp=row.adp, adp_balanced=row.adp_balanced)
 
 
 def simulate_row(row: MeasuredRow, inputs: RowInputs, i: int, params: CostParams,

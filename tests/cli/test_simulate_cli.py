@@ -52,3 +52,16 @@ def test_simulate_workload_file_with_timestamps_is_a_trace(tmp_path):
                    "--json")
     assert run.code == 0, run.stderr
     assert run.json()["traffic"] == "trace (50 requests)"
+
+
+def test_simulate_prices_expert_and_attention_data_parallel():
+    """--ep/--adp reach the simulator: DeepSeek-V3 at 256 clients serves more with attention DP 8 + EP 8 than with
+    TP 8 (TensorRT-LLM's max-throughput DeepSeek-R1 recipes use DEP8); degrees that do not divide TP exit 2."""
+    common = ("simulate", "--model", "deepseek-v3", "--hardware", "h200-sxm", "--dtype", "fp8", "--tp", "8",
+              "--engine", "tensorrt-llm", "--concurrency", "256", "--requests", "768", "--input-len", "1024",
+              "--output-len", "256", "--json")
+    plain, dep = autotune(*common), autotune(*common, "--ep", "8", "--adp", "8")
+    assert plain.code == 0 and dep.code == 0, (plain.stderr, dep.stderr)
+    assert dep.json()["output_tokens_per_s"] > plain.json()["output_tokens_per_s"]
+    bad = autotune(*common, "--ep", "3")
+    assert bad.code == 2 and "--ep" in bad.stderr and "Traceback" not in bad.stderr
