@@ -18,7 +18,8 @@ def to_recommendation(request: Request, load: Load, outcome: Outcome) -> Recomme
     throughput and goodput from the simulator."""
     layout = outcome.layout
     bare = dataclasses.replace(request.workload, batch=outcome.max_num_seqs, ttft_ms=None, tpot_ms=None)
-    one = dataclasses.replace(request, tp=layout.tp, pp=layout.pp, dp=layout.dp).problem(bare)
+    one = dataclasses.replace(request, tp=layout.tp, pp=layout.pp, dp=layout.dp, ep=layout.ep,
+                              adp=layout.adp).problem(bare)
     static = recommendation(one, int(np.flatnonzero(one.feasible)[0]))
     plan = dataclasses.replace(static.plan, max_num_batched_tokens=outcome.max_num_batched_tokens)
     return Recommendation(plan=plan, metrics=serving_metrics(static.metrics, outcome, load))
@@ -27,7 +28,7 @@ def to_recommendation(request: Request, load: Load, outcome: Outcome) -> Recomme
 def rejection_reasons(request: Request, rejected) -> tuple[str, ...]:
     """Returns why each rejected layout has no feasible limit, fewest devices first."""
     shown = sorted(rejected, key=lambda item: (item[0].devices, item[0].key))
-    return tuple(f"TP {lay.tp} PP {lay.pp} DP {lay.dp} ({lay.devices} {request.hardware.device_name}s): {why}"
+    return tuple(f"{lay.label} ({lay.devices} {request.hardware.device_name}s): {why}"
                  for lay, why in shown) or ("no layout holds one sequence on the fleet",)
 
 

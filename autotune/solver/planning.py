@@ -99,6 +99,10 @@ class ReplicaLayout:
     """The engine's batch limit: the largest batch per replica that fits memory and the runtime's buckets."""
     max_num_batched_tokens: int | None = None
     """The engine's token budget per step (None: the engine profile's default)."""
+    ep: int = 1
+    """Expert parallel degree (MoE; 1: plain tensor parallel)."""
+    adp: int = 1
+    """Attention data parallel degree (MoE; 1: attention split by head only)."""
 
     def devices(self, replicas: int) -> int:
         """Returns the devices `replicas` replicas occupy."""
@@ -412,7 +416,8 @@ def steady_figures(setting: SimulationSetting, layout: ReplicaLayout) -> SteadyF
     pricer, limits = prepare_replica(setting.model, setting.hardware, dtype=setting.dtype, kv_dtype=setting.kv_dtype,
                                      tp=layout.tp, pp=layout.pp, engine=setting.engine, params=setting.params,
                                      max_num_seqs=layout.max_num_seqs,
-                                     max_num_batched_tokens=layout.max_num_batched_tokens)
+                                     max_num_batched_tokens=layout.max_num_batched_tokens, ep=layout.ep,
+                                     adp=layout.adp)
     mean_in, mean_out = mean_lengths(setting.lengths)
     steady = closed_loop_steady_state(pricer, limits, concurrency=limits.max_num_seqs, input_len=mean_in,
                                       output_len=mean_out)
@@ -450,10 +455,10 @@ class Simulations:
     def __init__(self, setting: SimulationSetting) -> None:
         self.setting = setting
         self.cache: dict[tuple[int, int, int], _Run] = {}
-        self.steady: dict[tuple[int, int, int, int | None], SteadyFigures] = {}
+        self.steady: dict[tuple[int, ...], SteadyFigures] = {}
 
     def figures(self, layout: ReplicaLayout) -> SteadyFigures:
-        key = (layout.tp, layout.pp, layout.max_num_seqs, layout.max_num_batched_tokens)
+        key = (layout.tp, layout.pp, layout.ep, layout.adp, layout.max_num_seqs, layout.max_num_batched_tokens)
         if key not in self.steady:
             self.steady[key] = steady_figures(self.setting, layout)
         return self.steady[key]
@@ -468,7 +473,7 @@ class Simulations:
         return simulate_layout(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp, pp=layout.pp,
                                dp=replicas, engine=s.engine, traffic=traffic, params=s.params,
                                ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms, max_num_seqs=layout.max_num_seqs,
-                               max_num_batched_tokens=layout.max_num_batched_tokens)
+                               max_num_batched_tokens=layout.max_num_batched_tokens, ep=layout.ep, adp=layout.adp)
 
     def run(self, layout: ReplicaLayout, *, rate_per_s: float, replicas: int = 1) -> _Run:
         """Returns the simulation at `rate_per_s` over `replicas`, lengthened until it reaches a steady state.

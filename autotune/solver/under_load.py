@@ -106,10 +106,19 @@ class Layout:
     devices: int
     max_batch: int
     """M: the largest sequences per replica that fit memory and the runtime's buckets."""
+    ep: int = 1
+    """Expert parallel degree of an MoE replica (its TP units split the experts into ep groups)."""
+    adp: int = 1
+    """Attention data parallel degree of an MoE replica (attention split by request over adp groups)."""
 
     @property
-    def key(self) -> tuple[int, int, int]:
-        return self.tp, self.pp, self.dp
+    def key(self) -> tuple[int, int, int, int, int]:
+        return self.tp, self.pp, self.dp, self.ep, self.adp
+
+    @property
+    def label(self) -> str:
+        moe = f" EP {self.ep} ADP {self.adp}" if (self.ep, self.adp) != (1, 1) else ""
+        return f"TP {self.tp} PP {self.pp} DP {self.dp}{moe}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,8 +201,8 @@ class Evaluator:
                                          params=_params(request), ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms,
                                          percentile=load.percentile, requests=load.requests, seed=load.seed)
         self.sims = _KeepUp(self.setting)
-        self.cache: dict[tuple[int, int, int, int, int], Outcome] = {}
-        self.bounds: dict[tuple[int, int], ServingResult] = {}
+        self.cache: dict[tuple[int, ...], Outcome] = {}
+        self.bounds: dict[tuple[int, int, int, int], ServingResult] = {}
         self.budgets = token_budgets(load, request.model.model_type)
         """The token budgets searched, the engine's default first."""
 
@@ -208,7 +217,7 @@ class Evaluator:
     def _replica(self, layout: Layout, seqs: int, budget: int) -> ReplicaLayout:
         # The plan's replica record; its device grouping is not used here (the fleet layout counts devices).
         return ReplicaLayout(tp=layout.tp, pp=layout.pp, devices_per_group=layout.devices, replicas_per_group=layout.dp,
-                             max_num_seqs=seqs, max_num_batched_tokens=budget)
+                             max_num_seqs=seqs, max_num_batched_tokens=budget, ep=layout.ep, adp=layout.adp)
 
     def _simulate(self, layout: Layout, seqs: int, budget: int) -> Outcome:
         s = self.setting
@@ -239,11 +248,11 @@ class Evaluator:
         return simulate_layout(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp, pp=layout.pp,
                                dp=layout.dp, engine=s.engine, traffic=traffic,
                                params=s.params, ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms, max_num_seqs=seqs,
-                               max_num_batched_tokens=budget)
+                               max_num_batched_tokens=budget, ep=layout.ep, adp=layout.adp)
 
     def alone(self, layout: Layout) -> ServingResult:
         """Returns one replica serving one request at a time: the latencies no load can lower."""
-        key = (layout.tp, layout.pp)
+        key = (layout.tp, layout.pp, layout.ep, layout.adp)
         if key not in self.bounds:
             one = replace(layout, dp=1)
             # One request alone: no other work shares a step, so no budget lowers its latency below this run's
@@ -495,7 +504,7 @@ def front(request: Request, load: Load, *, per_device: bool,
     evaluator = evaluator or Evaluator(request, load)
     points: list[Outcome] = []
     rejected: list[tuple[Layout, str]] = []
-    for layout in layouts_of(request):
+    for layout in layouts_of(request, moe=True):
         reasons = []
         for budget in evaluator.budgets:
             if load.concurrency is not None:
@@ -524,22 +533,24 @@ def front(request: Request, load: Load, *, per_device: bool,
     return tuple(kept), tuple(rejected)
 
 
-def layouts_of(request: Request) -> tuple[Layout, ...]:
-    """Returns every layout the space allows on the fleet that holds one sequence, with its M, in (TP, PP, DP) order."""
+def layouts_of(request: Request, *, moe: bool = False) -> tuple[Layout, ...]:
+    """Returns every layout the space allows on the fleet that holds one sequence, with its M, in (TP, PP, DP, EP,
+    ADP) order: plain tensor-parallel ones, and with `moe` an MoE model's expert and attention data parallel ones
+    too (the simulator prices both; the disaggregated pools run plain TP only)."""
     import dataclasses as dc
 
     bare = dc.replace(request.workload, batch="auto", ttft_ms=None, tpot_ms=None)
     problem = request.problem(bare)
     c = problem.candidates
-    # The simulator runs plain TP layouts: MoE rows (EP or attention DP above 1) are not keyed apart here.
-    feasible = np.flatnonzero(problem.feasible & (c.ep == 1) & (c.adp == 1))
-    largest: dict[tuple[int, int, int], int] = {}
-    devices: dict[tuple[int, int, int], int] = {}
-    for row in feasible.tolist():
-        key = (int(c.tp[row]), int(c.pp[row]), int(c.dp[row]))
+    rows = problem.feasible if moe else problem.feasible & (c.ep == 1) & (c.adp == 1)
+    largest: dict[tuple[int, int, int, int, int], int] = {}
+    devices: dict[tuple[int, int, int, int, int], int] = {}
+    for row in np.flatnonzero(rows).tolist():
+        key = (int(c.tp[row]), int(c.pp[row]), int(c.dp[row]), int(c.ep[row]), int(c.adp[row]))
         largest[key] = max(largest.get(key, 0), int(c.batch[row]))
         devices[key] = int(problem.plan(row).cards_used)
-    return tuple(Layout(tp=k[0], pp=k[1], dp=k[2], devices=devices[k], max_batch=largest[k]) for k in sorted(largest))
+    return tuple(Layout(tp=k[0], pp=k[1], dp=k[2], ep=k[3], adp=k[4], devices=devices[k], max_batch=largest[k])
+                 for k in sorted(largest))
 
 
 def search(request: Request, load: Load, objective: str, *, top: int = 1,
@@ -554,7 +565,7 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
 
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     evaluator = evaluator or Evaluator(request, load)
-    layouts = layouts_of(request)
+    layouts = layouts_of(request, moe=True)
     bounds = [bound_key(evaluator, layout, objective) for layout in layouts]
     order = sorted(range(len(layouts)), key=lambda i: (-math.inf if bounds[i] is None else bounds[i], layouts[i].key))
     found: list[Outcome] = []
