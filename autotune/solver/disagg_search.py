@@ -1,0 +1,606 @@
+"""Choose a disaggregated deployment: one prefill layout and one decode layout, x and y replicas of them, within
+the fleet, serving an open-loop rate within the SLO percentiles; every answer checked in the simulator.
+
+Decisions: the prefill layout (TP, PP) and its replica count x, the decode layout and its count y. Layouts are
+the plain tensor-parallel layouts of ONE replica the space allows on the fleet (`under_load.layouts_of`, DP 1,
+EP = attention DP = 1, as the aggregated search runs them); on Furiosa LLM only PP 1 (the 2026.4 rule,
+`cost_models.serving.disagg.check_disaggregation`). Each pool runs the engine profile's default limits
+(max_num_seqs, token budget): the pool's batch limit is not searched here.
+
+1. Capacity coefficients (`pool_capacities`), per layout and pool, by the plan's bisection on an integer
+   grid of rates (`planning.layout_capacity`, `RATE_SCALE` units per request/s, to 1%):
+   - prefill: the highest Poisson rate one replica keeps up with on prefill-only requests (output 1, as
+     vLLM's proxy sends them) with its TTFT percentile within its share of the TTFT SLO: the SLO minus the
+     KV transfer of the longest prompt over the fleet's link (`transfer_link` at the whole fleet, the slower
+     one when the fleet spans machines) with the fewest parallel streams any pairing has;
+   - decode: the highest rate one replica keeps up with on requests that arrive prefilled
+     (`simulate_replica(prefilled=...)`), with its TPOT percentile within the TPOT SLO.
+2. The admitted deployments (the capacity model): x x capacity(prefill) >= rate and y x capacity(decode) >=
+   rate, both in RATE_SCALE integers, and devices(prefill, x) + devices(decode, y) <= the fleet. CP-SAT
+   (`choose`): per pool and layout an integer replica count, an integer count of device groups (packed
+   replicas share a device, as `planning.choose_replicas` counts them) and one Boolean selector; exactly one
+   layout per pool is nonzero. Nothing is enumerated per (prefill, decode) combination. It returns the
+   admitted deployment with the fewest devices (ties: fewer replicas, then the earlier layouts in (TP, PP)
+   order, prefill first), excluding the deployments cut so far.
+3. Verification (`verify`): the deployment is simulated whole at the rate (`simulate_disaggregated`: TTFT
+   includes the KV transfer and the wait for a decode slot), lengthened until it holds RUN_TURNOVERS times
+   the requests in the system; it must keep up (the simulator's overload tests and the plan's drain test) and
+   meet the SLO percentiles. Verified or not, a no-good cut excludes exactly that (prefill layout, x, decode
+   layout, y) and CP-SAT is solved again: a lazy-constraint loop.
+4. Objectives (goodput and throughput; their keys begin as `under_load.objective_key`'s do, so the two modes
+   compare on the same scale): throughput at a rate is rate x mean output / devices, so the fewest devices
+   wins, then the lower TPOT percentile; goodput is rate x the share of requests within every SLO / devices,
+   bounded by rate / devices. The loop visits admitted deployments by nondecreasing devices and stops when
+   the bound of the next one (rate x per-request / its devices) is worse than the k-th best verified answer
+   (an equal bound is still visited, for the tie-breaks).
+
+Exactness: the answer is the best, by `disagg_key`, of the admitted deployments that pass the verification,
+and it is never an unverified one. Proof sketch: each solve returns an admitted deployment not yet cut with
+the fewest devices, so the deployments are visited in nondecreasing devices, every one of them verified;
+the objective's first term is bounded by rate x per-request / devices, which only worsens with devices, so
+once the next bound is worse than the k-th best verified key no later deployment can enter the top k.
+Whether a deployment that the capacity model does not admit would pass the verification (pooling helps a
+little: round-robin dealing smooths each replica's arrivals) is not searched: the coefficients are the
+model. `tests/property/test_disagg_vs_brute_force.py` checks the loop against a brute force over every
+(prefill layout, x, decode layout, y) within the fleet with the same coefficients and verification.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from autotune.errors import InfeasibleError, InputError
+from autotune.solver.formulation import FEASIBLE, INFEASIBLE, OPTIMAL
+from autotune.solver.planning import (MAX_PROBE_REQUESTS, RATE_SCALE, RUN_TURNOVERS, ReplicaLayout,
+                                      SimulationSetting, Simulations, last_arrival_s, layout_capacity, slo_failure)
+from autotune.solver.request import Request
+from autotune.solver.under_load import Load, goodput_per_s, layouts_of, percentile_ms
+
+if TYPE_CHECKING:
+    from cost_models.serving.engines import EngineProfile
+    from cost_models.serving.metrics import Distribution, ServingResult
+
+#: Objectives the disaggregated search answers (module docstring, step 4): the ones a rate and a fleet define.
+DISAGG_OBJECTIVES = ("throughput", "goodput")
+#: Most deployments verified in one search; beyond it the answer is FEASIBLE (the best verified, not proven).
+MAX_VERIFICATIONS = 64
+#: Modes of recommend, pareto, sweep and plan under a rate.
+MODES = ("agg", "disagg", "both")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolCapacity:
+    """One layout's coefficient in one pool at the rate: the fewest replicas of it that serve the rate, each one
+    meeting its share of the SLOs at rate / replicas."""
+
+    role: str
+    """'prefill' or 'decode'."""
+    layout: ReplicaLayout
+    replicas_needed: int
+    """n: one replica serves rate / n within its share of the SLOs and, with n > 1, not rate / (n - 1);
+    0: not even with as many replicas as the fleet holds."""
+    rate_per_s: float
+    """The rate one replica was shown to serve: rate / n (0 when n is 0)."""
+    simulations: int
+    reason: str | None = None
+    """Why n is 0: what one replica broke at the lowest rate tried."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    """x prefill replicas of one layout and y decode replicas of another."""
+
+    prefill: ReplicaLayout
+    prefill_replicas: int
+    decode: ReplicaLayout
+    decode_replicas: int
+
+    @property
+    def devices(self) -> int:
+        return self.prefill.devices(self.prefill_replicas) + self.decode.devices(self.decode_replicas)
+
+    @property
+    def replicas(self) -> int:
+        return self.prefill_replicas + self.decode_replicas
+
+    @property
+    def key(self) -> tuple[int, int, int, int, int, int]:
+        return (self.prefill.tp, self.prefill.pp, self.prefill_replicas, self.decode.tp, self.decode.pp,
+                self.decode_replicas)
+
+    @property
+    def label(self) -> str:
+        return (f"prefill {self.prefill_replicas} x (TP {self.prefill.tp} PP {self.prefill.pp}) + decode "
+                f"{self.decode_replicas} x (TP {self.decode.tp} PP {self.decode.pp})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisaggOutcome:
+    """One deployment simulated at the rate, and whether it serves it within the SLOs."""
+
+    deployment: Deployment
+    result: ServingResult
+    failure: str | None
+    """None: keeps up and meets the SLO percentiles; else what broke."""
+    requests: int
+    """Requests simulated (all pools)."""
+    ttft_ms: float
+    tpot_ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisaggAnswer:
+    """The best verified deployments, best first, and what the search did."""
+
+    status: str
+    best: tuple[DisaggOutcome, ...]
+    capacities: tuple[PoolCapacity, ...]
+    verified: tuple[DisaggOutcome, ...]
+    """Every deployment simulated, in the order the loop visited them (passed or not)."""
+    solves: int
+    """CP-SAT solves (each with its cuts)."""
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def simulations(self) -> int:
+        return sum(c.simulations for c in self.capacities) + len(self.verified)
+
+
+def disagg_unavailable(request: Request, engine: EngineProfile) -> str | None:
+    """Returns None when the space and engine run prefill/decode disaggregation, else why not, in words."""
+    from cost_models.serving.disagg import FURIOSA_DISAGG_RELEASE
+
+    if engine.engine != "furiosa-llm":
+        return None  # vLLM, SGLang, TensorRT-LLM: every profiled release (disagg.check_disaggregation)
+    release = _release_tuple(request.space.release)
+    if release < FURIOSA_DISAGG_RELEASE:
+        return (f"Furiosa LLM {request.space.release or 'of space ' + request.space.name} has no prefill/decode "
+                f"disaggregation (from 2026.4, at PP 1: furiosa-llm.md section 2); use --space furiosa-2026.4")
+    return None
+
+
+def _release_tuple(text: str | None) -> tuple[int, int]:
+    try:
+        return tuple(int(part) for part in str(text).split(".")[:2])  # type: ignore[return-value]
+    except ValueError:
+        return (0, 0)
+
+
+def disagg_engine(request: Request, engine: EngineProfile) -> tuple[EngineProfile, tuple[str, ...]]:
+    """Returns the engine profile the pools are simulated with, and a note when it stands in for another release.
+
+    Furiosa LLM 2026.4 (the first release with disaggregation) has no scheduler profile in
+    cost_models/serving/engines/furiosa-llm.yaml: the newest profiled release's limits and buckets stand in,
+    under the space's release name (which `check_disaggregation` reads).
+    """
+    if engine.engine != "furiosa-llm" or _release_tuple(engine.release) >= _release_tuple(request.space.release):
+        return engine, ()
+    note = (f"Furiosa LLM {request.space.release} has no scheduler profile: the {engine.release} profile's limits "
+            f"and buckets stand in for both pools")
+    return dataclasses.replace(engine, release=str(request.space.release)), (note,)
+
+
+def pool_layouts(request: Request) -> tuple[ReplicaLayout, ...]:
+    """Returns the plain-TP layouts of one replica the space allows on the fleet, in (TP, PP) order, with how
+    replicas pack on a device and the engine profile's default max_num_seqs filled in later (0 here).
+
+    A layout smaller than a device packs units // TP replicas on it when the space holds that many on one device
+    (the aggregated layout with that DP fits), as `planning.replica_layouts` packs them.
+    """
+    layouts = layouts_of(request)
+    by_key = {lay.key: lay for lay in layouts}
+    upd = request.hardware.compute_units_per_device
+    furiosa = request.space.runtime == "furiosa"
+    out = []
+    for lay in layouts:
+        if lay.dp != 1 or (furiosa and lay.pp != 1):
+            continue
+        group = upd // lay.tp if lay.tp < upd else 1
+        if group > 1 and (lay.tp, lay.pp, group) not in by_key:
+            group = 1
+        out.append(ReplicaLayout(tp=lay.tp, pp=lay.pp, devices_per_group=lay.devices, replicas_per_group=group,
+                                 max_num_seqs=0))
+    return tuple(out)
+
+
+# --- capacity coefficients ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class _DecodeRun:
+    """The figures of a decode-only run that the plan's keep-up and SLO tests read (a ServingResult's names)."""
+
+    overloaded: bool
+    ttft_ms: Distribution
+    """The wait for a decode slot (not bounded here: the verification's TTFT counts it)."""
+    tpot_ms: Distribution
+    e2e_latency_ms: Distribution
+    simulated_s: float
+
+
+class _DecodeSimulations(Simulations):
+    """The plan's simulations of one replica, run on requests that arrive prefilled (the decode pool's work)."""
+
+    def _simulate(self, layout: ReplicaLayout, *, rate_per_s: float, replicas: int, requests: int):
+        from cost_models.serving.disagg import decode_overloaded
+        from cost_models.serving.metrics import distribution_ms, summarize_replica
+        from cost_models.serving.scheduler import simulate_replica
+        from cost_models.serving.simulator import check_fits, prepare_replica
+        from cost_models.serving.traffic import Traffic, open_arrivals_s
+
+        s = self.setting
+        pricer, limits = prepare_replica(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp,
+                                         pp=layout.pp, engine=s.engine, params=s.params,
+                                         max_num_seqs=layout.max_num_seqs)
+        lengths = s.lengths
+        check_fits(pricer, limits, s.engine, max(i + o for i, o in zip(lengths.input_len, lengths.output_len)),
+                   what=f"a decode replica (TP {layout.tp}, PP {layout.pp})")
+        # The draws of `simulate_layout` and `planning.last_arrival_s`: lengths first, then the arrivals.
+        rng = np.random.default_rng(s.seed)
+        inputs, outputs = lengths.sample(requests, rng)
+        arrival = open_arrivals_s(Traffic(requests=requests, lengths=lengths, rate_per_s=rate_per_s, seed=s.seed), rng)
+        traj = simulate_replica(pricer, limits, input_len=np.asarray(inputs, np.int64),
+                                output_len=np.asarray(outputs, np.int64), arrival_s=arrival,
+                                prefilled=np.ones(requests, dtype=bool))
+        summary = summarize_replica(traj, concurrency=None)
+        return _DecodeRun(overloaded=summary.overloaded or decode_overloaded([traj]),
+                          ttft_ms=distribution_ms(summary.ttft_s), tpot_ms=distribution_ms(summary.tpot_s),
+                          e2e_latency_ms=distribution_ms(summary.e2e_s), simulated_s=float(np.nanmax(traj.finish_s)))
+
+
+class DisaggEvaluator:
+    """Capacity coefficients and verifications of one disaggregated search (cached)."""
+
+    def __init__(self, request: Request, load: Load) -> None:
+        if load.rate_per_s is None:
+            raise InputError(source="--mode", value="disagg", expected="--rate (open loop) with it: disaggregated "
+                                                                       "serving is simulated under a rate only")
+        import cost_models
+        from cost_models.serving.traffic import Lengths
+
+        self.request, self.load = request, load
+        self.engine, self.notes = disagg_engine(request, load.engine)
+        w = request.workload
+        self.layouts = tuple(dataclasses.replace(lay, max_num_seqs=self._default_seqs(lay))
+                             for lay in pool_layouts(request))
+        params = cost_models.load_params() if request.params is None else request.params
+        self.setting = SimulationSetting(model=request.model, hardware=request.hardware, dtype=w.dtype,
+                                         kv_dtype=w.cache_dtype, engine=self.engine, lengths=load.lengths,
+                                         params=params, ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms,
+                                         percentile=load.percentile, requests=load.requests, seed=load.seed)
+        lengths = load.lengths
+        self.prefill_lengths = Lengths(input_len=lengths.input_len, output_len=(1,) * len(lengths.input_len),
+                                       weight=lengths.weight)
+        self.decode_sims = _DecodeSimulations(dataclasses.replace(self.setting, ttft_ms=None))
+        self.whole = Simulations(self.setting)  # the drain test's arrivals and full-batch figures
+        self.outcomes: dict[tuple[int, ...], DisaggOutcome] = {}
+        self.coefficients: dict[tuple[str, int, int], PoolCapacity] = {}
+        self._prefill: tuple[Simulations | None, str | None] | None = None
+
+    def _default_seqs(self, layout: ReplicaLayout) -> int:
+        from cost_models.serving.simulator import prepare_replica
+
+        w = self.request.workload
+        params = self.request.params
+        if params is None:
+            import cost_models
+            params = cost_models.load_params()
+        _, limits = prepare_replica(self.request.model, self.request.hardware, dtype=w.dtype, kv_dtype=w.cache_dtype,
+                                    tp=layout.tp, pp=layout.pp, engine=self.engine, params=params)
+        return int(limits.max_num_seqs)
+
+    def transfer_ms(self) -> float:
+        """Returns the KV transfer (ms) of the longest prompt over the fleet's link with the fewest streams any
+        pairing of the layouts has: the part of the TTFT SLO the prefill pool cannot use."""
+        from cost_models.serving.disagg import kv_streams, kv_transfer_s, transfer_link
+        from cost_models.serving.simulator import prepare_replica
+        from autotune.specs.dtypes import bytes_per_element
+
+        s, r = self.setting, self.request
+        if not self.layouts:
+            return 0.0
+        first = self.layouts[0]
+        pricer, _ = prepare_replica(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=first.tp,
+                                    pp=first.pp, engine=s.engine, params=s.params, max_num_seqs=first.max_num_seqs)
+        link, _ = transfer_link(r.hardware, r.cards)
+        streams = min(kv_streams(r.model, r.hardware, lay.tp, lay.pp) for lay in self.layouts)
+        pair_bytes = r.model.kv_cache_elements_per_token_per_layer * bytes_per_element(s.kv_dtype)
+        longest = np.array([max(s.lengths.input_len)])
+        return float(kv_transfer_s(longest, attention=pricer.attention, kv_bytes_per_pair=pair_bytes, link=link,
+                                   streams=streams)[0]) * 1e3
+
+    def _prefill_sims(self) -> tuple[Simulations | None, str | None]:
+        """Returns the prefill-only simulations (TTFT bounded by the prefill share of the SLO), or why none serve."""
+        if self._prefill is None:
+            s, why, share = self.setting, None, self.setting.ttft_ms
+            if s.ttft_ms is not None:
+                transfer = self.transfer_ms()
+                share = s.ttft_ms - transfer
+                if share <= 0:
+                    why = f"the KV transfer alone ({transfer:.1f} ms) takes the TTFT SLO ({s.ttft_ms:g} ms)"
+            sims = Simulations(dataclasses.replace(s, lengths=self.prefill_lengths, ttft_ms=share, tpot_ms=None))
+            self._prefill = (None if why else sims, why)
+        return self._prefill
+
+    def coefficient(self, role: str, layout: ReplicaLayout) -> PoolCapacity:
+        """Returns the layout's coefficient in the `role` pool at the rate (module docstring, step 1), cached."""
+        key = (role, layout.tp, layout.pp)
+        if key not in self.coefficients:
+            if role == "prefill":
+                sims, why = self._prefill_sims()
+            else:
+                sims, why = self.decode_sims, None
+            if sims is None:
+                self.coefficients[key] = PoolCapacity(role=role, layout=layout, replicas_needed=0, rate_per_s=0.0,
+                                                      simulations=0, reason=why)
+            else:
+                self.coefficients[key] = self._replicas_needed(role, sims, layout)
+        return self.coefficients[key]
+
+    def _replicas_needed(self, role: str, sims: Simulations, layout: ReplicaLayout) -> PoolCapacity:
+        """Returns the fewest replicas n whose rate share rate / n one replica serves: doubling, then bisection
+        (one replica serving a rate serves every lower one: the assumption the plan's bisection makes)."""
+        rate = float(self.load.rate_per_s)
+        most = (self.request.cards // layout.devices_per_group) * layout.replicas_per_group
+        runs: dict[int, str | None] = {}
+
+        def fails(n: int) -> str | None:
+            if n not in runs:
+                runs[n] = sims.run(layout, rate_per_s=rate / n).failure
+            return runs[n]
+
+        def capacity(n: int, reason: str | None = None) -> PoolCapacity:
+            return PoolCapacity(role=role, layout=layout, replicas_needed=n, rate_per_s=rate / n if n else 0.0,
+                                simulations=len(runs), reason=reason)
+
+        try:
+            if most < 1:
+                return capacity(0, "one replica does not fit the fleet")
+            if fails(1) is None:
+                return capacity(1)
+            lo, hi = 1, min(2, most)
+            while hi < most and fails(hi) is not None:
+                lo, hi = hi, min(2 * hi, most)
+            if fails(hi) is not None:
+                return capacity(0, f"{fails(hi)} at {rate / hi:.4g} requests/s per replica ({hi} replicas, the most "
+                                   f"the fleet holds)")
+            while hi - lo > 1:  # fails(lo), not fails(hi)
+                mid = (lo + hi) // 2
+                if fails(mid) is None:
+                    hi = mid
+                else:
+                    lo = mid
+            return capacity(hi)
+        except InfeasibleError as error:  # one request does not fit the replica's KV cache or buckets
+            return capacity(0, str(error))
+
+    def verify(self, deployment: Deployment) -> DisaggOutcome:
+        """Returns the deployment simulated whole at the rate (module docstring, step 3), cached."""
+        if deployment.key not in self.outcomes:
+            self.outcomes[deployment.key] = self._verify(deployment)
+        return self.outcomes[deployment.key]
+
+    def _verify(self, d: Deployment) -> DisaggOutcome:
+        from cost_models.serving.disagg import simulate_disaggregated
+        from cost_models.serving.metrics import OVERLOAD_SLOPE
+        from cost_models.serving.traffic import Traffic
+
+        s, rate = self.setting, float(self.load.rate_per_s)
+        widest = max(d.prefill_replicas, d.decode_replicas)
+        requests = s.requests * widest
+        while True:
+            try:
+                result = simulate_disaggregated(
+                    s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype,
+                    prefill=(d.prefill.tp, d.prefill.pp, d.prefill_replicas),
+                    decode=(d.decode.tp, d.decode.pp, d.decode_replicas), engine=s.engine,
+                    traffic=Traffic(requests=requests, lengths=s.lengths, rate_per_s=rate, seed=s.seed),
+                    params=s.params, ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms)
+            except InfeasibleError as error:
+                raise InfeasibleError(f"{d.label}: {error}") from None
+            failure = slo_failure(result, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms, percentile=s.percentile)
+            if failure is None:
+                # The plan's drain test: finishing long after the last arrival means serving under the rate.
+                span = last_arrival_s(s, rate, requests)
+                drain = result.simulated_s - span
+                allowance = OVERLOAD_SLOPE * span + self.whole.figures(d.decode).full_batch_e2e_s
+                if drain > allowance:
+                    failure = (f"overloaded (the last request finishes {drain:.3g} s after the last arrival, more "
+                               f"than {allowance:.3g} s)")
+            if failure is not None:
+                break
+            needed = math.ceil(RUN_TURNOVERS * rate * result.e2e_latency_ms.mean / 1e3)
+            if requests >= needed or requests >= MAX_PROBE_REQUESTS * widest:
+                break
+            requests = min(math.ceil(1.5 * needed), MAX_PROBE_REQUESTS * widest)
+        p = s.percentile
+        return DisaggOutcome(deployment=d, result=result, failure=failure, requests=requests,
+                             ttft_ms=percentile_ms(result.ttft_ms, p) if failure is None else math.inf,
+                             tpot_ms=percentile_ms(result.tpot_ms, p))
+
+
+# --- the CP-SAT model ---------------------------------------------------------------------------------------
+
+def choose(prefill: Sequence[PoolCapacity], decode: Sequence[PoolCapacity], *, budget: int,
+           excluded: Sequence[Deployment] = ()) -> Deployment | None:
+    """Returns the admitted deployment with the fewest devices (ties: fewer replicas, then the earlier prefill
+    layout, then the earlier decode layout) that is not in `excluded`, or None when none is left.
+
+    Admitted: x >= the prefill layout's replicas_needed, y >= the decode layout's, devices <= `budget`. Only
+    layouts with replicas_needed above 0 take part.
+    """
+    pools = [[c for c in prefill if c.replicas_needed > 0], [c for c in decode if c.replicas_needed > 0]]
+    if not pools[0] or not pools[1]:
+        return None
+    model = cp_model.CpModel()
+    # Variables: per pool and layout, a selector, device groups and replicas.
+    use: list[list] = [[], []]
+    groups: list[list] = [[], []]
+    reps: list[list] = [[], []]
+    for side, role in enumerate(("prefill", "decode")):
+        for c in pools[side]:
+            lay = c.layout
+            most = budget // lay.devices_per_group
+            name = f"{role}_tp{lay.tp}_pp{lay.pp}"
+            use[side].append(model.new_bool_var(f"use_{name}"))
+            groups[side].append(model.new_int_var(0, most, f"groups_{name}"))
+            reps[side].append(model.new_int_var(0, most * lay.replicas_per_group, f"replicas_{name}"))
+    # Constraints: one layout per pool; replicas fill whole device groups; enough replicas; the fleet.
+    for side in (0, 1):
+        model.add_exactly_one(use[side])
+        for k, c in enumerate(pools[side]):
+            g = c.layout.replicas_per_group
+            model.add(groups[side][k] <= (budget // c.layout.devices_per_group) * use[side][k])
+            model.add(reps[side][k] >= c.replicas_needed * use[side][k])
+            model.add(reps[side][k] <= g * groups[side][k])
+            model.add(g * groups[side][k] <= reps[side][k] + g - 1)
+    devices = sum(c.layout.devices_per_group * groups[side][k] for side in (0, 1) for k, c in enumerate(pools[side]))
+    model.add(devices <= budget)
+    index = {(side, c.layout.tp, c.layout.pp): k for side in (0, 1) for k, c in enumerate(pools[side])}
+    for n, cut in enumerate(excluded):  # no-good: not (this prefill layout with x replicas and this decode with y)
+        i = index.get((0, cut.prefill.tp, cut.prefill.pp))
+        j = index.get((1, cut.decode.tp, cut.decode.pp))
+        if i is None or j is None:
+            continue
+        differs = []
+        for side, var, count in ((0, reps[0][i], cut.prefill_replicas), (1, reps[1][j], cut.decode_replicas)):
+            below, above = model.new_bool_var(f"cut{n}_{side}_below"), model.new_bool_var(f"cut{n}_{side}_above")
+            model.add(var <= count - 1).only_enforce_if(below)
+            model.add(var >= count + 1).only_enforce_if(above)
+            differs += [below, above]
+        model.add_bool_or([use[0][i].Not(), use[1][j].Not(), *differs])
+    levels = (devices, sum(reps[0]) + sum(reps[1]), sum(k * u for k, u in enumerate(use[0])),
+              sum(k * u for k, u in enumerate(use[1])))
+    # Objective, level by level (each optimum fixed before the next).
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1  # deterministic; these models solve in milliseconds
+    solver.parameters.random_seed = 0
+    for expr in levels:
+        model.minimize(expr)
+        status = solver.solve(model)
+        if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+            return None
+        if status != cp_model.OPTIMAL:
+            raise RuntimeError(f"CP-SAT returned {solver.status_name(status)} on a model without a time limit")
+        model.add(expr == int(round(solver.objective_value)))
+    i = next(k for k, u in enumerate(use[0]) if solver.boolean_value(u))
+    j = next(k for k, u in enumerate(use[1]) if solver.boolean_value(u))
+    return Deployment(prefill=pools[0][i].layout, prefill_replicas=int(solver.value(reps[0][i])),
+                      decode=pools[1][j].layout, decode_replicas=int(solver.value(reps[1][j])))
+
+
+def admitted(prefill: PoolCapacity, x: int, decode: PoolCapacity, y: int, *, budget: int) -> bool:
+    """Returns whether (prefill, x, decode, y) is admitted by the capacity model (the brute force's test)."""
+    d = Deployment(prefill=prefill.layout, prefill_replicas=x, decode=decode.layout, decode_replicas=y)
+    return (prefill.replicas_needed > 0 and decode.replicas_needed > 0 and x >= prefill.replicas_needed
+            and y >= decode.replicas_needed and d.devices <= budget)
+
+
+# --- objectives and the loop --------------------------------------------------------------------------------
+
+def per_request(objective: str, load: Load) -> float:
+    """Returns what one request/s is worth on the objective's scale: 1 (goodput) or the mean output (throughput)."""
+    return 1.0 if objective == "goodput" else load.lengths.means()[1]
+
+
+def disagg_key(outcome: DisaggOutcome, objective: str, load: Load) -> tuple[float, ...]:
+    """Returns the sort key of a verified outcome (smaller is better): (-value per device, devices, TPOT, ...),
+    its first two terms on `under_load.objective_key`'s scale."""
+    d = outcome.deployment
+    tpot = outcome.tpot_ms if not math.isnan(outcome.tpot_ms) else 0.0
+    served = goodput_per_s(outcome, load) if objective == "goodput" else load.rate_per_s * per_request(objective, load)
+    return (-served / d.devices, float(d.devices), tpot, float(d.replicas), *map(float, d.key))
+
+
+def bound_of(devices: int, objective: str, load: Load) -> float:
+    """Returns the best first term of `disagg_key` any deployment on `devices` devices can have."""
+    return -load.rate_per_s * per_request(objective, load) / devices
+
+
+def check_objective(objective: str) -> None:
+    """Raises InputError unless the disaggregated search answers `objective`."""
+    if objective not in DISAGG_OBJECTIVES:
+        raise InputError(source="--objective", value=objective,
+                         expected="one of " + ", ".join(DISAGG_OBJECTIVES) + " with --mode disagg or both (the "
+                                  "disaggregated search compares deployments per device at the rate)")
+
+
+def search(request: Request, load: Load, objective: str, *, top: int = 1,
+           evaluator: DisaggEvaluator | None = None, budget: int | None = None) -> DisaggAnswer:
+    """Returns the `top` best verified disaggregated deployments for `objective` at the load's rate, best first
+    (module docstring), on at most `budget` devices (default: the request's fleet)."""
+    check_objective(objective)
+    evaluator = evaluator or DisaggEvaluator(request, load)
+    budget = request.cards if budget is None else budget
+    notes = evaluator.notes
+    if not evaluator.layouts:
+        return DisaggAnswer(status=INFEASIBLE, best=(), capacities=(), verified=(), solves=0, notes=notes,
+                            reasons=("no layout of one replica holds one sequence on the fleet",))
+    sizes = sorted({lay.devices_per_group for lay in evaluator.layouts})
+    smallest = sizes[0]
+    visited: list[DisaggOutcome] = []
+    found: list[DisaggOutcome] = []
+    solves, status = 0, OPTIMAL
+    caps: list[PoolCapacity] = []
+
+    def beaten(devices: int) -> bool:
+        """A deployment on `devices` devices cannot enter the top (its bound is worse than the k-th answer's)."""
+        if len(found) < top:
+            return False
+        kth = sorted(disagg_key(o, objective, load) for o in found)[top - 1]
+        return bound_of(devices, objective, load) > kth[0]
+
+    for size in sizes:  # coefficients level by level: a layout of `size` devices needs size + smallest at least
+        if size + smallest > budget or beaten(size + smallest):
+            break
+        caps += [evaluator.coefficient(role, lay) for role in ("prefill", "decode")
+                 for lay in evaluator.layouts if lay.devices_per_group == size]
+        prefill = [c for c in caps if c.role == "prefill"]
+        decode = [c for c in caps if c.role == "decode"]
+        while True:
+            if len(visited) >= MAX_VERIFICATIONS:
+                status = FEASIBLE
+                break
+            deployment = choose(prefill, decode, budget=budget, excluded=[o.deployment for o in visited])
+            solves += 1
+            if deployment is None or beaten(deployment.devices):
+                break  # devices only rise from here: nothing left on these layouts can enter the top
+            outcome = evaluator.verify(deployment)
+            visited.append(outcome)
+            if outcome.failure is None:
+                found.append(outcome)
+        if status == FEASIBLE:
+            notes += (f"stopped after {MAX_VERIFICATIONS} verified deployments: the answer is the best of them",)
+            break
+    found.sort(key=lambda o: disagg_key(o, objective, load))
+    if not found:
+        status = INFEASIBLE if status == OPTIMAL else "UNKNOWN"
+    caps.sort(key=lambda c: (c.role != "prefill", c.layout.tp, c.layout.pp))
+    reasons = () if found else no_deployment_reasons(request, caps, visited, budget=budget)
+    return DisaggAnswer(status=status, best=tuple(found[:top]), capacities=tuple(caps), verified=tuple(visited),
+                        solves=solves, reasons=reasons, notes=notes)
+
+
+def no_deployment_reasons(request: Request, caps: Sequence[PoolCapacity], visited: Sequence[DisaggOutcome], *,
+                          budget: int) -> tuple[str, ...]:
+    """Returns why no disaggregated deployment serves the rate, in words."""
+    word = request.hardware.device_name
+    out = []
+    for role in ("prefill", "decode"):
+        if not any(c.role == role and c.replicas_needed > 0 for c in caps):
+            why = "; ".join(f"TP {c.layout.tp} PP {c.layout.pp}: {c.reason}" for c in caps if c.role == role)
+            out.append(f"no {role} layout serves its share of the rate within the fleet ({why})")
+    if not out:
+        need = {role: min(c.layout.devices(c.replicas_needed) for c in caps if c.role == role and c.replicas_needed)
+                for role in ("prefill", "decode")}
+        if need["prefill"] + need["decode"] > budget:
+            out.append(f"a disaggregated deployment needs at least {need['prefill'] + need['decode']} {word}s "
+                       f"({need['prefill']} prefill + {need['decode']} decode), more than the {budget} of the fleet")
+    out += [f"{o.deployment.label} ({o.deployment.devices} {word}s): {o.failure}" for o in visited[:5]]
+    return tuple(out) or ("no disaggregated deployment fits the fleet",)
