@@ -72,7 +72,7 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
               params: CostParams | None = None, release: str | None = None, rate: float | None = None,
               concurrency: int | None = None, lengths_file: str | os.PathLike | None = None,
               slo_percentile: int = 90, engine: str | None = None, requests: int = 600,
-              seed: int = 0) -> RecommendResult:
+              seed: int = 0, mode: str | None = None) -> RecommendResult:
     """Returns the `top` best configurations for `objective` (best first), or why none fits.
 
     With batch 'auto' the batch per replica is a decision too: throughput favours the largest
@@ -84,14 +84,22 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
     and TPOT, and `objective` may also be 'goodput' (`autotune.solver.under_load`).
 
     `tp`, `pp`, `dp`, `ep` (expert parallel) and `adp` (attention data parallel) pin degrees; the rest is searched.
+
+    `mode` (with `rate` only): 'agg' (one pool of replicas), 'disagg' (a prefill pool and a decode pool,
+    `autotune.solver.disagg_search`) or 'both', which compares them on the same devices and SLOs; None: 'both'
+    where the engine runs disaggregation and the objective is throughput or goodput, else 'agg'.
     """
+    from autotune.solver.disagg_answers import check_mode_needs_rate
+
+    check_mode_needs_rate(mode, rate)
     if rate is not None or concurrency is not None:
         _no_moe_pins_under_load(ep, adp)
         return recommend_under_load(model, hardware, workload, cards=cards, space=space, objective=objective,
                                     top=top, tp=tp, pp=pp, dp=dp, params=params, release=release,
                                     time_limit_s=time_limit_s, rate=rate,
                                     concurrency=concurrency, lengths_file=lengths_file,
-                                    slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
+                                    slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed,
+                                    mode=mode)
     check_objective(objective)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release, ep=ep, adp=adp)
@@ -118,9 +126,11 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
                          time_limit_s: float | None = None, rate: float | None = None,
                          concurrency: int | None = None,
                          lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90,
-                         engine: str | None = None, requests: int = 600, seed: int = 0) -> RecommendResult:
-    """Returns `recommend` under traffic: see `recommend` and `autotune.solver.under_load`."""
-    from autotune.solver import load_answers, under_load
+                         engine: str | None = None, requests: int = 600, seed: int = 0,
+                         mode: str | None = None) -> RecommendResult:
+    """Returns `recommend` under traffic: see `recommend`, `autotune.solver.under_load` and, for `mode`,
+    `autotune.solver.disagg_answers`."""
+    from autotune.solver import disagg_answers, load_answers, under_load
 
     if objective not in under_load.LOAD_OBJECTIVES:
         raise InputError(source="--objective", value=objective,
@@ -131,6 +141,10 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
         model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params, release=release,
         rate=rate, concurrency=concurrency, lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
         requests=requests, seed=seed)
+    if load.rate_per_s is not None:
+        chosen = disagg_answers.resolve_mode(mode, request, load, objective)
+        return disagg_answers.recommend_modes(request, load, objective, mode=chosen, top=top,
+                                              time_limit_s=time_limit_s)
     answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
     return load_answers.answers(request, load, answer, objective)
 

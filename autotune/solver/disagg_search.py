@@ -57,8 +57,8 @@ from ortools.sat.python import cp_model
 
 from autotune.errors import InfeasibleError, InputError
 from autotune.solver.formulation import FEASIBLE, INFEASIBLE, OPTIMAL
-from autotune.solver.planning import (MAX_PROBE_REQUESTS, RATE_SCALE, RUN_TURNOVERS, ReplicaLayout,
-                                      SimulationSetting, Simulations, last_arrival_s, layout_capacity, slo_failure)
+from autotune.solver.planning import (MAX_PROBE_REQUESTS, RUN_TURNOVERS, ReplicaLayout, SimulationSetting,
+                                      Simulations, SteadyFigures, last_arrival_s, mean_lengths, slo_failure)
 from autotune.solver.request import Request
 from autotune.solver.under_load import Load, goodput_per_s, layouts_of, percentile_ms
 
@@ -213,45 +213,81 @@ def pool_layouts(request: Request) -> tuple[ReplicaLayout, ...]:
 # --- capacity coefficients ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class _DecodeRun:
-    """The figures of a decode-only run that the plan's keep-up and SLO tests read (a ServingResult's names)."""
+class _PoolRun:
+    """The figures of a one-pool run that the plan's keep-up and SLO tests read (a ServingResult's names)."""
 
     overloaded: bool
     ttft_ms: Distribution
-    """The wait for a decode slot (not bounded here: the verification's TTFT counts it)."""
+    """Prefill pool: time to the first token; decode pool: the wait for a decode slot."""
     tpot_ms: Distribution
     e2e_latency_ms: Distribution
     simulated_s: float
 
 
-class _DecodeSimulations(Simulations):
-    """The plan's simulations of one replica, run on requests that arrive prefilled (the decode pool's work)."""
+class _PoolSimulations(Simulations):
+    """The plan's simulations of one replica of one pool: prefill-only requests (output 1, no TPOT) or requests
+    that arrive prefilled (the decode pool's work). Step pricers are built once per layout and shared."""
 
-    def _simulate(self, layout: ReplicaLayout, *, rate_per_s: float, replicas: int, requests: int):
+    def __init__(self, setting: SimulationSetting, *, role: str,
+                 pricers: dict[tuple[int, int, int], tuple]) -> None:
+        super().__init__(setting)
+        self.role = role
+        self.pricers = pricers
+
+    def prepared(self, layout: ReplicaLayout) -> tuple:
+        """Returns the (step pricer, engine limits) of one replica of `layout`, built once."""
+        from cost_models.serving.simulator import prepare_replica
+
+        key = (layout.tp, layout.pp, layout.max_num_seqs)
+        if key not in self.pricers:
+            s = self.setting
+            self.pricers[key] = prepare_replica(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp,
+                                                pp=layout.pp, engine=s.engine, params=s.params,
+                                                max_num_seqs=layout.max_num_seqs)
+        return self.pricers[key]
+
+    def figures(self, layout: ReplicaLayout) -> SteadyFigures:
+        """Returns `planning.steady_figures` of the whole request (the bracket and the drain allowance)."""
+        from cost_models.serving.steady import closed_loop_steady_state
+
+        key = (layout.tp, layout.pp, layout.max_num_seqs)
+        if key not in self.steady:
+            pricer, limits = self.prepared(layout)
+            mean_in, mean_out = mean_lengths(self.setting.lengths)
+            steady = closed_loop_steady_state(pricer, limits, concurrency=limits.max_num_seqs, input_len=mean_in,
+                                              output_len=mean_out)
+            rate = steady.output_tokens_per_s / mean_out
+            e2e = steady.ttft_s + (mean_out - 1) * steady.tpot_s
+            self.steady[key] = SteadyFigures(rate_per_s=rate if math.isfinite(rate) and rate > 0 else 1.0,
+                                             full_batch_e2e_s=e2e if math.isfinite(e2e) and e2e > 0 else 0.0)
+        return self.steady[key]
+
+    def _simulate(self, layout: ReplicaLayout, *, rate_per_s: float, replicas: int, requests: int) -> _PoolRun:
         from cost_models.serving.disagg import decode_overloaded
         from cost_models.serving.metrics import distribution_ms, summarize_replica
         from cost_models.serving.scheduler import simulate_replica
-        from cost_models.serving.simulator import check_fits, prepare_replica
+        from cost_models.serving.simulator import check_fits
         from cost_models.serving.traffic import Traffic, open_arrivals_s
 
         s = self.setting
-        pricer, limits = prepare_replica(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp,
-                                         pp=layout.pp, engine=s.engine, params=s.params,
-                                         max_num_seqs=layout.max_num_seqs)
+        pricer, limits = self.prepared(layout)
         lengths = s.lengths
-        check_fits(pricer, limits, s.engine, max(i + o for i, o in zip(lengths.input_len, lengths.output_len)),
-                   what=f"a decode replica (TP {layout.tp}, PP {layout.pp})")
+        decode = self.role == "decode"
+        longest = max(i + o for i, o in zip(lengths.input_len, lengths.output_len))
+        check_fits(pricer, limits, s.engine, longest, decodes=decode,
+                   what=f"a {self.role} replica (TP {layout.tp}, PP {layout.pp})")
         # The draws of `simulate_layout` and `planning.last_arrival_s`: lengths first, then the arrivals.
         rng = np.random.default_rng(s.seed)
         inputs, outputs = lengths.sample(requests, rng)
         arrival = open_arrivals_s(Traffic(requests=requests, lengths=lengths, rate_per_s=rate_per_s, seed=s.seed), rng)
         traj = simulate_replica(pricer, limits, input_len=np.asarray(inputs, np.int64),
                                 output_len=np.asarray(outputs, np.int64), arrival_s=arrival,
-                                prefilled=np.ones(requests, dtype=bool))
+                                prefilled=np.ones(requests, dtype=bool) if decode else None)
         summary = summarize_replica(traj, concurrency=None)
-        return _DecodeRun(overloaded=summary.overloaded or decode_overloaded([traj]),
-                          ttft_ms=distribution_ms(summary.ttft_s), tpot_ms=distribution_ms(summary.tpot_s),
-                          e2e_latency_ms=distribution_ms(summary.e2e_s), simulated_s=float(np.nanmax(traj.finish_s)))
+        overloaded = summary.overloaded or (decode and decode_overloaded([traj]))
+        return _PoolRun(overloaded=bool(overloaded), ttft_ms=distribution_ms(summary.ttft_s),
+                        tpot_ms=distribution_ms(summary.tpot_s), e2e_latency_ms=distribution_ms(summary.e2e_s),
+                        simulated_s=float(np.nanmax(traj.finish_s)))
 
 
 class DisaggEvaluator:
@@ -267,9 +303,10 @@ class DisaggEvaluator:
         self.request, self.load = request, load
         self.engine, self.notes = disagg_engine(request, load.engine)
         w = request.workload
-        self.layouts = tuple(dataclasses.replace(lay, max_num_seqs=self._default_seqs(lay))
-                             for lay in pool_layouts(request))
         params = cost_models.load_params() if request.params is None else request.params
+        self.params = params
+        seqs = self._default_seqs()
+        self.layouts = tuple(dataclasses.replace(lay, max_num_seqs=seqs) for lay in pool_layouts(request))
         self.setting = SimulationSetting(model=request.model, hardware=request.hardware, dtype=w.dtype,
                                          kv_dtype=w.cache_dtype, engine=self.engine, lengths=load.lengths,
                                          params=params, ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms,
@@ -277,37 +314,33 @@ class DisaggEvaluator:
         lengths = load.lengths
         self.prefill_lengths = Lengths(input_len=lengths.input_len, output_len=(1,) * len(lengths.input_len),
                                        weight=lengths.weight)
-        self.decode_sims = _DecodeSimulations(dataclasses.replace(self.setting, ttft_ms=None))
-        self.whole = Simulations(self.setting)  # the drain test's arrivals and full-batch figures
+        self.pricers: dict[tuple[int, int, int], tuple] = {}
+        self.decode_sims = _PoolSimulations(dataclasses.replace(self.setting, ttft_ms=None), role="decode",
+                                            pricers=self.pricers)
+        self.whole = _PoolSimulations(self.setting, role="decode", pricers=self.pricers)  # the drain test's figures
         self.outcomes: dict[tuple[int, ...], DisaggOutcome] = {}
         self.coefficients: dict[tuple[str, int, int], PoolCapacity] = {}
         self._prefill: tuple[Simulations | None, str | None] | None = None
 
-    def _default_seqs(self, layout: ReplicaLayout) -> int:
-        from cost_models.serving.simulator import prepare_replica
+    def _default_seqs(self) -> int:
+        """Returns the engine profile's max_num_seqs (the same for every layout: `simulator.engine_limits`)."""
+        from cost_models.serving.simulator import engine_limits
 
-        w = self.request.workload
-        params = self.request.params
-        if params is None:
-            import cost_models
-            params = cost_models.load_params()
-        _, limits = prepare_replica(self.request.model, self.request.hardware, dtype=w.dtype, kv_dtype=w.cache_dtype,
-                                    tp=layout.tp, pp=layout.pp, engine=self.engine, params=params)
-        return int(limits.max_num_seqs)
+        engine = self.engine
+        if engine.buckets is not None:  # as prepare_replica reads them
+            engine = dataclasses.replace(engine, buckets=engine.buckets.for_model(self.request.model.model_type))
+        return engine_limits(engine, self.params, max_num_seqs=None, max_num_batched_tokens=None)[0]
 
     def transfer_ms(self) -> float:
         """Returns the KV transfer (ms) of the longest prompt over the fleet's link with the fewest streams any
         pairing of the layouts has: the part of the TTFT SLO the prefill pool cannot use."""
         from cost_models.serving.disagg import kv_streams, kv_transfer_s, transfer_link
-        from cost_models.serving.simulator import prepare_replica
         from autotune.specs.dtypes import bytes_per_element
 
         s, r = self.setting, self.request
         if not self.layouts:
             return 0.0
-        first = self.layouts[0]
-        pricer, _ = prepare_replica(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=first.tp,
-                                    pp=first.pp, engine=s.engine, params=s.params, max_num_seqs=first.max_num_seqs)
+        pricer, _ = self.decode_sims.prepared(self.layouts[0])
         link, _ = transfer_link(r.hardware, r.cards)
         streams = min(kv_streams(r.model, r.hardware, lay.tp, lay.pp) for lay in self.layouts)
         pair_bytes = r.model.kv_cache_elements_per_token_per_layer * bytes_per_element(s.kv_dtype)
@@ -324,7 +357,8 @@ class DisaggEvaluator:
                 share = s.ttft_ms - transfer
                 if share <= 0:
                     why = f"the KV transfer alone ({transfer:.1f} ms) takes the TTFT SLO ({s.ttft_ms:g} ms)"
-            sims = Simulations(dataclasses.replace(s, lengths=self.prefill_lengths, ttft_ms=share, tpot_ms=None))
+            sims = _PoolSimulations(dataclasses.replace(s, lengths=self.prefill_lengths, ttft_ms=share, tpot_ms=None),
+                                    role="prefill", pricers=self.pricers)
             self._prefill = (None if why else sims, why)
         return self._prefill
 

@@ -1,0 +1,37 @@
+"""The report lines of a result under a rate with `--mode`: which mode wins and by how much, and each
+disaggregated answer's pools and KV transfer."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from autotune.results import Recommendation, RecommendResult
+
+
+def pool_line(n: int, rec: Recommendation, word: str) -> str:
+    """Returns '#1 disaggregated: prefill 1 x (TP 8 PP 1) on 8 GPUs + decode ...; KV transfer p90 1.4 ms'."""
+    m = rec.metrics
+    parts = []
+    for role in ("prefill", "decode"):
+        pool = m[role]
+        parts.append(f"{role} {pool['replicas']} x (TP {pool['tensor_parallel_size']} PP "
+                     f"{pool['pipeline_parallel_size']}) on {pool['devices']} {word}s")
+    kv = m.get("kv_transfer_ms") or {}
+    transfer = f"; KV transfer p90 {kv['p90']:.3g} ms" if kv.get("p90") is not None else ""
+    return f"#{n} disaggregated: " + " + ".join(parts) + transfer + " (the table's TP/PP/DP are the decode pool's)"
+
+
+def mode_lines(result: RecommendResult, *, rate: float | None) -> list[str]:
+    """Returns the mode comparison line and the pool line of each disaggregated answer (none without --mode)."""
+    from autotune.solver.disagg_answers import comparison_line
+
+    if result.modes is None or rate is None:
+        return []
+    word = result.assumptions.device_name
+    lines = ["", comparison_line(dict(result.modes), rate=rate, word=word)]
+    lines += disagg_pool_lines(result.recommendations, word)
+    return lines
+
+
+def disagg_pool_lines(recs: Sequence[Recommendation], word: str) -> list[str]:
+    """Returns one pool line per disaggregated answer."""
+    return [pool_line(i + 1, r, word) for i, r in enumerate(recs) if r.metrics.get("mode") == "disagg"]
