@@ -282,23 +282,28 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
           progress: Callable[[int, int], None] | None = None, params: CostParams | None = None,
           release: str | None = None, rate: float | None = None, concurrency: int | None = None,
           lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
-          requests: int = 600, seed: int = 0) -> SweepResult:
+          requests: int = 600, seed: int = 0, mode: str | None = None) -> SweepResult:
     """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
 
     `jobs` > 1 solves points in that many processes, `ray_address` as Ray tasks ('local', 'auto' or
     host:port; `autotune.solver.fanout`); `progress(done, total)` is called as points finish.
-    Under traffic (`rate` or `concurrency`, as for `recommend`) each point is `recommend` under that load.
+    Under traffic (`rate` or `concurrency`, as for `recommend`) each point is `recommend` under that load, in
+    `mode` (as for `recommend`: agg, disagg or both; each point's best of them).
     """
     from autotune.solver import sweeps
+    from autotune.solver.disagg_answers import check_mode_needs_rate
     from autotune.solver.fanout import check_fan_out
     from autotune.solver.under_load import LOAD_OBJECTIVES
 
     load = None
+    check_mode_needs_rate(mode, rate)
     if rate is not None or concurrency is not None:
         if objective not in LOAD_OBJECTIVES:
             raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(LOAD_OBJECTIVES))
         load = {"rate": rate, "concurrency": concurrency, "lengths_file": lengths_file,
                 "slo_percentile": slo_percentile, "engine": engine, "requests": requests, "seed": seed}
+        if mode is not None:
+            load["mode"] = mode
     else:
         check_objective(objective)
     check_fan_out(jobs=jobs, ray_address=ray_address)
