@@ -1,0 +1,111 @@
+"""The disaggregated search's CP-SAT model (`disagg_search.choose`), its cuts, keys and mode rules."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from autotune.errors import InputError
+from autotune.solver import disagg_search as ds
+from autotune.solver.planning import ReplicaLayout
+
+
+def _layout(tp, pp=1, devices=None, group=1):
+    return ReplicaLayout(tp=tp, pp=pp, devices_per_group=devices or tp * pp, replicas_per_group=group,
+                         max_num_seqs=256)
+
+
+def _cap(role, layout, n):
+    return ds.PoolCapacity(role=role, layout=layout, replicas_needed=n, rate_per_s=1.0 / max(n, 1), simulations=1)
+
+
+def _brute(prefill, decode, budget, excluded=()):
+    """Every admitted (prefill, x, decode, y), in choose's order: devices, replicas, prefill index, decode index."""
+    cut = {d.key for d in excluded}
+    rows = []
+    for (i, p), (j, d) in itertools.product(enumerate(prefill), enumerate(decode)):
+        for x, y in itertools.product(range(1, budget + 1), repeat=2):
+            if ds.admitted(p, x, d, y, budget=budget):
+                dep = ds.Deployment(prefill=p.layout, prefill_replicas=x, decode=d.layout, decode_replicas=y)
+                if dep.key not in cut:
+                    rows.append(((dep.devices, x + y, i, j), dep))
+    return min(rows, key=lambda r: r[0])[1] if rows else None
+
+
+def test_choose_takes_the_fewest_devices_over_both_pools():
+    small, big = _layout(1), _layout(4)
+    prefill = [_cap("prefill", small, 3), _cap("prefill", big, 1)]   # 3 devices or 4
+    decode = [_cap("decode", small, 5), _cap("decode", big, 1)]      # 5 devices or 4
+    got = ds.choose(prefill, decode, budget=16)
+    assert (got.prefill.tp, got.prefill_replicas, got.decode.tp, got.decode_replicas) == (1, 3, 4, 1)
+    assert got.devices == 7
+
+
+def test_choose_respects_the_fleet_and_says_none():
+    prefill = [_cap("prefill", _layout(4), 2)]
+    decode = [_cap("decode", _layout(4), 2)]
+    assert ds.choose(prefill, decode, budget=15) is None
+    assert ds.choose(prefill, decode, budget=16).devices == 16
+    assert ds.choose([_cap("prefill", _layout(1), 0)], decode, budget=64) is None  # no capacity: not a candidate
+
+
+def test_packed_replicas_share_a_device():
+    # An RNGD TP 4 replica is half a card: 3 replicas take 2 cards.
+    half = _layout(4, devices=1, group=2)
+    got = ds.choose([_cap("prefill", half, 3)], [_cap("decode", half, 1)], budget=8)
+    assert (got.prefill_replicas, got.decode_replicas, got.devices) == (3, 1, 3)
+    assert ds.Deployment(prefill=half, prefill_replicas=3, decode=half, decode_replicas=1).devices == 3
+
+
+def test_cuts_exclude_exactly_the_deployment_and_the_order_matches_brute_force():
+    layouts = [_layout(1), _layout(2), _layout(2, 2)]
+    prefill = [_cap("prefill", lay, n) for lay, n in zip(layouts, (2, 1, 1))]
+    decode = [_cap("decode", lay, n) for lay, n in zip(layouts, (3, 2, 1))]
+    excluded = []
+    for _ in range(12):
+        got = ds.choose(prefill, decode, budget=10, excluded=excluded)
+        want = _brute(prefill, decode, 10, excluded)
+        assert (got is None) == (want is None)
+        if got is None:
+            break
+        assert got.key == want.key
+        excluded.append(got)
+    assert len({d.key for d in excluded}) == len(excluded)  # never the same deployment twice
+
+
+def test_key_and_bound_share_the_aggregated_scale():
+    class Load:
+        rate_per_s = 2.0
+
+        class lengths:  # noqa: N801 - a stand-in with the one method read
+            @staticmethod
+            def means():
+                return 1000.0, 100.0
+
+    assert ds.bound_of(8, "throughput", Load) == pytest.approx(-2.0 * 100.0 / 8)
+    assert ds.bound_of(8, "goodput", Load) == pytest.approx(-2.0 / 8)
+    assert ds.bound_of(4, "throughput", Load) < ds.bound_of(8, "throughput", Load)
+
+
+def test_objectives_outside_the_disaggregated_search_are_refused():
+    with pytest.raises(InputError, match="--objective"):
+        ds.check_objective("latency")
+    ds.check_objective("goodput")
+
+
+def test_furiosa_before_2026_4_has_no_disaggregation():
+    from autotune.solver.request import resolve
+    from cost_models.serving.engines import load_engine
+
+    old = resolve("llama-3.1-8b", "rngd", cards=1, space="furiosa-2026.3")
+    new = resolve("llama-3.1-8b", "rngd", cards=1, space="furiosa-2026.4")
+    engine = load_engine("furiosa-llm", old.hardware)
+    assert "2026.4" in ds.disagg_unavailable(old, engine)
+    assert ds.disagg_unavailable(new, engine) is None
+    standin, notes = ds.disagg_engine(new, engine)
+    assert standin.release == "2026.4" and notes and "stand in" in notes[0]
+    gpu = resolve("llama-3.1-8b", "h100-sxm", cards=1)
+    assert ds.disagg_unavailable(gpu, load_engine("vllm", gpu.hardware)) is None
+    # Furiosa pools are PP 1 only (the 2026.4 rule).
+    assert all(lay.pp == 1 for lay in ds.pool_layouts(resolve("llama-3.1-8b", "rngd", cards=4,
+                                                               space="furiosa-2026.4")))
