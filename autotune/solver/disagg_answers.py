@@ -229,3 +229,38 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
 
 
 __all__ = ["comparison", "comparison_line", "recommend_modes", "resolve_mode", "to_recommendation"]
+
+
+def plan_modes(result, *, mode: str | None, setting, space, workload, lengths_text: str):
+    """Returns `plan --rate`'s result with the disaggregated deployment of the fewest devices and the `modes`
+    comparison (unchanged for mode 'agg').
+
+    The disaggregated deployments are searched on up to twice the aggregated plan's devices (one machine's
+    worth twice when the aggregated plan has none), within --max-cards: whether disaggregation serves the rate
+    on fewer devices, and how many it needs when it does not.
+    """
+    from autotune.solver.request import resolve
+
+    a = result.assumptions
+    rec = result.recommendations[0] if result.recommendations else None
+    budget = min(a.max_cards, 2 * (rec.cards_used if rec is not None else a.devices_per_node))
+    request = resolve(setting.model, setting.hardware, dataclasses.replace(workload, batch="auto"), cards=budget,
+                      space=space, params=setting.params)
+    load = under_load.Load(rate_per_s=result.rate, lengths=setting.lengths, lengths_text=lengths_text,
+                           percentile=setting.percentile, requests=setting.requests, seed=setting.seed,
+                           engine=setting.engine)
+    chosen = resolve_mode(mode, request, load, "throughput")
+    if chosen == "agg":
+        return result
+    answer = ds.search(request, load, "throughput", budget=budget)
+    word = a.device_name
+    out_len = setting.lengths.means()[1]
+    agg_key = None if rec is None else (-result.rate * out_len / rec.cards_used, float(rec.cards_used))
+    d_key = ds.disagg_key(answer.best[0], "throughput", load)[:2] if answer.best else None
+    modes = comparison("throughput", word, (result.status, agg_key), (answer.status, d_key)) | {"mode": chosen}
+    if answer.best:
+        entry = to_recommendation(request, load, answer.best[0], answer.capacities).to_dict()
+    else:
+        entry = {"reasons": list(answer.reasons)}
+    entry = {"status": answer.status, "fleet_searched": budget, "notes": list(answer.notes)} | entry
+    return dataclasses.replace(result, modes=modes, disaggregated=entry)
