@@ -156,16 +156,19 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
            time_limit_s: float | None = None, params: CostParams | None = None,
            release: str | None = None, rate: float | None = None, concurrency: int | None = None,
            lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
-           requests: int = 600, seed: int = 0) -> ParetoResult:
+           requests: int = 600, seed: int = 0, mode: str | None = None) -> ParetoResult:
     """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first.
 
     Under traffic (`rate` or `concurrency`, as for `recommend`), the points are simulated settings
     (layout and max_num_seqs) that meet the SLO percentiles: TPOT at that percentile against the
-    output tokens/s served.
+    output tokens/s served. `mode` (with `rate`, as for `recommend`) adds disaggregated deployments as points
+    (`autotune.solver.disagg_answers.front_modes`).
     """
     from autotune.solver import explain as why
+    from autotune.solver.disagg_answers import check_mode_needs_rate
     from autotune.solver.pareto_front import AXES, pareto_rows
 
+    check_mode_needs_rate(mode, rate)
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
     if rate is not None or concurrency is not None:
@@ -173,7 +176,7 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
         return _pareto_under_load(model, hardware, workload, cards=cards, space=space, axes=axes, tp=tp, pp=pp,
                                   dp=dp, params=params, release=release, rate=rate, concurrency=concurrency,
                                   lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
-                                  requests=requests, seed=seed)
+                                  requests=requests, seed=seed, mode=mode)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release, ep=ep, adp=adp)
     settings = SolverSettings(time_limit_s=time_limit_s)
@@ -186,11 +189,15 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
                         assumptions=request.assumptions(), reasons=reasons)
 
 
-def _pareto_under_load(model, hardware, workload, *, axes: str, **keywords) -> ParetoResult:
-    from autotune.solver import load_answers, under_load
+def _pareto_under_load(model, hardware, workload, *, axes: str, mode: str | None = None, **keywords) -> ParetoResult:
+    from autotune.solver import disagg_answers, load_answers, under_load
     from autotune.solver.pareto_front import AXES
 
     request, load = under_load.resolve_under_load(model, hardware, workload, **keywords)
+    if load.rate_per_s is not None:
+        chosen = disagg_answers.resolve_mode(mode, request, load, "throughput")
+        if chosen != "agg":
+            return disagg_answers.front_modes(request, load, axes=axes, mode=chosen)
     evaluator = under_load.Evaluator(request, load)
     points, rejected = under_load.front(request, load, per_device=axes == "user-card", evaluator=evaluator)
     layouts = len(under_load.layouts_of(request))

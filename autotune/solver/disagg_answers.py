@@ -22,7 +22,7 @@ import numpy as np
 
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
-from autotune.results import Recommendation, RecommendResult
+from autotune.results import ParetoResult, Recommendation, RecommendResult
 from autotune.solver import disagg_search as ds
 from autotune.solver import load_answers, under_load
 from autotune.solver.answers import recommendation
@@ -264,3 +264,51 @@ def plan_modes(result, *, mode: str | None, setting, space, workload, lengths_te
         entry = {"reasons": list(answer.reasons)}
     entry = {"status": answer.status, "fleet_searched": budget, "notes": list(answer.notes)} | entry
     return dataclasses.replace(result, modes=modes, disaggregated=entry)
+
+
+#: Disaggregated deployments a Pareto front under a rate takes as candidate points: the search's best by
+#: devices, then TPOT (a front at a rate trades devices against TPOT; not every deployment is simulated).
+FRONT_DISAGG_POINTS = 6
+
+
+def front_modes(request: Request, load: under_load.Load, *, axes: str, mode: str) -> ParetoResult:
+    """Returns the Pareto front under a rate over the modes run: the aggregated front's settings and the
+    disaggregated search's FRONT_DISAGG_POINTS best deployments, non-dominated on (TPOT at the SLO percentile,
+    output tokens/s, per device for the 'user-card' axes); lowest TPOT first."""
+    from autotune.solver.pareto_front import AXES
+
+    per_device = axes == "user-card"
+    served = load.rate_per_s * load.lengths.means()[1]
+    candidates = []  # (tpot, -throughput, devices, mode order, recommendation)
+    rejected: tuple = ()
+    layouts = 0
+    sims = 0
+    if mode == "both":
+        evaluator = under_load.Evaluator(request, load)
+        points, rejected = under_load.front(request, load, per_device=per_device, evaluator=evaluator)
+        layouts, sims = len(under_load.layouts_of(request)), len(evaluator.cache)
+        for o in points:
+            tpot = o.tpot_ms if not np.isnan(o.tpot_ms) else 0.0
+            thr = served / (o.layout.devices if per_device else 1)
+            candidates.append((tpot, -thr, o.layout.devices, 0, _with_mode(load_answers.to_recommendation(
+                request, load, o))))
+    answer = ds.search(request, load, "throughput", top=FRONT_DISAGG_POINTS)
+    for o in answer.best:
+        tpot = o.tpot_ms if not np.isnan(o.tpot_ms) else 0.0
+        thr = served / (o.deployment.devices if per_device else 1)
+        candidates.append((tpot, -thr, o.deployment.devices, 1, to_recommendation(request, load, o,
+                                                                                  answer.capacities)))
+    candidates.sort(key=lambda c: c[:4])
+    kept = []
+    for c in candidates:
+        if not kept or -c[1] > -kept[-1][1]:
+            kept.append(c)
+    load_info = {**load_answers.load_assumptions(load, layouts_simulated=layouts, simulations=sims + answer.simulations),
+                 "mode": mode, "disaggregated": {"status": answer.status, "deployments_verified": len(answer.verified),
+                                                 "points": len(answer.best), "notes": list(answer.notes)}}
+    reasons = ()
+    if not kept:
+        reasons = (load_answers.rejection_reasons(request, rejected) if mode == "both" else ()) + tuple(
+            f"disaggregated: {r}" for r in answer.reasons)
+    return ParetoResult(status=OPTIMAL if kept else INFEASIBLE, axes=AXES[axes], points=tuple(c[4] for c in kept),
+                        assumptions=dataclasses.replace(request.assumptions(), load=load_info), reasons=reasons)
