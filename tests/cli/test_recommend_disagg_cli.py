@@ -100,3 +100,41 @@ def test_emit_furiosa_per_pool():
     assert run.code == 0, run.stderr
     assert "===== prefill pool =====" in run.stdout and "===== decode pool =====" in run.stdout
     assert emit_disagg.FURIOSA_UNDOCUMENTED_FLAG in run.stdout and "not documented" in run.stdout
+
+
+LOAD = ("--model", "llama-3.1-8b", "--hardware", "l40s", "--input-len", "2000", "--output-len", "100",
+        "--ttft-ms", "1500", "--tpot-ms", "40", "--requests", "200", "--rate", "6")
+
+
+def test_plan_both_says_which_mode_serves_the_rate_on_fewer_devices():
+    run = autotune("plan", *LOAD, "--json")
+    assert run.code == 0, run.stderr
+    data = run.json()
+    modes, d = data["modes"], data["disaggregated"]
+    assert modes["mode"] == "both" and modes["winner"] in ("agg", "disagg")
+    winner_devices = modes[modes["winner"]]["devices"]
+    assert winner_devices == min(m["devices"] for m in (modes["agg"], modes["disagg"]) if m["devices"])
+    if d.get("prefill"):
+        assert d["mode"] == "disagg" and d["prefill"]["devices"] + d["decode"]["devices"] == d["cards_used"]
+    text = autotune("plan", *LOAD)
+    assert text.code == 0 and "mode: " in text.stdout
+
+
+def test_plan_mode_with_cards_is_exit_2():
+    run = autotune("plan", "--model", "llama-3.1-8b", "--hardware", "l40s", "--cards", "2", "--mode", "disagg")
+    assert run.code == 2 and "--mode" in run.stderr and "--rate" in run.stderr
+
+
+def test_pareto_disagg_points_carry_their_pools():
+    run = autotune("pareto", *LOAD, "--cards", "4", "--mode", "disagg", "--axes", "user-card", "--json")
+    assert run.code == 0, run.stderr
+    data = run.json()
+    assert data["points"] and all(p["mode"] == "disagg" and "prefill" in p and "decode" in p for p in data["points"])
+    assert data["assumptions"]["load"]["mode"] == "disagg"
+
+
+def test_sweep_points_say_their_mode():
+    run = autotune("sweep", *LOAD, "--cards", "4", "--mode", "both", "--json")
+    assert run.code == 0, run.stderr
+    point = run.json()["points"][0]
+    assert point["recommendation"]["mode"] in ("agg", "disagg")

@@ -109,3 +109,18 @@ def test_furiosa_before_2026_4_has_no_disaggregation():
     # Furiosa pools are PP 1 only (the 2026.4 rule).
     assert all(lay.pp == 1 for lay in ds.pool_layouts(resolve("llama-3.1-8b", "rngd", cards=4,
                                                                space="furiosa-2026.4")))
+
+
+def test_python_api_recommend_mode():
+    from autotune import Workload, recommend
+
+    w = Workload(input_len=2000, output_len=100, ttft_ms=1500, tpot_ms=40)
+    both = recommend("llama-3.1-8b", "l40s", w, cards=4, rate=6.0, requests=200, mode="both")
+    modes = both.to_dict()["modes"]
+    assert modes["winner"] in ("agg", "disagg")
+    assert both.recommendations[0].metrics["mode"] == modes["winner"]
+    disagg = recommend("llama-3.1-8b", "l40s", w, cards=4, rate=6.0, requests=200, mode="disagg")
+    rec = disagg.to_dict()["recommendations"][0]
+    assert rec["mode"] == "disagg" and rec["cards_used"] == rec["prefill"]["devices"] + rec["decode"]["devices"]
+    with pytest.raises(InputError, match="--mode"):
+        recommend("llama-3.1-8b", "l40s", w, cards=4, concurrency=8, requests=200, mode="both")
