@@ -2,6 +2,7 @@
 disaggregated answer's pools and KV transfer."""
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 from autotune.results import Recommendation, RecommendResult
@@ -27,11 +28,20 @@ def mode_lines(result: RecommendResult, *, rate: float | None) -> list[str]:
     if result.modes is None or rate is None:
         return []
     word = result.assumptions.device_name
-    lines = ["", comparison_line(dict(result.modes), rate=rate, word=word)]
-    lines += disagg_pool_lines(result.recommendations, word)
-    return lines
+    return [""] + wrap(comparison_line(dict(result.modes), rate=rate, word=word)) + disagg_pool_lines(
+        result.recommendations, word)
 
 
 def disagg_pool_lines(recs: Sequence[Recommendation], word: str) -> list[str]:
-    """Returns one pool line per disaggregated answer."""
-    return [pool_line(i + 1, r, word) for i, r in enumerate(recs) if r.metrics.get("mode") == "disagg"]
+    """Returns the pool line of each disaggregated answer, wrapped."""
+    return [part for i, r in enumerate(recs) if r.metrics.get("mode") == "disagg"
+            for part in wrap(pool_line(i + 1, r, word))]
+
+
+#: Widest line of the reports (as `report` wraps them).
+WIDTH = 100
+
+
+def wrap(text: str) -> list[str]:
+    """Returns `text` wrapped to WIDTH columns, continuation lines indented."""
+    return textwrap.wrap(text, width=WIDTH, subsequent_indent="  ")

@@ -160,6 +160,9 @@ def comparison_line(modes: dict[str, Any], *, rate: float, word: str) -> str:
         return f"mode: neither aggregated nor disaggregated serving meets the SLOs at {rate:g} requests/s"
     names = {"agg": "aggregated", "disagg": "disaggregated"}
     w, o = (a, d) if winner == "agg" else (d, a)
+    if o is not None and o["devices"] == w["devices"] and modes.get("ratio") == 1.0:
+        return (f"mode: aggregated and disaggregated tie at {rate:g} requests/s within the same SLOs: "
+                f"{w['value_per_device']:.4g} {w['value']} on {w['devices']} {word}s each; aggregated kept (one pool)")
     unit = w["value"]
     head = (f"mode: {names[winner]} wins at {rate:g} requests/s within the same SLOs: {w['value_per_device']:.4g} "
             f"{unit} on {w['devices']} {word}s")
