@@ -7,42 +7,48 @@ EP = attention DP = 1, as the aggregated search runs them); on Furiosa LLM only 
 `cost_models.serving.disagg.check_disaggregation`). Each pool runs the engine profile's default limits
 (max_num_seqs, token budget): the pool's batch limit is not searched here.
 
-1. Capacity coefficients (`pool_capacities`), per layout and pool, by the plan's bisection on an integer
-   grid of rates (`planning.layout_capacity`, `RATE_SCALE` units per request/s, to 1%):
-   - prefill: the highest Poisson rate one replica keeps up with on prefill-only requests (output 1, as
-     vLLM's proxy sends them) with its TTFT percentile within its share of the TTFT SLO: the SLO minus the
-     KV transfer of the longest prompt over the fleet's link (`transfer_link` at the whole fleet, the slower
-     one when the fleet spans machines) with the fewest parallel streams any pairing has;
-   - decode: the highest rate one replica keeps up with on requests that arrive prefilled
-     (`simulate_replica(prefilled=...)`), with its TPOT percentile within the TPOT SLO.
-2. The admitted deployments (the capacity model): x x capacity(prefill) >= rate and y x capacity(decode) >=
-   rate, both in RATE_SCALE integers, and devices(prefill, x) + devices(decode, y) <= the fleet. CP-SAT
-   (`choose`): per pool and layout an integer replica count, an integer count of device groups (packed
-   replicas share a device, as `planning.choose_replicas` counts them) and one Boolean selector; exactly one
-   layout per pool is nonzero. Nothing is enumerated per (prefill, decode) combination. It returns the
-   admitted deployment with the fewest devices (ties: fewer replicas, then the earlier layouts in (TP, PP)
-   order, prefill first), excluding the deployments cut so far.
-3. Verification (`verify`): the deployment is simulated whole at the rate (`simulate_disaggregated`: TTFT
-   includes the KV transfer and the wait for a decode slot), lengthened until it holds RUN_TURNOVERS times
-   the requests in the system; it must keep up (the simulator's overload tests and the plan's drain test) and
+1. Coefficients (`DisaggEvaluator.coefficient`), per layout and pool, at the rate R: the fewest replicas n
+   such that ONE replica keeps up with R / n and meets its share of the SLOs (doubling n, then bisection;
+   one replica serving a rate serves every lower one, the assumption the plan's bisection makes):
+   - prefill: prefill-only requests (output 1, as vLLM's proxy sends them), the TTFT percentile within the
+     TTFT SLO minus the KV transfer of the longest prompt over the fleet's link (`transfer_link` at the whole
+     fleet: the slower one when the fleet spans machines) with the fewest parallel streams any pairing has;
+   - decode: requests that arrive prefilled (`simulate_replica(prefilled=...)`), the TPOT percentile within
+     the TPOT SLO.
+   Keeping up: the simulator's overload tests and the plan's drain test, on runs lengthened until they hold
+   RUN_TURNOVERS times the requests in the system (`planning.Simulations.run`).
+2. The admitted deployments (the capacity model): x >= n(prefill layout), y >= n(decode layout) and
+   devices(prefill, x) + devices(decode, y) <= the fleet. CP-SAT (`choose`): per pool and layout an integer
+   replica count, an integer count of device groups (packed replicas share a device, as
+   `planning.choose_replicas` counts them) and one Boolean selector; exactly one layout per pool is nonzero.
+   Nothing is enumerated per (prefill, decode) combination. It returns the admitted deployment with the
+   fewest devices (ties: fewer replicas, then the earlier layouts in (TP, PP) order, prefill first) that no
+   cut excludes.
+3. Verification (`DisaggEvaluator.verify`): the deployment is simulated whole at R (`simulate_disaggregated`:
+   TTFT includes the KV transfer and the wait for a decode slot), lengthened as in step 1; it must keep up and
    meet the SLO percentiles. Verified or not, a no-good cut excludes exactly that (prefill layout, x, decode
-   layout, y) and CP-SAT is solved again: a lazy-constraint loop.
-4. Objectives (goodput and throughput; their keys begin as `under_load.objective_key`'s do, so the two modes
-   compare on the same scale): throughput at a rate is rate x mean output / devices, so the fewest devices
-   wins, then the lower TPOT percentile; goodput is rate x the share of requests within every SLO / devices,
-   bounded by rate / devices. The loop visits admitted deployments by nondecreasing devices and stops when
-   the bound of the next one (rate x per-request / its devices) is worse than the k-th best verified answer
-   (an equal bound is still visited, for the tie-breaks).
+   layout, y) and CP-SAT solves again: a lazy-constraint loop.
+4. Objectives (throughput and goodput; `disagg_key` begins as `under_load.objective_key` does, so the two
+   modes compare on one scale): throughput at a rate is R x mean output / devices, so the fewest devices wins,
+   then the lower TPOT percentile; goodput is R x the share of requests within every SLO / devices, bounded by
+   R / devices. The loop stops when the next deployment's bound (R x per-request value / its devices) is worse
+   than the k-th best verified key (an equal bound is still visited, for the tie-breaks).
+5. Coefficients level by level (`search`): layouts are taken in rising devices per replica; a deployment with
+   a layout of s devices takes at least s + the smallest layout's devices, so once that bound cannot enter
+   the top, the larger layouts are never simulated.
+
+Each pool runs the engine profile's default limits (max_num_seqs, token budget, as `simulate_disaggregated`
+takes one setting for both pools): the pools' batch limits are not searched here.
 
 Exactness: the answer is the best, by `disagg_key`, of the admitted deployments that pass the verification,
-and it is never an unverified one. Proof sketch: each solve returns an admitted deployment not yet cut with
-the fewest devices, so the deployments are visited in nondecreasing devices, every one of them verified;
-the objective's first term is bounded by rate x per-request / devices, which only worsens with devices, so
-once the next bound is worse than the k-th best verified key no later deployment can enter the top k.
-Whether a deployment that the capacity model does not admit would pass the verification (pooling helps a
-little: round-robin dealing smooths each replica's arrivals) is not searched: the coefficients are the
-model. `tests/property/test_disagg_vs_brute_force.py` checks the loop against a brute force over every
-(prefill layout, x, decode layout, y) within the fleet with the same coefficients and verification.
+and never an unverified one. Each solve returns the uncut admitted deployment with the fewest devices, so
+deployments are visited in nondecreasing devices and each visited one is verified; a deployment's key is
+bounded by its devices (step 4), so when the loop stops no unvisited deployment on the layouts priced can
+enter the top k, and none on a layout not priced can either (step 5). A deployment the capacity model does
+not admit is not searched even if it would pass the verification (round-robin dealing smooths each
+replica's arrivals a little): the coefficients are the model. `tests/property/test_disagg_vs_brute_force.py`
+checks the answer against a brute force over every (prefill layout, x, decode layout, y) within the fleet
+with the same coefficients and verification.
 """
 from __future__ import annotations
 
