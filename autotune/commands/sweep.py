@@ -90,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         dev = hardware.device_name
         text = report.sweep_report(result, device_name=dev, calibration=calibration)
+        from autotune.outputs.disagg_report import wrap, pool_line
+        for point in result.points:  # which points are disaggregated, and their pools
+            if point.recommendation is not None and point.recommendation.metrics.get("mode") == "disagg":
+                text += "\n" + "\n".join(wrap(f"{point.model}, {point.cards} {dev}s: " + pool_line(
+                    1, point.recommendation, dev).split(": ", 1)[1].replace(
+                        " (the table's TP/PP/DP are the decode pool's)", " (the row's TP/PP/DP: the decode pool's)")))
         for point, block in zip(result.points, settings):
             if block is not None:
                 label = (f"settings for {point.model}, {point.dtype}, input {point.input_len}, {point.cards} "

@@ -26,7 +26,7 @@ from autotune.results import ParetoResult, Recommendation, RecommendResult
 from autotune.solver import disagg_search as ds
 from autotune.solver import load_answers, under_load
 from autotune.solver.answers import recommendation
-from autotune.solver.formulation import INFEASIBLE, OPTIMAL
+from autotune.solver.formulation import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN
 from autotune.solver.request import Request
 
 
@@ -214,11 +214,12 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
         base = None
         assumptions = dataclasses.replace(request.assumptions(), load={
             **load_answers.load_assumptions(load), "mode": mode, "disaggregated": disagg_load})
-    statuses = [s for s in (agg_entry[0] if agg_entry else None, d_answer.status) if s is not None]
-    status = OPTIMAL if recs and all(s in (OPTIMAL, INFEASIBLE) for s in statuses) else (
-        next((s for s in statuses if s not in (OPTIMAL, INFEASIBLE)), INFEASIBLE) if recs or statuses else INFEASIBLE)
-    if recs and status == INFEASIBLE:
-        status = OPTIMAL
+    statuses = [entry[0] for entry in (agg_entry, disagg_entry) if entry is not None]
+    proven = all(st in (OPTIMAL, INFEASIBLE) for st in statuses)  # else a time limit or the verification cap
+    if recs:
+        status = OPTIMAL if proven else FEASIBLE
+    else:
+        status = INFEASIBLE if proven else UNKNOWN
     reasons = ()
     if not recs:
         reasons = (tuple(f"aggregated: {r}" for r in base.reasons) if base is not None else ()) + tuple(
