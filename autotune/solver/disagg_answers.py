@@ -16,6 +16,7 @@ rate), each mode's status, devices and value per device on the objective, and `r
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -118,22 +119,30 @@ def _decode_memory(request: Request, layout, peak: int) -> dict:
     return dict(recommendation(one, 0).metrics)
 
 
+def _tpot(outcome) -> float:
+    """Returns an outcome's TPOT at the SLO percentile (0 when no request has a second token)."""
+    return 0.0 if math.isnan(outcome.tpot_ms) else float(outcome.tpot_ms)
+
+
 def _with_mode(rec: Recommendation) -> Recommendation:
     return dataclasses.replace(rec, metrics={**rec.metrics, "mode": "agg"})
 
 
 def _mode_summary(status: str, key: tuple[float, ...] | None, objective: str, word: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": status, "devices": None, "value_per_device": None}
+    out: dict[str, Any] = {"status": status, "devices": None, "value_per_device": None, "tpot_ms": None}
     if key is not None:
         out["devices"] = int(key[1])
         out["value_per_device"] = round(-key[0], 6)
+        out["tpot_ms"] = round(key[2], 4)
     out["value"] = ("goodput requests/s" if objective == "goodput" else "output tokens/s") + f" per {word}"
     return out
 
 
 def comparison(objective: str, word: str, agg: tuple[str, tuple | None] | None,
                disagg: tuple[str, tuple | None] | None) -> dict[str, Any]:
-    """Returns the `modes` object: each mode's status, devices and value per device, the winner and the ratio."""
+    """Returns the `modes` object: each mode's status, devices, value per device and TPOT percentile, the winner
+    and the ratio of the values per device. Keys are (-value per device, devices, TPOT at the SLO percentile):
+    the objective's value first, then fewer devices, then the lower TPOT; a full tie goes to aggregated."""
     out: dict[str, Any] = {"objective": objective}
     keys = {}
     for name, entry in (("agg", agg), ("disagg", disagg)):
@@ -145,7 +154,7 @@ def comparison(objective: str, word: str, agg: tuple[str, tuple | None] | None,
             keys[name] = entry[1]
     winner, ratio = None, None
     if keys:
-        winner = min(keys, key=lambda n: (keys[n][0], keys[n][1], n != "agg"))  # ties: aggregated (simpler)
+        winner = min(keys, key=lambda n: (*keys[n][:3], n != "agg"))  # full ties: aggregated (one pool)
         other = "disagg" if winner == "agg" else "agg"
         if other in keys and keys[other][0] != 0:
             ratio = round(keys[winner][0] / keys[other][0], 4)
@@ -161,8 +170,12 @@ def comparison_line(modes: dict[str, Any], *, rate: float, word: str) -> str:
     names = {"agg": "aggregated", "disagg": "disaggregated"}
     w, o = (a, d) if winner == "agg" else (d, a)
     if o is not None and o["devices"] == w["devices"] and modes.get("ratio") == 1.0:
+        other = "disagg" if winner == "agg" else "agg"
+        why = ("aggregated kept (one pool)" if w["tpot_ms"] == o["tpot_ms"] else
+               f"{names[winner]} kept for its lower TPOT ({w['tpot_ms']:.4g} vs {o['tpot_ms']:.4g} ms, "
+               f"{names[other]})")
         return (f"mode: aggregated and disaggregated tie at {rate:g} requests/s within the same SLOs: "
-                f"{w['value_per_device']:.4g} {w['value']} on {w['devices']} {word}s each; aggregated kept (one pool)")
+                f"{w['value_per_device']:.4g} {w['value']} on {w['devices']} {word}s each; {why}")
     unit = w["value"]
     head = (f"mode: {names[winner]} wins at {rate:g} requests/s within the same SLOs: {w['value_per_device']:.4g} "
             f"{unit} on {w['devices']} {word}s")
@@ -184,19 +197,20 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
         answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
         agg_result = load_answers.answers(request, load, answer, objective)
         agg_keys = [under_load.objective_key(o, objective, load) for o in answer.best]
+        agg_keys = [(k[0], k[1], _tpot(o)) for k, o in zip(agg_keys, answer.best)]
         agg_entry = (answer.status, agg_keys[0] if agg_keys else None)
     if mode == "agg":
         return dataclasses.replace(agg_result, recommendations=tuple(_with_mode(r) for r in agg_result.recommendations),
                                    assumptions=dataclasses.replace(agg_result.assumptions,
                                                                    load={**agg_result.assumptions.load, "mode": mode}))
     d_answer = ds.search(request, load, objective, top=top)
-    d_keys = [ds.disagg_key(o, objective, load) for o in d_answer.best]
+    d_keys = [ds.disagg_key(o, objective, load)[:2] + (_tpot(o),) for o in d_answer.best]
     d_recs = [to_recommendation(request, load, o, d_answer.capacities) for o in d_answer.best]
     disagg_entry = (d_answer.status, d_keys[0] if d_keys else None)
     modes = comparison(objective, word, agg_entry, disagg_entry)
-    merged = [(k[:2], 0, i, _with_mode(r)) for i, (k, r) in enumerate(zip(agg_keys, agg_result.recommendations))] \
+    merged = [(k, 0, i, _with_mode(r)) for i, (k, r) in enumerate(zip(agg_keys, agg_result.recommendations))] \
         if agg_result is not None else []
-    merged += [(k[:2], 1, i, r) for i, (k, r) in enumerate(zip(d_keys, d_recs))]
+    merged += [(k, 1, i, r) for i, (k, r) in enumerate(zip(d_keys, d_recs))]
     merged.sort(key=lambda item: item[:3])
     recs = tuple(item[3] for item in merged[:top])
     disagg_load = {"status": d_answer.status, "cp_sat_solves": d_answer.solves,
@@ -259,8 +273,9 @@ def plan_modes(result, *, mode: str | None, setting, space, workload, lengths_te
     answer = ds.search(request, load, "throughput", budget=budget)
     word = a.device_name
     out_len = setting.lengths.means()[1]
-    agg_key = None if rec is None else (-result.rate * out_len / rec.cards_used, float(rec.cards_used))
-    d_key = ds.disagg_key(answer.best[0], "throughput", load)[:2] if answer.best else None
+    agg_key = None if rec is None else (-result.rate * out_len / rec.cards_used, float(rec.cards_used),
+                                        under_load.percentile_ms(rec.check.result.tpot_ms, setting.percentile))
+    d_key = ds.disagg_key(answer.best[0], "throughput", load)[:2] + (_tpot(answer.best[0]),) if answer.best else None
     modes = comparison("throughput", word, (result.status, agg_key), (answer.status, d_key)) | {"mode": chosen}
     if answer.best:
         entry = to_recommendation(request, load, answer.best[0], answer.capacities).to_dict()

@@ -124,3 +124,20 @@ def test_python_api_recommend_mode():
     assert rec["mode"] == "disagg" and rec["cards_used"] == rec["prefill"]["devices"] + rec["decode"]["devices"]
     with pytest.raises(InputError, match="--mode"):
         recommend("llama-3.1-8b", "l40s", w, cards=4, concurrency=8, requests=200, mode="both")
+
+
+def test_comparison_value_then_devices_then_tpot_and_the_ratio():
+    from autotune.solver.disagg_answers import comparison, comparison_line
+
+    # Disaggregated serves more per device: it wins, by the ratio of the values per device.
+    modes = comparison("throughput", "GPU", ("OPTIMAL", (-200.0, 3.0, 30.0)), ("OPTIMAL", (-300.0, 2.0, 25.0)))
+    assert modes["winner"] == "disagg" and modes["ratio"] == 1.5
+    assert "disaggregated wins" in comparison_line(modes, rate=6, word="GPU")
+    # Same value and devices: the lower TPOT wins; a full tie goes to aggregated (one pool).
+    tie = comparison("goodput", "GPU", ("OPTIMAL", (-2.0, 3.0, 36.6)), ("OPTIMAL", (-2.0, 3.0, 25.3)))
+    assert tie["winner"] == "disagg" and "lower TPOT" in comparison_line(tie, rate=6, word="GPU")
+    full = comparison("goodput", "GPU", ("OPTIMAL", (-2.0, 3.0, 25.0)), ("OPTIMAL", (-2.0, 3.0, 25.0)))
+    assert full["winner"] == "agg" and "aggregated kept" in comparison_line(full, rate=6, word="GPU")
+    none = comparison("throughput", "GPU", ("INFEASIBLE", None), ("OPTIMAL", (-100.0, 4.0, 20.0)))
+    assert none["winner"] == "disagg" and none["ratio"] is None
+    assert "none of the fleet" in comparison_line(none, rate=6, word="GPU")
