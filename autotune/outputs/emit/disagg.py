@@ -10,13 +10,15 @@ Flag names read in the engines' argument parsers and documentation (the tests ho
 - SGLang: `python -m sglang.launch_server ... --disaggregation-mode prefill|decode
   --disaggregation-transfer-backend mooncake|nixl` (python/sglang/srt/server_args.py ServerArgs
   disaggregation_mode, disaggregation_transfer_backend; docs.sglang.io advanced_features/pd_disaggregation),
-  `--port`; the router `python -m sglang_router.launch_router --pd-disaggregation --prefill URL --decode URL`
-  (same page).
+  `--disaggregation-bootstrap-port` (default 8998; each prefill server on one host needs its own), `--port`;
+  the router `python -m sglang_router.launch_router --pd-disaggregation --prefill URL BOOTSTRAP_PORT --decode URL`
+  (same page; sgl-project/sglang sgl-router README).
 - TensorRT-LLM: each server `trtllm-serve MODEL ... --port P --extra_llm_api_options FILE` whose options hold
   `cache_transceiver_config: {backend: ...}` (context servers also `disable_overlap_scheduler: true`), and the
-  front end `trtllm-serve disaggregated -c disagg_config.yaml` reading `hostname`, `port`, `context_servers` and
-  `generation_servers`, each with `num_instances` and `urls` (nvidia.github.io/TensorRT-LLM features/
-  disagg-serving; tensorrt_llm/commands/serve.py `disaggregated`; tensorrt_llm/llmapi/disagg_utils.py).
+  front end `trtllm-serve disaggregated -c disagg_config.yaml` reading `hostname`, `port`, `backend`,
+  `context_servers` and `generation_servers`, each with `num_instances` and `urls` (NVIDIA/TensorRT-LLM
+  examples/disaggregated/README.md; nvidia.github.io/TensorRT-LLM features/disagg-serving;
+  tensorrt_llm/commands/serve.py `disaggregated`).
 - Furiosa LLM 2026.4: `furiosa-llm serve` has `--experimental-kv-transfer-config` and `LLM(...,
   kv_transfer_config=)` (../shared/reference/furiosa-llm-signatures.json, 2026.4.0), but the JSON it takes is
   not documented: the per-pool build and serve commands are emitted and the flag is named in a comment only.
@@ -36,7 +38,8 @@ from autotune.specs.workload import Workload
 
 #: The flags this module adds to each engine's own commands (tests check them against these lists).
 VLLM_DISAGG_FLAGS = ("--kv-transfer-config", "--port")
-SGLANG_DISAGG_FLAGS = ("--disaggregation-mode", "--disaggregation-transfer-backend", "--port")
+SGLANG_DISAGG_FLAGS = ("--disaggregation-mode", "--disaggregation-transfer-backend",
+                       "--disaggregation-bootstrap-port", "--port")
 SGLANG_ROUTER_FLAGS = ("--pd-disaggregation", "--prefill", "--decode")
 TRTLLM_DISAGG_FLAGS = ("--port", "--extra_llm_api_options", "-c")
 TRTLLM_CONFIG_KEYS = ("hostname", "port", "backend", "context_servers", "generation_servers", "num_instances",
@@ -48,6 +51,8 @@ VLLM_CONNECTOR = {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
 SGLANG_BACKEND = "mooncake"
 #: TensorRT-LLM cache transceiver backend (UCX, as the disagg-serving examples run it).
 TRTLLM_BACKEND = "UCX"
+#: SGLang's default bootstrap port (server_args.py disaggregation_bootstrap_port); prefill replica r takes it + r.
+SGLANG_BOOTSTRAP_PORT = 8998
 #: First port of each pool's servers (replica r listens on base + r); the front end listens on FRONT_PORT.
 POOL_PORTS = {"prefill": 8100, "decode": 8200}
 FRONT_PORT = 8000
@@ -88,7 +93,10 @@ def pool_commands(fmt: str, *, role: str, pool: Mapping[str, Any], model: ModelS
             extra = (("--kv-transfer-config", json.dumps(VLLM_CONNECTOR, separators=(",", ":"))), port)
         elif fmt == "sglang":
             base = gpu.sglang_command(plan=plan, model=model, workload=workload, hardware=hardware)
-            extra = (("--disaggregation-mode", role), ("--disaggregation-transfer-backend", SGLANG_BACKEND), port)
+            extra = (("--disaggregation-mode", role), ("--disaggregation-transfer-backend", SGLANG_BACKEND))
+            if role == "prefill":  # one bootstrap port per prefill server (they may share a host)
+                extra += (("--disaggregation-bootstrap-port", str(SGLANG_BOOTSTRAP_PORT + r)),)
+            extra += (port,)
         else:
             base = gpu.trtllm_commands(plan=plan, model=model, workload=workload, hardware=hardware)[0]
             base = ShellCommand(words=base.words,
@@ -175,12 +183,12 @@ def render_disagg(fmt: str, *, metrics: Mapping[str, Any], model: ModelSpec, wor
                                  first_gpu=first, one_machine=one_machine)
         out += [c.render() + " &" for c in commands]
         first += pool["devices"]
-    if fmt == "sglang":
-        router = ShellCommand(words=("python", "-m", "sglang_router.launch_router"), options=(
-            ("--pd-disaggregation", None),
-            *[("--prefill", f"http://localhost:{POOL_PORTS['prefill'] + r}") for r in range(prefill["replicas"])],
-            *[("--decode", f"http://localhost:{POOL_PORTS['decode'] + r}") for r in range(decode["replicas"])]))
-        out += ["# the router in front", router.render()]
+    if fmt == "sglang":  # --prefill takes two words, the URL and the bootstrap port
+        router = ["python -m sglang_router.launch_router", "    --pd-disaggregation"]
+        router += [f"    --prefill http://localhost:{POOL_PORTS['prefill'] + r} {SGLANG_BOOTSTRAP_PORT + r}"
+                   for r in range(prefill["replicas"])]
+        router += [f"    --decode http://localhost:{POOL_PORTS['decode'] + r}" for r in range(decode["replicas"])]
+        out += ["# the router in front", " \\\n".join(router)]
     elif fmt == "trtllm":
         out += ["# the front end", ShellCommand(words=("trtllm-serve", "disaggregated"),
                                                  options=(("-c", "disagg_config.yaml"),)).render()]
