@@ -144,9 +144,8 @@ def render(result) -> str:
         lines.append(f"No plan ({result.status}):")
         lines += [f"  {reason}" for reason in result.reasons]
     if result.modes is not None:
-        from autotune.outputs.disagg_report import pool_line
+        from autotune.outputs.disagg_report import comparison_line, pool_line
         from autotune.results import Recommendation
-        from autotune.solver.disagg_answers import comparison_line
 
         said = [comparison_line(dict(result.modes), rate=result.rate, word=word)]
         d = result.disaggregated

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from autotune.results import Recommendation, RecommendResult
 
@@ -23,8 +24,6 @@ def pool_line(n: int, rec: Recommendation, word: str) -> str:
 
 def mode_lines(result: RecommendResult, *, rate: float | None) -> list[str]:
     """Returns the mode comparison line and the pool line of each disaggregated answer (none without --mode)."""
-    from autotune.solver.disagg_answers import comparison_line
-
     if result.modes is None or rate is None:
         return []
     word = result.assumptions.device_name
@@ -45,3 +44,28 @@ WIDTH = 100
 def wrap(text: str) -> list[str]:
     """Returns `text` wrapped to WIDTH columns, continuation lines indented."""
     return textwrap.wrap(text, width=WIDTH, subsequent_indent="  ")
+
+
+def comparison_line(modes: dict[str, Any], *, rate: float, word: str) -> str:
+    """Returns the report's one line on which mode wins and by how much."""
+    a, d, winner = modes.get("agg"), modes.get("disagg"), modes.get("winner")
+    if winner is None:
+        return f"mode: neither aggregated nor disaggregated serving meets the SLOs at {rate:g} requests/s"
+    names = {"agg": "aggregated", "disagg": "disaggregated"}
+    w, o = (a, d) if winner == "agg" else (d, a)
+    if o is not None and o["devices"] == w["devices"] and modes.get("ratio") == 1.0:
+        other = "disagg" if winner == "agg" else "agg"
+        why = ("aggregated kept (one pool)" if w["tpot_ms"] == o["tpot_ms"] else
+               f"{names[winner]} kept for its lower TPOT ({w['tpot_ms']:.4g} vs {o['tpot_ms']:.4g} ms, "
+               f"{names[other]})")
+        return (f"mode: aggregated and disaggregated tie at {rate:g} requests/s within the same SLOs: "
+                f"{w['value_per_device']:.4g} {w['value']} on {w['devices']} {word}s each; {why}")
+    unit = w["value"]
+    head = (f"mode: {names[winner]} wins at {rate:g} requests/s within the same SLOs: {w['value_per_device']:.4g} "
+            f"{unit} on {w['devices']} {word}s")
+    if o is None:
+        return head + " (the other mode was not searched)"
+    if o["devices"] is None:
+        return head + f"; {names['disagg' if winner == 'agg' else 'agg']} serves it on none of the fleet ({o['status']})"
+    return head + (f" vs {o['value_per_device']:.4g} on {o['devices']} {word}s {names['disagg' if winner == 'agg' else 'agg']}"
+                   f" ({modes['ratio']:.3g}x)")

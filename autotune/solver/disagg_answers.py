@@ -162,31 +162,6 @@ def comparison(objective: str, word: str, agg: tuple[str, tuple | None] | None,
     return out
 
 
-def comparison_line(modes: dict[str, Any], *, rate: float, word: str) -> str:
-    """Returns the report's one line on which mode wins and by how much."""
-    a, d, winner = modes.get("agg"), modes.get("disagg"), modes.get("winner")
-    if winner is None:
-        return f"mode: neither aggregated nor disaggregated serving meets the SLOs at {rate:g} requests/s"
-    names = {"agg": "aggregated", "disagg": "disaggregated"}
-    w, o = (a, d) if winner == "agg" else (d, a)
-    if o is not None and o["devices"] == w["devices"] and modes.get("ratio") == 1.0:
-        other = "disagg" if winner == "agg" else "agg"
-        why = ("aggregated kept (one pool)" if w["tpot_ms"] == o["tpot_ms"] else
-               f"{names[winner]} kept for its lower TPOT ({w['tpot_ms']:.4g} vs {o['tpot_ms']:.4g} ms, "
-               f"{names[other]})")
-        return (f"mode: aggregated and disaggregated tie at {rate:g} requests/s within the same SLOs: "
-                f"{w['value_per_device']:.4g} {w['value']} on {w['devices']} {word}s each; {why}")
-    unit = w["value"]
-    head = (f"mode: {names[winner]} wins at {rate:g} requests/s within the same SLOs: {w['value_per_device']:.4g} "
-            f"{unit} on {w['devices']} {word}s")
-    if o is None:
-        return head + " (the other mode was not searched)"
-    if o["devices"] is None:
-        return head + f"; {names['disagg' if winner == 'agg' else 'agg']} serves it on none of the fleet ({o['status']})"
-    return head + (f" vs {o['value_per_device']:.4g} on {o['devices']} {word}s {names['disagg' if winner == 'agg' else 'agg']}"
-                   f" ({modes['ratio']:.3g}x)")
-
-
 def recommend_modes(request: Request, load: under_load.Load, objective: str, *, mode: str, top: int = 1,
                     time_limit_s: float | None = None) -> RecommendResult:
     """Returns recommend under a rate in `mode` ('agg', 'disagg' or 'both'): the best answers of the modes run,
@@ -246,7 +221,7 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
                            modes=modes)
 
 
-__all__ = ["comparison", "comparison_line", "recommend_modes", "resolve_mode", "to_recommendation"]
+__all__ = ["comparison", "recommend_modes", "resolve_mode", "to_recommendation"]
 
 
 def plan_modes(result, *, mode: str | None, setting, space, workload, lengths_text: str):

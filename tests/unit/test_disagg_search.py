@@ -127,7 +127,8 @@ def test_python_api_recommend_mode():
 
 
 def test_comparison_value_then_devices_then_tpot_and_the_ratio():
-    from autotune.solver.disagg_answers import comparison, comparison_line
+    from autotune.outputs.disagg_report import comparison_line
+    from autotune.solver.disagg_answers import comparison
 
     # Disaggregated serves more per device: it wins, by the ratio of the values per device.
     modes = comparison("throughput", "GPU", ("OPTIMAL", (-200.0, 3.0, 30.0)), ("OPTIMAL", (-300.0, 2.0, 25.0)))
