@@ -178,7 +178,7 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
         return dataclasses.replace(agg_result, recommendations=tuple(_with_mode(r) for r in agg_result.recommendations),
                                    assumptions=dataclasses.replace(agg_result.assumptions,
                                                                    load={**agg_result.assumptions.load, "mode": mode}))
-    d_answer = ds.search(request, load, objective, top=top)
+    d_answer = ds.search(request, load, objective, top=top, time_limit_s=time_limit_s)
     d_keys = [ds.disagg_key(o, objective, load)[:2] + (_tpot(o),) for o in d_answer.best]
     d_recs = [to_recommendation(request, load, o, d_answer.capacities) for o in d_answer.best]
     disagg_entry = (d_answer.status, d_keys[0] if d_keys else None)

@@ -572,10 +572,18 @@ def check_objective(objective: str) -> None:
 
 
 def search(request: Request, load: Load, objective: str, *, top: int = 1,
-           evaluator: DisaggEvaluator | None = None, budget: int | None = None) -> DisaggAnswer:
+           evaluator: DisaggEvaluator | None = None, budget: int | None = None,
+           time_limit_s: float | None = None) -> DisaggAnswer:
     """Returns the `top` best verified disaggregated deployments for `objective` at the load's rate, best first
-    (module docstring), on at most `budget` devices (default: the request's fleet)."""
+    (module docstring), on at most `budget` devices (default: the request's fleet).
+
+    With `time_limit_s`, no deployment is verified once it has passed: the answer is then FEASIBLE (the best
+    verified so far; UNKNOWN when none), as `under_load.search` stops.
+    """
+    import time
+
     check_objective(objective)
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     evaluator = evaluator or DisaggEvaluator(request, load)
     budget = request.cards if budget is None else budget
     notes = evaluator.notes
@@ -604,7 +612,7 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
         prefill = [c for c in caps if c.role == "prefill"]
         decode = [c for c in caps if c.role == "decode"]
         while True:
-            if len(visited) >= MAX_VERIFICATIONS:
+            if len(visited) >= MAX_VERIFICATIONS or (deadline is not None and time.monotonic() > deadline):
                 status = FEASIBLE
                 break
             deployment = choose(prefill, decode, budget=budget, excluded=[o.deployment for o in visited])
@@ -616,7 +624,8 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
             if outcome.failure is None:
                 found.append(outcome)
         if status == FEASIBLE:
-            notes += (f"stopped after {MAX_VERIFICATIONS} verified deployments: the answer is the best of them",)
+            notes += (f"stopped after {len(visited)} verified deployments (the time limit or the most verified, "
+                      f"{MAX_VERIFICATIONS}): the answer is the best of them, not proven",)
             break
     found.sort(key=lambda o: disagg_key(o, objective, load))
     if not found:

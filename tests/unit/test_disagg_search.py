@@ -142,3 +142,21 @@ def test_comparison_value_then_devices_then_tpot_and_the_ratio():
     none = comparison("throughput", "GPU", ("INFEASIBLE", None), ("OPTIMAL", (-100.0, 4.0, 20.0)))
     assert none["winner"] == "disagg" and none["ratio"] is None
     assert "none of the fleet" in comparison_line(none, rate=6, word="GPU")
+
+
+def test_a_time_limit_stops_the_loop_with_the_best_verified_so_far():
+    from autotune import Workload
+    from autotune.solver import under_load as ul
+    from autotune.solver.request import resolve
+    from cost_models.serving.engines import load_engine
+    from cost_models.serving.traffic import fixed_lengths
+
+    request = resolve("llama-3.1-8b", "l40s", Workload(input_len=2000, output_len=100, ttft_ms=1500, tpot_ms=40),
+                      cards=4)
+    load = ul.Load(rate_per_s=6.0, lengths=fixed_lengths(2000, 100), lengths_text="fixed",
+                   engine=load_engine("vllm", request.hardware), requests=200)
+    stopped = ds.search(request, load, "throughput", time_limit_s=0.0)
+    assert stopped.status == "UNKNOWN" and not stopped.best and not stopped.verified
+    assert "not proven" in stopped.notes[-1]
+    full = ds.search(request, load, "throughput")
+    assert full.status == "OPTIMAL" and full.best
