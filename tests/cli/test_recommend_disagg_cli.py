@@ -1,6 +1,7 @@
 """`recommend --mode agg|disagg|both` and `--emit` of a disaggregated answer, through the real entry point."""
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -102,6 +103,11 @@ def test_emit_furiosa_per_pool():
     assert run.code == 0, run.stderr
     assert "===== prefill pool =====" in run.stdout and "===== decode pool =====" in run.stdout
     assert emit_disagg.FURIOSA_UNDOCUMENTED_FLAG in run.stdout and "not documented" in run.stdout
+    # The pools share the machine: the decode pool's cards follow the prefill pool's, none used twice.
+    prefill_text, decode_text = run.stdout.split("===== decode pool =====")
+    cards = [set(re.findall(r"npu:(\d+):", part.split("(c) serve")[1].split("(c) or load")[0]))
+             for part in (prefill_text, decode_text)]
+    assert cards[0] and cards[1] and not cards[0] & cards[1]
 
 
 LOAD = ("--model", "llama-3.1-8b", "--hardware", "l40s", "--input-len", "2000", "--output-len", "100",

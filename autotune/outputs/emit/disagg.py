@@ -27,6 +27,7 @@ Comment lines carry no quote characters (the output is split with shlex by tests
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +57,11 @@ SGLANG_BOOTSTRAP_PORT = 8998
 #: First port of each pool's servers (replica r listens on base + r); the front end listens on FRONT_PORT.
 POOL_PORTS = {"prefill": 8100, "decode": 8200}
 FRONT_PORT = 8000
+
+
+def shift_cards(text: str, offset: int) -> str:
+    """Returns `text` with every RNGD device `npu:C:...` moved to card C + offset (the emitters place from card 0)."""
+    return re.sub(r"\bnpu:(\d+):", lambda m: f"npu:{int(m.group(1)) + offset}:", text)
 
 
 def pool_plan(pool: Mapping[str, Any]) -> ParallelPlan:
@@ -152,11 +158,18 @@ def render_disagg(fmt: str, *, metrics: Mapping[str, Any], model: ModelSpec, wor
                         f"{FURIOSA_UNDOCUMENTED_FLAG} (furiosa-llm-signatures.json, 2026.4.0), but the JSON it takes "
                         f"is not documented: set it per pool as Furiosa documents it. Below: each pool built and "
                         f"served on its own cards."]
+        per_node = getattr(hardware, "devices_per_node", None)
+        shared = per_node is not None and prefill["devices"] + decode["devices"] <= per_node
+        if not shared:
+            lines.append("# the pools take more cards than one machine: each pool runs on its own machine(s), "
+                         "its cards numbered from 0 there")
         out = [w for line in lines for w in wrap_comment(line)]
         for role in ("prefill", "decode"):
-            out += ["", f"# ===== {role} pool ====="]
-            out.append(emit("furiosa", plan=pool_plan(metrics[role]), model=model, workload=workload, space=space,
-                            release=release, hardware=hardware).rstrip("\n"))
+            text = emit("furiosa", plan=pool_plan(metrics[role]), model=model, workload=workload, space=space,
+                        release=release, hardware=hardware).rstrip("\n")
+            if role == "decode" and shared:  # on the machine of the prefill pool: the cards after its cards
+                text = shift_cards(text, prefill["devices"])
+            out += ["", f"# ===== {role} pool =====", text]
         return "\n".join(out) + "\n"
     if getattr(hardware, "compute_units_per_device", 1) > 1:
         from autotune.errors import InputError
