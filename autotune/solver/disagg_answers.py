@@ -11,7 +11,9 @@ JSON of a disaggregated recommendation (beside the keys every recommendation und
   decode pool's (its layout, replicas and max_num_seqs), `cards_used` and `pes_used` the whole deployment's;
   `memory_per_device_bytes` is the decode pool's most loaded device at the run's peak batch.
 The result's `modes` object says which mode won (`winner`: "agg", "disagg" or null when neither serves the
-rate), each mode's status, devices and value per device on the objective, and `ratio` (winner / other).
+rate), each mode's status, devices, value per device on the objective and TPOT at the SLO percentile, and
+`ratio` (the winner's value per device / the other's). `plan --rate` adds `modes` (with `mode`) and
+`disaggregated` (the deployment, as above, or its `reasons`) beside its aggregated plan, which it keeps.
 """
 from __future__ import annotations
 
@@ -171,8 +173,7 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
     if mode in ("agg", "both"):
         answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
         agg_result = load_answers.answers(request, load, answer, objective)
-        agg_keys = [under_load.objective_key(o, objective, load) for o in answer.best]
-        agg_keys = [(k[0], k[1], _tpot(o)) for k, o in zip(agg_keys, answer.best)]
+        agg_keys = [under_load.objective_key(o, objective, load)[:2] + (_tpot(o),) for o in answer.best]
         agg_entry = (answer.status, agg_keys[0] if agg_keys else None)
     if mode == "agg":
         return dataclasses.replace(agg_result, recommendations=tuple(_with_mode(r) for r in agg_result.recommendations),
@@ -219,9 +220,6 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
                            candidates_feasible=(base.candidates_feasible if base else 0)
                            + sum(o.failure is None for o in d_answer.verified),
                            modes=modes)
-
-
-__all__ = ["comparison", "recommend_modes", "resolve_mode", "to_recommendation"]
 
 
 def plan_modes(result, *, mode: str | None, setting, space, workload, lengths_text: str):
@@ -306,3 +304,7 @@ def front_modes(request: Request, load: under_load.Load, *, axes: str, mode: str
             f"disaggregated: {r}" for r in answer.reasons)
     return ParetoResult(status=OPTIMAL if kept else INFEASIBLE, axes=AXES[axes], points=tuple(c[4] for c in kept),
                         assumptions=dataclasses.replace(request.assumptions(), load=load_info), reasons=reasons)
+
+
+__all__ = ["check_mode_needs_rate", "comparison", "front_modes", "plan_modes", "recommend_modes", "resolve_mode",
+           "to_recommendation"]
