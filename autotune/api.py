@@ -73,7 +73,7 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
               params: CostParams | None = None, release: str | None = None, rate: float | None = None,
               concurrency: int | None = None, lengths_file: str | os.PathLike | None = None,
               slo_percentile: int = 90, engine: str | None = None, requests: int = 600,
-              seed: int = 0) -> RecommendResult:
+              seed: int = 0, mode: str | None = None) -> RecommendResult:
     """Returns the `top` best configurations for `objective` (best first), or why none fits.
 
     With batch 'auto' the batch per replica is a decision too: throughput favours the largest
@@ -85,14 +85,22 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
     and TPOT, and `objective` may also be 'goodput' (`autotune.solver.under_load`).
 
     `tp`, `pp`, `dp`, `ep` (expert parallel) and `adp` (attention data parallel) pin degrees; the rest is searched.
+
+    `mode` (with `rate` only): 'agg' (one pool of replicas), 'disagg' (a prefill pool and a decode pool,
+    `autotune.solver.disagg_search`) or 'both', which compares them on the same devices and SLOs; None: 'both'
+    where the engine runs disaggregation and the objective is throughput or goodput, else 'agg'.
     """
+    from autotune.solver.disagg_answers import check_mode_needs_rate
+
+    check_mode_needs_rate(mode, rate)
     if rate is not None or concurrency is not None:
         _no_moe_pins_under_load(ep, adp)
         return recommend_under_load(model, hardware, workload, cards=cards, space=space, objective=objective,
                                     top=top, tp=tp, pp=pp, dp=dp, params=params, release=release,
                                     time_limit_s=time_limit_s, rate=rate,
                                     concurrency=concurrency, lengths_file=lengths_file,
-                                    slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed)
+                                    slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed,
+                                    mode=mode)
     check_objective(objective)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release, ep=ep, adp=adp)
@@ -119,9 +127,11 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
                          time_limit_s: float | None = None, rate: float | None = None,
                          concurrency: int | None = None,
                          lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90,
-                         engine: str | None = None, requests: int = 600, seed: int = 0) -> RecommendResult:
-    """Returns `recommend` under traffic: see `recommend` and `autotune.solver.under_load`."""
-    from autotune.solver import load_answers, under_load
+                         engine: str | None = None, requests: int = 600, seed: int = 0,
+                         mode: str | None = None) -> RecommendResult:
+    """Returns `recommend` under traffic: see `recommend`, `autotune.solver.under_load` and, for `mode`,
+    `autotune.solver.disagg_answers`."""
+    from autotune.solver import disagg_answers, load_answers, under_load
 
     if objective not in under_load.LOAD_OBJECTIVES:
         raise InputError(source="--objective", value=objective,
@@ -132,6 +142,10 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
         model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params, release=release,
         rate=rate, concurrency=concurrency, lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
         requests=requests, seed=seed)
+    if load.rate_per_s is not None:
+        chosen = disagg_answers.resolve_mode(mode, request, load, objective)
+        return disagg_answers.recommend_modes(request, load, objective, mode=chosen, top=top,
+                                              time_limit_s=time_limit_s)
     answer = under_load.search(request, load, objective, top=top, time_limit_s=time_limit_s)
     return load_answers.answers(request, load, answer, objective)
 
@@ -143,16 +157,19 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
            time_limit_s: float | None = None, params: CostParams | None = None,
            release: str | None = None, rate: float | None = None, concurrency: int | None = None,
            lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
-           requests: int = 600, seed: int = 0) -> ParetoResult:
+           requests: int = 600, seed: int = 0, mode: str | None = None) -> ParetoResult:
     """Returns the exact Pareto front on `axes` ('tpot-throughput' or 'user-card'), lowest TPOT first.
 
     Under traffic (`rate` or `concurrency`, as for `recommend`), the points are simulated settings
     (layout and max_num_seqs) that meet the SLO percentiles: TPOT at that percentile against the
-    output tokens/s served.
+    output tokens/s served. `mode` (with `rate`, as for `recommend`) adds disaggregated deployments as points
+    (`autotune.solver.disagg_answers.front_modes`).
     """
     from autotune.solver import explain as why
+    from autotune.solver.disagg_answers import check_mode_needs_rate
     from autotune.solver.pareto_front import AXES, pareto_rows
 
+    check_mode_needs_rate(mode, rate)
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
     if rate is not None or concurrency is not None:
@@ -160,7 +177,7 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
         return _pareto_under_load(model, hardware, workload, cards=cards, space=space, axes=axes, tp=tp, pp=pp,
                                   dp=dp, params=params, release=release, rate=rate, concurrency=concurrency,
                                   lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
-                                  requests=requests, seed=seed)
+                                  requests=requests, seed=seed, mode=mode)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,
                       release=release, ep=ep, adp=adp)
     settings = SolverSettings(time_limit_s=time_limit_s)
@@ -173,11 +190,15 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
                         assumptions=request.assumptions(), reasons=reasons)
 
 
-def _pareto_under_load(model, hardware, workload, *, axes: str, **keywords) -> ParetoResult:
-    from autotune.solver import load_answers, under_load
+def _pareto_under_load(model, hardware, workload, *, axes: str, mode: str | None = None, **keywords) -> ParetoResult:
+    from autotune.solver import disagg_answers, load_answers, under_load
     from autotune.solver.pareto_front import AXES
 
     request, load = under_load.resolve_under_load(model, hardware, workload, **keywords)
+    if load.rate_per_s is not None:
+        chosen = disagg_answers.resolve_mode(mode, request, load, "throughput")
+        if chosen != "agg":
+            return disagg_answers.front_modes(request, load, axes=axes, mode=chosen)
     evaluator = under_load.Evaluator(request, load)
     points, rejected = under_load.front(request, load, per_device=axes == "user-card", evaluator=evaluator)
     layouts = len(under_load.layouts_of(request))
@@ -269,23 +290,28 @@ def sweep(models: Sequence[ModelSpec | str] | ModelSpec | str, hardware: Hardwar
           progress: Callable[[int, int], None] | None = None, params: CostParams | None = None,
           release: str | None = None, rate: float | None = None, concurrency: int | None = None,
           lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90, engine: str | None = None,
-          requests: int = 600, seed: int = 0) -> SweepResult:
+          requests: int = 600, seed: int = 0, mode: str | None = None) -> SweepResult:
     """Returns the best configuration for every point of models x dtypes x input lengths x card counts.
 
     `jobs` > 1 solves points in that many processes, `ray_address` as Ray tasks ('local', 'auto' or
     host:port; `autotune.solver.fanout`); `progress(done, total)` is called as points finish.
-    Under traffic (`rate` or `concurrency`, as for `recommend`) each point is `recommend` under that load.
+    Under traffic (`rate` or `concurrency`, as for `recommend`) each point is `recommend` under that load, in
+    `mode` (as for `recommend`: agg, disagg or both; each point's best of them).
     """
     from autotune.solver import sweeps
+    from autotune.solver.disagg_answers import check_mode_needs_rate
     from autotune.solver.fanout import check_fan_out
     from autotune.solver.under_load import LOAD_OBJECTIVES
 
     load = None
+    check_mode_needs_rate(mode, rate)
     if rate is not None or concurrency is not None:
         if objective not in LOAD_OBJECTIVES:
             raise InputError(source="--objective", value=objective, expected="one of " + ", ".join(LOAD_OBJECTIVES))
         load = {"rate": rate, "concurrency": concurrency, "lengths_file": lengths_file,
                 "slo_percentile": slo_percentile, "engine": engine, "requests": requests, "seed": seed}
+        if mode is not None:
+            load["mode"] = mode
     else:
         check_objective(objective)
     check_fan_out(jobs=jobs, ray_address=ray_address)

@@ -116,6 +116,8 @@ class RecommendResult:
     alternatives: tuple[Alternative, ...] = ()
     candidates_total: int = 0
     candidates_feasible: int = 0
+    modes: Mapping[str, Any] | None = None
+    """Under a rate with --mode both (or disagg): which mode won and by how much (`solver.disagg_answers`)."""
 
     @property
     def feasible(self) -> bool:
@@ -130,6 +132,8 @@ class RecommendResult:
             "candidates_total": self.candidates_total,
             "candidates_feasible": self.candidates_feasible,
         }
+        if self.modes is not None:
+            out["modes"] = dict(self.modes)
         if not self.recommendations:
             out["reasons"] = list(self.reasons)
             out["binding_limit_ids"] = list(self.binding_limit_ids)

@@ -115,6 +115,16 @@ def engine_from_args(args: argparse.Namespace) -> str | None:
     return args.engine or emitted
 
 
+def add_mode_argument(parser: argparse.ArgumentParser) -> None:
+    """Adds --mode agg|disagg|both: aggregated serving, disaggregated prefill/decode pools, or both compared."""
+    parser.add_argument("--mode", default=None, metavar="agg|disagg|both",
+                        help="with --rate: agg (every replica prefills and decodes), disagg (a prefill pool and a "
+                             "decode pool, the KV cache moved between them) or both (compared on the same devices "
+                             "and SLOs); default: both where the engine runs disaggregation (vLLM, SGLang, "
+                             "TensorRT-LLM, Furiosa LLM 2026.4 at PP 1) and the objective is throughput or goodput, "
+                             "else agg" + NO_AUTO_DEFAULT)
+
+
 def load_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Returns the traffic keywords of `api.recommend` from the flags (all None/defaults without traffic)."""
     return {"rate": parse_positive_float(args.rate, "--rate"),

@@ -78,6 +78,11 @@ def settings_for(args: argparse.Namespace, *, model: Any, workload: Any, space: 
     from autotune.outputs.emit import emit
 
     def render(rec: Recommendation, *, point_model: Any = None, point_workload: Any = None) -> str:
+        if rec.metrics.get("mode") == "disagg":  # per pool, with its role
+            from autotune.outputs.emit.disagg import render_disagg
+            return render_disagg(fmt, metrics=rec.metrics, model=point_model or model,
+                                 workload=point_workload or workload, space=space,
+                                 release=getattr(args, "release", None), hardware=hardware)
         return emit(fmt, plan=rec.plan, model=point_model or model, workload=point_workload or workload,
                     space=space, release=getattr(args, "release", None), hardware=hardware)
 

@@ -18,12 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "user (1/TPOT) vs tokens/s per device (card or GPU)")
     ca.add_solver_arguments(parser, top=False, objective=False)
     ca.add_load_arguments(parser)
+    ca.add_mode_argument(parser)
     oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from autotune import api
     from autotune.outputs import report
+    from autotune.outputs.disagg_report import disagg_pool_lines
 
     oa.check_output_arguments(args)
     request = api.resolve(args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args),
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                         axes=ca.parse_choice(args.axes, "--axes", AXES_CHOICES),
                         time_limit_s=ca.time_limit_from_args(args), params=request.params,
                         tp=request.tp, pp=request.pp, dp=request.dp, ep=request.ep, adp=request.adp,
-                        **(ca.load_from_args(args) if ca.under_load(args) else {}))
+                        mode=args.mode, **(ca.load_from_args(args) if ca.under_load(args) else {}))
     render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
                              hardware=request.hardware)
     settings = [render(p) for p in result.points] if render else [None] * len(result.points)
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         if args.csv == oa.STDOUT:
             return EXIT_OK if result.points else EXIT_INFEASIBLE
         notes.append(f"csv: {args.csv}")
-    oa.print_answers(args, doc=result.to_dict, entries_key="points", text=lambda: report.pareto_report(result),
+    oa.print_answers(args, doc=result.to_dict, entries_key="points", text=lambda: "\n".join([report.pareto_report(result), *disagg_pool_lines(
+                         result.points, result.assumptions.device_name)]),
                      settings=settings, label="settings for point #{n}", notes=notes)
     if result.points:
         return EXIT_OK

@@ -65,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default=None, metavar="FILE.png|svg",
                         help='also draw the capacity table (needs matplotlib: pip install ".[plot]")' + _NO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document" + _NO_DEFAULT)
+    ca.add_mode_argument(parser)
     ca.add_fan_out_arguments(parser, what="find the layouts' capacities")
 
 
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         seed=ca.parse_int(args.seed, "--seed", minimum=0, maximum=2**31 - 1),
         requests=ca.parse_int(args.requests, "--requests", maximum=1_000_000),
         lengths_file=args.workload, engine=args.engine, release=args.release, space=args.space,
-        params=ca.params_from_args(args), **ca.fan_out_from_args(args))
+        params=ca.params_from_args(args), mode=args.mode, **ca.fan_out_from_args(args))
     if args.plot is not None and result.capacity:
         from autotune.outputs.plots import capacity_plot
         capacity_plot(result, args.plot)
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(render(result))
-    if result.recommendations:
+    if result.recommendations or (result.disaggregated or {}).get("prefill"):
         return EXIT_OK
     print(f"autotune plan: no plan ({result.status}): {result.reasons[0]}", file=sys.stderr)
     return EXIT_INFEASIBLE
@@ -143,6 +144,20 @@ def render(result) -> str:
     else:
         lines.append(f"No plan ({result.status}):")
         lines += [f"  {reason}" for reason in result.reasons]
+    if result.modes is not None:
+        from autotune.outputs.disagg_report import comparison_line, pool_line
+        from autotune.results import Recommendation
+
+        said = [comparison_line(dict(result.modes), rate=result.rate, word=word)]
+        d = result.disaggregated
+        if d.get("prefill"):
+            said.append(pool_line(1, Recommendation(plan=None, metrics=d), word).replace(
+                "#1 disaggregated", "disaggregated").replace(" (the table's TP/PP/DP are the decode pool's)", ""))
+        else:
+            said += [f"disaggregated: {reason}" for reason in d.get("reasons", [])[:3]]
+        lines.append("")
+        for text in said:  # wrapped, not clipped: these lines carry the answer
+            lines += textwrap.wrap(text, width=MAX_WIDTH, subsequent_indent="    ")
     if result.capacity:
         lines += ["", "Capacity (highest rate served within the SLOs; where it rises):",
                   f"  {word + 's':>8}{'requests/s':>14}   layout"]

@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ca.add_degree_arguments(parser)
     ca.add_solver_arguments(parser)
     ca.add_load_arguments(parser)
+    ca.add_mode_argument(parser)
     oa.add_output_arguments(parser, emit=True)
     parser.add_argument("--no-alternatives", action="store_true",
                         help="when nothing fits, give the reasons but do not search for alternatives"
@@ -22,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autotune import api
     from autotune.outputs import report
+    from autotune.outputs.disagg_report import mode_lines
 
     oa.check_output_arguments(args)
     request = api.resolve(args.model, args.hardware, ca.workload_from_args(args), cards=ca.cards_from_args(args),
@@ -33,12 +35,16 @@ def run(args: argparse.Namespace) -> int:
         objective=ca.parse_choice(args.objective, "--objective", choices),
         top=ca.parse_int(args.top, "--top", maximum=10_000), time_limit_s=ca.time_limit_from_args(args),
         params=request.params, explain=True, alternatives=not args.no_alternatives,
-        tp=request.tp, pp=request.pp, dp=request.dp, ep=request.ep, adp=request.adp, **(ca.load_from_args(args) if loaded else {}))
+        tp=request.tp, pp=request.pp, dp=request.dp, ep=request.ep, adp=request.adp, mode=args.mode,
+        **(ca.load_from_args(args) if loaded else {}))
     render = oa.settings_for(args, model=request.model, workload=request.workload, space=request.space,
                              hardware=request.hardware)
     settings = [render(r) for r in result.recommendations] if render else [None] * len(result.recommendations)
     oa.print_answers(args, doc=result.to_dict, entries_key="recommendations",
-                     text=lambda: report.recommend_report(result), settings=settings, label="settings for #{n}")
+                     text=lambda: "\n".join([report.recommend_report(result),
+                                             *mode_lines(result, rate=result.assumptions.load and
+                                                         result.assumptions.load.get("rate_per_s"))]),
+                     settings=settings, label="settings for #{n}")
     if result.recommendations:
         return EXIT_OK
     return oa.no_answer_exit("recommend", status=result.status,

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ca.add_fan_out_arguments(parser, what="solve points")
     ca.add_solver_arguments(parser, top=False)
     ca.add_load_arguments(parser)
+    ca.add_mode_argument(parser)
     oa.add_output_arguments(parser, emit=True, plot=True, csv=True)
     # --model is optional here when --models is given.
     for action in parser._actions:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     choices = ca.LOAD_OBJECTIVE_CHOICES if loaded else ca.OBJECTIVE_CHOICES
     result = api.sweep(models, hardware, workload, cards=cards, dtypes=dtypes, input_lens=lens, space=space,
                        objective=ca.parse_choice(args.objective, "--objective", choices),
-                       **(ca.load_from_args(args) if loaded else {}),
+                       **(ca.load_from_args(args) if loaded else {}), mode=args.mode,
                        time_limit_s=ca.time_limit_from_args(args), params=ca.params_from_args(args),
                        progress=stderr_progress("sweep"), **ca.fan_out_from_args(args))
     render = oa.settings_for(args, model=models[0], workload=workload, space=space, hardware=hardware)
@@ -89,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         dev = hardware.device_name
         text = report.sweep_report(result, device_name=dev, calibration=calibration)
+        from autotune.outputs.disagg_report import wrap, pool_line
+        for point in result.points:  # which points are disaggregated, and their pools
+            if point.recommendation is not None and point.recommendation.metrics.get("mode") == "disagg":
+                text += "\n" + "\n".join(wrap(f"{point.model}, {point.cards} {dev}s: " + pool_line(
+                    1, point.recommendation, dev).split(": ", 1)[1].replace(
+                        " (the table's TP/PP/DP are the decode pool's)", " (the row's TP/PP/DP: the decode pool's)")))
         for point, block in zip(result.points, settings):
             if block is not None:
                 label = (f"settings for {point.model}, {point.dtype}, input {point.input_len}, {point.cards} "

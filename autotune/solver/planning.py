@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -259,9 +259,14 @@ class PlanResult:
     assumptions: PlanAssumptions
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    modes: Mapping[str, Any] | None = None
+    """With --mode disagg or both: which mode serves the rate on fewer devices (`solver.disagg_answers`)."""
+    disaggregated: Mapping[str, Any] | None = None
+    """With --mode disagg or both: the disaggregated deployment (a recommendation's JSON) or why none."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {} if self.modes is None else {"modes": dict(self.modes), "disaggregated": dict(self.disaggregated)}
+        return extra | {
             "status": self.status, "rate": self.rate, "cards": self.cards,
             "recommendations": [r.to_dict() for r in self.recommendations],
             "capacity": [p.to_dict() for p in self.capacity],
@@ -712,7 +717,7 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
          max_cards: int | None = None, seed: int = 0, requests: int = DEFAULT_REQUESTS,
          lengths_file: str | os.PathLike | None = None, engine: str | None = None, release: str | None = None,
          space: SearchSpace | str | None = None, params: CostParams | None = None, jobs: int = 1,
-         ray_address: str | None = None) -> PlanResult:
+         ray_address: str | None = None, mode: str | None = None) -> PlanResult:
     """Returns the plan: with `rate` (requests/s), the fewest devices and the layout serving it within the SLO
     percentiles; with `cards`, the highest rate those devices serve; the capacity table either way.
 
@@ -722,6 +727,10 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
     or histogram of input_len, output_len) replaces the workload's fixed lengths. The layouts' capacities
     are found in `jobs` processes, or on the Ray cluster at `ray_address` (`fanout.fan_out`), with the
     serial answer.
+
+    `mode` (with `rate`): 'agg', 'disagg' or 'both' (`solver.disagg_answers.plan_modes`): the disaggregated
+    deployment with the fewest devices is searched beside the aggregated plan, and the result says which
+    serves the rate on fewer devices; None: 'both' where the engine runs disaggregation, else 'agg'.
     """
     import cost_models
     from autotune.specs.inputs import as_hardware, as_model, as_space
@@ -739,6 +748,8 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
     _check_inputs(rate=rate if token_rate is None else 1.0, cards=cards, slo_percentile=slo_percentile,
                   requests=requests, seed=seed, max_cards=max_cards, most_cards=most_cards)
     check_fan_out(jobs=jobs, ray_address=ray_address)
+    from autotune.solver.disagg_answers import check_mode_needs_rate
+    check_mode_needs_rate(mode, rate if token_rate is None else token_rate)
     if max_cards is None:
         max_cards = most_cards if cards is None else cards
     search_space = as_space(space, device)
@@ -786,7 +797,17 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
                           reasons=("no replica layout meets the SLOs at any rate",) + reasons, **base)
     if cards is not None:
         return _plan_cards(sims, capacities, options, cards=cards, base=base)
-    return _plan_rate(sims, capacities, options, rate=float(rate), max_cards=max_cards, base=base)
+    result = _plan_rate(sims, capacities, options, rate=float(rate), max_cards=max_cards, base=base)
+    return _with_modes(result, mode=mode, setting=setting, space=search_space, workload=workload,
+                       lengths_text=lengths_text)
+
+
+def _with_modes(result: PlanResult, *, mode: str | None, setting: SimulationSetting, space: SearchSpace,
+                workload: Workload, lengths_text: str) -> PlanResult:
+    """Returns the plan with the disaggregated comparison of `mode` (none for 'agg')."""
+    from autotune.solver.disagg_answers import plan_modes
+
+    return plan_modes(result, mode=mode, setting=setting, space=space, workload=workload, lengths_text=lengths_text)
 
 
 def _recommendation(layout: ReplicaLayout, replicas: int, *, rate_served: float, check: ServingCheck,

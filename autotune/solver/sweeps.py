@@ -147,12 +147,18 @@ def solve_sweep_point(task: SweepTask) -> SweepPoint:
 
 
 def _point_under_load(task: SweepTask) -> SweepPoint:
-    from autotune.solver import load_answers, under_load
+    from autotune.solver import disagg_answers, load_answers, under_load
 
+    keywords = {k: v for k, v in task.load.items() if k != "mode"}
     request, load = under_load.resolve_under_load(task.model, task.hardware, task.workload, cards=task.cards,
-                                                  space=task.space, params=task.params, **task.load)
-    answer = under_load.search(request, load, task.objective, top=1, time_limit_s=task.time_limit_s)
-    result = load_answers.answers(request, load, answer, task.objective)
+                                                  space=task.space, params=task.params, **keywords)
+    if load.rate_per_s is not None:  # --mode: the best of the modes run (`disagg_answers`)
+        mode = disagg_answers.resolve_mode(task.load.get("mode"), request, load, task.objective)
+        result = disagg_answers.recommend_modes(request, load, task.objective, mode=mode, top=1,
+                                                time_limit_s=task.time_limit_s)
+    else:
+        answer = under_load.search(request, load, task.objective, top=1, time_limit_s=task.time_limit_s)
+        result = load_answers.answers(request, load, answer, task.objective)
     best = result.recommendations[0] if result.recommendations else None
     return SweepPoint(cards=task.cards, model=task.model.name, dtype=task.workload.dtype,
                       input_len=task.workload.input_len, status=result.status, recommendation=best,
