@@ -468,9 +468,15 @@ def best_limit(evaluator: Evaluator, layout: Layout, objective: str,
     return best, None
 
 
-def best_setting(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[Outcome | None, str | None]:
+def best_setting(evaluator: Evaluator, layout: Layout, objective: str,
+                 beat: tuple[float, ...] | None = None) -> tuple[Outcome | None, str | None]:
     """Returns the layout's best feasible outcome over every max_num_seqs and every token budget searched, or None
-    and why not (the default budget's reason: the one a user meets without the flag)."""
+    and why not (the default budget's reason: the one a user meets without the flag).
+
+    `beat`: the key of the answer an outcome must beat or tie to matter. A budget whose every outcome's key is
+    above it (the layout's bound, its devices, then the budget's own tie-break terms) is not simulated; when
+    that leaves no outcome, (None, None) says the layout was cut, not found infeasible.
+    """
     load = evaluator.load
     default, *others = evaluator.budgets
     best, why = best_limit(evaluator, layout, objective, default)
@@ -478,12 +484,17 @@ def best_setting(evaluator: Evaluator, layout: Layout, objective: str) -> tuple[
     if best is not None and objective in ("goodput", "throughput") and bound is not None \
             and objective_key(best, objective, load)[0] <= bound:
         return best, None  # the layout's bound, at the budget ties prefer: no other budget does better
+    cut = False
     for budget in others:
+        if beat is not None and bound is not None and \
+                (bound, float(layout.devices), 1.0, float(budget)) > beat[:4]:
+            cut = True  # the key's first four terms are at least these: nothing at this budget can beat `beat`
+            continue
         outcome, _ = best_limit(evaluator, layout, objective, budget)
         if outcome is not None and (best is None or objective_key(outcome, objective, load)
                                     < objective_key(best, objective, load)):
             best = outcome
-    return best, (None if best is not None else why)
+    return best, (None if best is not None or cut else why)
 
 
 def served_tokens_per_s(outcome: Outcome, load: Load) -> float:
@@ -576,16 +587,17 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
         if deadline is not None and time.monotonic() > deadline:
             cut = i
             break
-        if len(found) >= top and bounds[i] is not None:
+        kth = None
+        if len(found) >= top:
             kth = sorted(objective_key(o, objective, load) for o in found)[top - 1]
-            if bounds[i] > kth[0]:
+            if bounds[i] is not None and bounds[i] > kth[0]:
                 break  # bounds only rise from here: nothing left can beat the answers
         visited += 1
-        outcome, why = best_setting(evaluator, layouts[i], objective)
-        if outcome is None:
-            rejected.append((layouts[i], why))
-        else:
+        outcome, why = best_setting(evaluator, layouts[i], objective, beat=kth)
+        if outcome is not None:
             found.append(outcome)
+        elif why is not None:  # None and no reason: cut by `beat`, not infeasible
+            rejected.append((layouts[i], why))
     found.sort(key=lambda o: objective_key(o, objective, load))
     status, gap = (OPTIMAL if found else INFEASIBLE), None
     if cut is not None:

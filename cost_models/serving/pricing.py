@@ -26,6 +26,8 @@ latency across all stages.
 """
 from __future__ import annotations
 
+import copy
+
 import math
 from dataclasses import dataclass, replace
 
@@ -149,6 +151,16 @@ class StepPricer:
         self._fixed_s = [fixed[i * n:(i + 1) * n].tolist() for i in range(pp)]
         self._transfer_s = [transfers[i * n:(i + 1) * n].tolist() for i in range(pp)]
 
+    def limited(self, max_tokens: int) -> "StepPricer":
+        """Returns this pricer for steps of at most `max_tokens` (no more than its own), sharing its tables and
+        cache: a table's entry for T tokens is computed element by element, so it does not depend on the
+        table's length, and a step above `max_tokens` is priced exactly, as a pricer built for it would."""
+        if max_tokens > self.max_tokens:
+            raise ValueError(f"a pricer for {self.max_tokens} tokens cannot price {max_tokens}")
+        other = copy.copy(self)
+        other.max_tokens = int(max_tokens)
+        return other
+
     def micro_batches(self, sequences: int) -> int:
         """Returns the micro-batches a step of `sequences` splits into: min(PP, sequences), at least 1."""
         return max(1, min(self.pp, sequences))
@@ -251,6 +263,11 @@ def kv_capacity_pairs(rows: RowInputs, params: CostParams, pricer: StepPricer) -
     return math.floor(free / pricer.kv_device_bytes_per_pair)
 
 
+#: Pricers already built in this process, by layout (see `build_pricer`); at most PRICER_CACHE_SIZE.
+_PRICERS: dict[tuple, tuple[StepPricer, RowInputs, tuple]] = {}
+PRICER_CACHE_SIZE = 256
+
+
 def build_pricer(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dtype: str, tp: int, pp: int,
                  params: CostParams, max_tokens: int, input_len: int = 1, output_len: int = 1,
                  activation_tokens: int | None = None, ep: int = 1, adp: int = 1,
@@ -259,7 +276,27 @@ def build_pricer(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dty
 
     `ep`, `adp`: expert-parallel and attention data-parallel degrees (both divide `tp`; 1: plain TP);
     `adp_balanced`: the engine balances its attention DP ranks (docs/cost-model.md, "MoE parallelism").
+    A search simulates one layout at many limits: the pricer of the same inputs is built once per process
+    (for the largest step asked so far) and shared (`StepPricer.limited`), with the same prices.
     """
+    # Keyed by the objects themselves (kept alive in the entry, so their ids stay theirs) and the values.
+    key = (id(model), id(hardware), id(params), dtype, kv_dtype, tp, pp, input_len, output_len, activation_tokens,
+           ep, adp, adp_balanced)
+    cached = _PRICERS.get(key)
+    if cached is not None and cached[0].max_tokens >= max_tokens:
+        return cached[0].limited(max_tokens), cached[1]
+    pricer, rows = _build_pricer(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, params=params,
+                                 max_tokens=max_tokens, input_len=input_len, output_len=output_len,
+                                 activation_tokens=activation_tokens, ep=ep, adp=adp, adp_balanced=adp_balanced)
+    if len(_PRICERS) >= PRICER_CACHE_SIZE:
+        _PRICERS.clear()
+    _PRICERS[key] = (pricer, rows, (model, hardware, params))
+    return pricer, rows
+
+
+def _build_pricer(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dtype: str, tp: int, pp: int,
+                  params: CostParams, max_tokens: int, input_len: int, output_len: int,
+                  activation_tokens: int | None, ep: int, adp: int, adp_balanced: bool) -> tuple[StepPricer, RowInputs]:
     params = params.for_hardware(hardware.name)  # the device's own fitted values (RNGD: `cost_models.rngd_fit`)
     moe = {"ep": ep, "adp": adp, "adp_balanced": adp_balanced}
     rows = layout_rows(model, hardware, dtype=dtype, kv_dtype=kv_dtype, tp=tp, pp=pp, input_len=input_len,
