@@ -94,9 +94,8 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
 
     check_mode_needs_rate(mode, rate)
     if rate is not None or concurrency is not None:
-        _no_moe_pins_under_load(ep, adp)
         return recommend_under_load(model, hardware, workload, cards=cards, space=space, objective=objective,
-                                    top=top, tp=tp, pp=pp, dp=dp, params=params, release=release,
+                                    top=top, tp=tp, pp=pp, dp=dp, ep=ep, adp=adp, params=params, release=release,
                                     time_limit_s=time_limit_s, rate=rate,
                                     concurrency=concurrency, lengths_file=lengths_file,
                                     slo_percentile=slo_percentile, engine=engine, requests=requests, seed=seed,
@@ -110,20 +109,11 @@ def recommend(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wo
                               alternatives=alternatives)
 
 
-def _no_moe_pins_under_load(ep: int | None, adp: int | None) -> None:
-    """Raises InputError for --ep/--adp under traffic: the serving simulator runs plain TP layouts only."""
-    for flag, value in (("--ep", ep), ("--adp", adp)):
-        if value is not None:
-            raise InputError(source=flag, value=value,
-                             expected="no --rate/--concurrency with it (the serving simulator runs plain tensor-"
-                                      "parallel layouts; expert parallel and attention DP are searched without "
-                                      "traffic only)")
-
-
 def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
                          cards: int | None = None, space: SearchSpace | str | None = None,
                          objective: str = "throughput", top: int = 1, tp: int | None = None, pp: int | None = None,
-                         dp: int | None = None, params: CostParams | None = None, release: str | None = None,
+                         dp: int | None = None, ep: int | None = None, adp: int | None = None,
+                         params: CostParams | None = None, release: str | None = None,
                          time_limit_s: float | None = None, rate: float | None = None,
                          concurrency: int | None = None,
                          lengths_file: str | os.PathLike | None = None, slo_percentile: int = 90,
@@ -139,9 +129,9 @@ def recommend_under_load(model: ModelSpec | str, hardware: HardwareSpec | str, w
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise InputError(source="--top", value=top, expected="an integer >= 1")
     request, load = under_load.resolve_under_load(
-        model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params, release=release,
-        rate=rate, concurrency=concurrency, lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
-        requests=requests, seed=seed)
+        model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, ep=ep, adp=adp, params=params,
+        release=release, rate=rate, concurrency=concurrency, lengths_file=lengths_file, slo_percentile=slo_percentile,
+        engine=engine, requests=requests, seed=seed)
     if load.rate_per_s is not None:
         chosen = disagg_answers.resolve_mode(mode, request, load, objective)
         return disagg_answers.recommend_modes(request, load, objective, mode=chosen, top=top,
@@ -173,9 +163,9 @@ def pareto(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workl
     if axes not in AXES:
         raise InputError(source="--axes", value=axes, expected="one of " + ", ".join(AXES))
     if rate is not None or concurrency is not None:
-        _no_moe_pins_under_load(ep, adp)
         return _pareto_under_load(model, hardware, workload, cards=cards, space=space, axes=axes, tp=tp, pp=pp,
-                                  dp=dp, params=params, release=release, rate=rate, concurrency=concurrency,
+                                  dp=dp, ep=ep, adp=adp, params=params, release=release, rate=rate,
+                                  concurrency=concurrency,
                                   lengths_file=lengths_file, slo_percentile=slo_percentile, engine=engine,
                                   requests=requests, seed=seed, mode=mode)
     request = resolve(model, hardware, workload, cards=cards, space=space, tp=tp, pp=pp, dp=dp, params=params,

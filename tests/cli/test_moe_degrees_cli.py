@@ -49,8 +49,19 @@ def test_bad_values_are_one_line_input_errors():
     for flag in ("--ep", "--adp"):
         run = autotune("recommend", *MOE, flag, "zero")
         assert run.code == 2 and flag in run.stderr and len(run.stderr.strip().splitlines()) == 1
-    under_load = autotune("recommend", *MOE, "--ep", "2", "--rate", "1")
-    assert under_load.code == 2 and "--ep" in under_load.stderr and len(under_load.stderr.strip().splitlines()) == 1
+
+
+def test_under_load_the_pins_hold_and_the_simulator_prices_the_moe_layout():
+    run = autotune("recommend", *MOE, "--cards", "2", "--ep", "2", "--adp", "2", "--rate", "4", "--input-len", "1000",
+                   "--output-len", "100", "--requests", "200", "--mode", "agg", "--json")
+    assert run.code == 0, run.stderr
+    rec = run.json()["recommendations"][0]
+    assert (rec["tensor_parallel_size"], rec["expert_parallel_size"], rec["attention_data_parallel_size"]) == (2, 2, 2)
+    plain = autotune("recommend", *MOE, "--cards", "2", "--tp", "2", "--dp", "1", "--ep", "1", "--adp", "1", "--rate",
+                     "4", "--input-len", "1000", "--output-len", "100", "--requests", "200", "--mode", "agg", "--json")
+    assert plain.code == 0, plain.stderr
+    # The same TP 2 replica priced with experts and attention split differently: other simulated latencies.
+    assert plain.json()["recommendations"][0]["serving"]["tpot_ms"] != rec["serving"]["tpot_ms"]
 
 
 def test_a_bad_moe_key_in_a_space_file_is_one_line(tmp_path):
