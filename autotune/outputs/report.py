@@ -42,7 +42,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, left: int =
     def line(cells: Sequence[str]) -> str:
         last = len(widths) - 1 if text_last else -1
         parts = [c.ljust(w) if i < left or i == last else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "  ".join(parts).rstrip()  # never cut: a lost column would be a silent wrong answer
+        text = "  ".join(parts).rstrip()
+        if text_last and len(text) > WIDTH:  # free text last (a violation): shortened, and marked as such
+            return text[:WIDTH - 3] + "..."
+        return text  # never cut a column of figures: a lost column would be a silent wrong answer
 
     return [line(headers)] + [line(r) for r in rows]
 

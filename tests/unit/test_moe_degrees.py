@@ -206,8 +206,6 @@ def test_a_pinned_degree_the_space_rejects_says_why():
     assert any("EP 2 with TP 4 not run by gpu" in reason for reason in result.reasons)
     with pytest.raises(InputError, match="--adp"):
         api.recommend(QWEN3_MOE, H100, WORKLOAD, cards=4, adp=0)
-    with pytest.raises(InputError, match="--ep"):
-        api.recommend(QWEN3_MOE, H100, WORKLOAD, cards=4, ep=2, rate=1.0)
 
 
 def test_plan_json_states_ep_and_adp_for_moe_models_only():
