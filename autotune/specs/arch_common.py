@@ -157,6 +157,16 @@ def attention_shape(cfg: ConfigReader, *, hidden: int, heads: int, kv_heads: int
     return hidden // heads
 
 
+def decoder_shape(cfg: ConfigReader) -> tuple[int, int, int, int, int]:
+    """Returns (layers, hidden, heads, kv_heads, head_dim) of a decoder config, checked by `attention_shape`."""
+    num_layers = cfg.integer("num_hidden_layers")
+    hidden = cfg.integer("hidden_size")
+    heads = cfg.integer("num_attention_heads")
+    kv_heads = cfg.integer("num_key_value_heads", default=heads)
+    head_dim = attention_shape(cfg, hidden=hidden, heads=heads, kv_heads=kv_heads)
+    return num_layers, hidden, heads, kv_heads, head_dim
+
+
 def expert_count_check(cfg: ConfigReader, *, experts: int, top_k: int, top_k_key: str) -> None:
     """Raises `InputError` when a token is routed to more experts than the layer has."""
     if top_k > experts:

@@ -23,7 +23,7 @@ from autotune.specs.arch_common import (
     LayerCount,
     MoeShape,
     assemble,
-    attention_shape,
+    decoder_shape,
     expert_count_check,
     gated_mlp_params,
     gqa_attention_params,
@@ -81,19 +81,9 @@ def hybrid_sliding_layers(cfg: ConfigReader, num_layers: int) -> tuple[int | Non
     return window, tuple((index + 1) % every != 0 for index in range(num_layers))
 
 
-def _attention(cfg: ConfigReader) -> tuple[int, int, int, int, int]:
-    """Returns (layers, hidden, heads, kv_heads, head_dim) of an exaone4 / exaone_moe config."""
-    num_layers = cfg.integer("num_hidden_layers")
-    hidden = cfg.integer("hidden_size")
-    heads = cfg.integer("num_attention_heads")
-    kv_heads = cfg.integer("num_key_value_heads", default=heads)
-    head_dim = attention_shape(cfg, hidden=hidden, heads=heads, kv_heads=kv_heads)
-    return num_layers, hidden, heads, kv_heads, head_dim
-
-
 def parse_exaone4(cfg: ConfigReader, model_type: str) -> ModelSpec:
     """Returns the ModelSpec of an EXAONE 4.0 config (model_type exaone4)."""
-    num_layers, hidden, heads, kv_heads, head_dim = _attention(cfg)
+    num_layers, hidden, heads, kv_heads, head_dim = decoder_shape(cfg)
     vocab = cfg.integer("vocab_size")
     intermediate = cfg.integer("intermediate_size")
     max_positions = cfg.integer("max_position_embeddings", default=2048)  # Exaone4Config default
@@ -135,7 +125,7 @@ def _moe_flags(cfg: ConfigReader, num_layers: int) -> tuple[bool, ...]:
 
 def parse_exaone_moe(cfg: ConfigReader, model_type: str) -> ModelSpec:
     """Returns the ModelSpec of a K-EXAONE config (model_type exaone_moe)."""
-    num_layers, hidden, heads, kv_heads, head_dim = _attention(cfg)
+    num_layers, hidden, heads, kv_heads, head_dim = decoder_shape(cfg)
     vocab = cfg.integer("vocab_size")
     intermediate = cfg.integer("intermediate_size")
     max_positions = cfg.integer("max_position_embeddings", default=2048)  # ExaoneMoeConfig default

@@ -12,7 +12,7 @@ from autotune.specs.arch_common import (
     LayerCount,
     MoeShape,
     assemble,
-    attention_shape,
+    decoder_shape,
     expert_count_check,
     gqa_attention_params,
     linear_params,
@@ -24,11 +24,7 @@ from autotune.specs.model import ModelSpec
 
 def parse_gpt_oss(cfg: ConfigReader, model_type: str) -> ModelSpec:
     """Returns the ModelSpec of a gpt-oss config."""
-    num_layers = cfg.integer("num_hidden_layers")
-    hidden = cfg.integer("hidden_size")
-    heads = cfg.integer("num_attention_heads")
-    kv_heads = cfg.integer("num_key_value_heads", default=heads)
-    head_dim = attention_shape(cfg, hidden=hidden, heads=heads, kv_heads=kv_heads)
+    num_layers, hidden, heads, kv_heads, head_dim = decoder_shape(cfg)
     vocab = cfg.integer("vocab_size")
     width = cfg.integer("intermediate_size")
     max_positions = cfg.integer("max_position_embeddings", default=131072)

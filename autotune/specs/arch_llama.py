@@ -14,7 +14,7 @@ from autotune.specs.arch_common import (
     LayerCount,
     MoeShape,
     assemble,
-    attention_shape,
+    decoder_shape,
     expert_count_check,
     gated_mlp_params,
     gqa_attention_params,
@@ -79,11 +79,7 @@ def _switch(cfg: ConfigReader, setting: str | bool) -> bool:
 def parse_llama_style(cfg: ConfigReader, model_type: str) -> ModelSpec:
     """Returns the ModelSpec of a Llama-style config (`model_type` in LLAMA_STYLE_TYPES)."""
     family = _FAMILIES[model_type]
-    num_layers = cfg.integer("num_hidden_layers")
-    hidden = cfg.integer("hidden_size")
-    heads = cfg.integer("num_attention_heads")
-    kv_heads = cfg.integer("num_key_value_heads", default=heads)
-    head_dim = attention_shape(cfg, hidden=hidden, heads=heads, kv_heads=kv_heads)
+    num_layers, hidden, heads, kv_heads, head_dim = decoder_shape(cfg)
     vocab = cfg.integer("vocab_size")
     intermediate = cfg.integer("intermediate_size")
     max_positions = cfg.integer("max_position_embeddings", default=family.max_positions_default)

@@ -27,7 +27,7 @@ from autotune.specs.arch_common import (
     LayerCount,
     MoeShape,
     assemble,
-    attention_shape,
+    decoder_shape,
     expert_count_check,
     gated_mlp_params,
     gqa_attention_params,
@@ -50,11 +50,7 @@ LLAMA4_VISION_DEFAULTS: dict[str, Any] = {
 
 def _text_params(text: ConfigReader, model_type: str) -> ModelSpec:
     """Returns the ModelSpec of a Llama 4 text model (the `text_config` of a llama4 config)."""
-    num_layers = text.integer("num_hidden_layers")
-    hidden = text.integer("hidden_size")
-    heads = text.integer("num_attention_heads")
-    kv_heads = text.integer("num_key_value_heads", default=heads)
-    head_dim = attention_shape(text, hidden=hidden, heads=heads, kv_heads=kv_heads)
+    num_layers, hidden, heads, kv_heads, head_dim = decoder_shape(text)
     vocab = text.integer("vocab_size")
     width = text.integer("intermediate_size")
     dense_width = text.integer("intermediate_size_mlp", default=16384, maximum=1 << 22)
