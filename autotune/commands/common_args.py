@@ -93,11 +93,22 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--workload", default=None, metavar="FILE",
                        help="CSV or JSONL of input_len, output_len per request (a sample; with a weight or count "
                             "column, a histogram), instead of --input-len/--output-len" + NO_AUTO_DEFAULT)
-    group.add_argument("--engine", default=None, metavar="NAME",
-                       help="engine profile: vllm, sglang, tensorrt-llm, furiosa-llm (default: furiosa-llm on RNGD, "
-                            "vllm on GPUs)" + NO_AUTO_DEFAULT)
+    add_engine_argument(group, default_words="the engine --emit writes for, else furiosa-llm on RNGD and vllm on "
+                                             "GPUs")
     group.add_argument("--requests", default="600", metavar="N", help="requests per simulated replica")
-    group.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
+    add_seed_argument(group)
+
+
+def add_engine_argument(target, *, default_words: str = "furiosa-llm on RNGD, vllm on GPUs") -> None:
+    """Adds --engine (the scheduler profile a simulation runs) to a parser or argument group."""
+    target.add_argument("--engine", default=None, metavar="NAME",
+                        help=f"engine profile: vllm, sglang, tensorrt-llm, furiosa-llm (default: {default_words})"
+                             + NO_AUTO_DEFAULT)
+
+
+def add_seed_argument(target) -> None:
+    """Adds --seed (of the simulated arrivals and length draws) to a parser or argument group."""
+    target.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
 
 
 #: The engine profile each --emit format's settings are for: the simulation must run that engine's scheduler.

@@ -52,13 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="KV-cache format (default: as engines run the weights)" + _NO_DEFAULT)
     parser.add_argument("--space", default=None, metavar="NAME|PATH",
                         help="search space (runtime rules); default: the hardware's" + _NO_DEFAULT)
-    parser.add_argument("--engine", default=None, metavar="NAME",
-                        help="engine profile: vllm, sglang, tensorrt-llm, furiosa-llm (default: furiosa-llm on "
-                             "RNGD, vllm on GPUs)" + _NO_DEFAULT)
+    ca.add_engine_argument(parser)
     parser.add_argument("--release", default=None, metavar="VERSION",
                         help="engine release of the profile (default: the profile's newest)" + _NO_DEFAULT)
     parser.add_argument("--requests", default="600", metavar="N", help="requests per simulated replica")
-    parser.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
+    ca.add_seed_argument(parser)
     parser.add_argument("--params", default=None, metavar="FILE.yaml",
                         help="cost-model parameters (default: the file $AUTOTUNE_PARAMS names, else the shipped, "
                              "fitted ones)" + _NO_DEFAULT)

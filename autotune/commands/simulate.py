@@ -48,10 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv", default=None, metavar="X",
                         help="gamma arrivals: coefficient of variation of the gaps (1 = Poisson)" + _NO_DEFAULT)
     parser.add_argument("--requests", default="1000", metavar="N", help="requests to simulate")
-    parser.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
-    parser.add_argument("--engine", default=None, metavar="NAME",
-                        help="engine profile: vllm, sglang, tensorrt-llm, furiosa-llm (default: furiosa-llm on "
-                             "RNGD, vllm on GPUs)" + _NO_DEFAULT)
+    ca.add_seed_argument(parser)
+    ca.add_engine_argument(parser)
     parser.add_argument("--release", default=None, metavar="VERSION",
                         help="engine release of the profile (default: the profile's newest)" + _NO_DEFAULT)
     parser.add_argument("--max-num-seqs", default=None, metavar="N",
