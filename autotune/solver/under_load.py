@@ -362,15 +362,10 @@ def _bisect_last(lo: int, hi: int, ok) -> int:
     return lo
 
 
-#: Engines that reject a token budget below max_num_seqs: vLLM (vllm/config/scheduler.py SchedulerConfig:
-#: max_num_batched_tokens "must be greater than or equal to max_num_seqs"; see autotune/outputs/emit/gpu.py).
-SEQS_WITHIN_BUDGET = ("vllm",)
-
-
 def largest_limit(evaluator: Evaluator, layout: Layout, budget: int) -> int:
     """Returns the largest max_num_seqs the engine runs with `budget` tokens per step on `layout` (M, or the
     budget where the engine rejects more sequences than tokens)."""
-    if evaluator.load.engine.engine in SEQS_WITHIN_BUDGET:
+    if evaluator.load.engine.seqs_within_budget:
         return min(layout.max_batch, budget)
     return layout.max_batch
 

@@ -23,7 +23,8 @@ KV_ALLOCATIONS = ("on_demand", "reserve_full")
 _GIB = 1024.0 ** 3
 
 _RELEASE_KEYS = ("source", "chunked_prefill", "mixed_batches", "kv_allocation", "max_num_seqs",
-                 "max_num_batched_tokens", "buckets", "prefills_between_decodes")
+                 "max_num_batched_tokens", "buckets", "prefills_between_decodes",
+                 "seqs_within_budget")
 _BUCKET_KEYS = ("decode_batch_sizes", "decode_max_attention", "attention_min", "prefill_chunk_step",
                 "prefill_chunk_max", "prefill_chunk_ladders")
 
@@ -99,6 +100,8 @@ class EngineProfile:
     buckets: Buckets | None = None
     prefills_between_decodes: int | None = None
     """Without mixed steps: prefill steps run before the decoding requests get a step (None: all waiting first)."""
+    seqs_within_budget: bool = False
+    """The engine rejects a token budget per step below max_num_seqs (vLLM), so no limit exceeds the budget."""
 
 
 def engine_names() -> tuple[str, ...]:
@@ -150,7 +153,7 @@ def load_engine(engine: str, hardware: HardwareSpec, release: str | None = None)
         engine=str(data.get("engine", engine)), release=chosen, display_name=str(data.get("display_name", engine)),
         source=str(entry.get("source", "")), chunked_prefill=bool(entry.get("chunked_prefill")),
         mixed_batches=bool(entry.get("mixed_batches")), kv_allocation=allocation, max_num_seqs=seqs,
-        max_num_batched_tokens=tokens,
+        max_num_batched_tokens=tokens, seqs_within_budget=bool(entry.get("seqs_within_budget", False)),
         prefills_between_decodes=_by_device(entry.get("prefills_between_decodes"), hardware, source=source,
                                             field=where + ".prefills_between_decodes"),
         buckets=None if buckets is None else _buckets(buckets, source=source, field=where + ".buckets"))

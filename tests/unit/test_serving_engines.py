@@ -31,6 +31,15 @@ def test_vllm_defaults_follow_the_device_as_arg_utils_does():
     assert (old.max_num_batched_tokens, old.max_num_seqs) == (2048, 256)
 
 
+def test_only_vllm_rejects_a_budget_below_its_batch():
+    # vllm/config/scheduler.py SchedulerConfig: max_num_batched_tokens "must be greater than or equal to
+    # max_num_seqs"; SGLang, TensorRT-LLM and Furiosa LLM state no such rule.
+    h100 = load_hardware("h100-sxm")
+    for release in ("0.8", "0.10"):
+        assert load_engine("vllm", h100, release).seqs_within_budget
+    assert not any(load_engine(name, h100).seqs_within_budget for name in engine_names() if name != "vllm")
+
+
 def test_sglang_chunk_size_by_device_memory():
     # sglang server_args.py: < 35 GiB 2048, < 160 GiB 8192, else 16384.
     assert load_engine("sglang", load_hardware("h100-sxm")).max_num_batched_tokens == 8192
