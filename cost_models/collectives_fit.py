@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import least_squares
 
 DATA_PATH = Path(__file__).resolve().parent / "data" / "rngd_collectives.csv"
 
@@ -55,6 +54,8 @@ def pairwise_allreduce_s(pes: np.ndarray, message_bytes: np.ndarray, *, fixed_s:
 
 def fit_pairwise(points: list[CollectivePoint], *, link_bytes_per_s: float, efficiency: float) -> tuple[float, float]:
     """Returns (fixed_s, pair_s) minimising the squared log error over `points`, both >= 0."""
+    from scipy.optimize import least_squares  # imported here: every run imports this module, few fit
+
     pes = np.array([p.pes for p in points], dtype=np.float64)
     message = np.array([p.message_bytes for p in points])
     per_call = np.array([p.time_per_layer_s / p.allreduces_per_layer for p in points])
