@@ -117,7 +117,8 @@ def ep_load_imbalance(rows: RowInputs, assignments: np.ndarray) -> np.ndarray:
     return np.where(n > 1.0, np.minimum(ratio, n), 1.0)
 
 
-def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
+def stage_flops(rows: RowInputs, work: StageWork,
+                factors: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Returns the FLOPs of one pass of the most loaded stage (which also holds the LM head).
 
     2 FLOPs per multiply-accumulate per active parameter per token; attention scores and
@@ -128,18 +129,20 @@ def stage_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     decode, prefill = _attention_flops(rows, work)
     layers = 2.0 * active * tokens + decode + prefill
     head = 2.0 * rows.lm_head_params * (work.decode_tokens + work.prefill_sequences)
-    return np.where(plain_tp(rows), layers * stage_fraction(rows) + head, _moe_parallel_flops(rows, work))
+    return np.where(plain_tp(rows), layers * stage_fraction(rows) + head, _moe_parallel_flops(rows, work, factors))
 
 
-def _moe_parallel_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
+def _moe_parallel_flops(rows: RowInputs, work: StageWork,
+                        factors: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Returns `stage_flops` under EP / attention DP: the busiest attention group and the busiest EP group.
 
     Attention-side work (the non-routed weights and attention scores) counts the busiest
     attention group's tokens (`attention_group_factors`); routed-expert work counts every token
     of the pass times the EP load imbalance (`ep_load_imbalance`) of its tokens x top-k choices.
-    Both are scaled so that dividing by tp units gives the busiest unit's work.
+    Both are scaled so that dividing by tp units gives the busiest unit's work. `factors`: the pass's
+    `attention_group_factors`, when the caller has them.
     """
-    f_decode, f_prefill = attention_group_factors(rows, work)
+    f_decode, f_prefill = attention_group_factors(rows, work) if factors is None else factors
     tokens = work.decode_tokens + work.prefill_tokens
     busy_tokens = work.decode_tokens * f_decode + work.prefill_tokens * f_prefill
     decode, prefill = _attention_flops(rows, work)
@@ -151,16 +154,18 @@ def _moe_parallel_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
     return layers * stage_fraction(rows) + head
 
 
-def stage_attention_flops(rows: RowInputs, work: StageWork) -> np.ndarray:
+def stage_attention_flops(rows: RowInputs, work: StageWork,
+                          factors: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Returns the attention score and value FLOPs of one pass of the most loaded stage (part of `stage_flops`)."""
     decode, prefill = _attention_flops(rows, work)
-    f_decode, f_prefill = attention_group_factors(rows, work)
+    f_decode, f_prefill = attention_group_factors(rows, work) if factors is None else factors
     plain = plain_tp(rows)
     return np.where(plain, (decode + prefill) * stage_fraction(rows),
                     (decode * f_decode + prefill * f_prefill) * stage_fraction(rows))
 
 
-def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.ndarray, np.ndarray]:
+def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork,
+                                 factors: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns the bytes one TP unit reads in one stage pass: (weights it uses, KV cache).
 
     Dense weights are read once per pass whatever the token count; a MoE layer reads only
@@ -177,7 +182,7 @@ def stage_traffic_bytes_per_unit(rows: RowInputs, work: StageWork) -> tuple[np.n
         + rows.lm_head_params / rows.tp * rows.boundary_bytes_per_param
     read = work.decode_tokens * rows.kv_read_bytes if work.decode_kv_read_bytes is None else work.decode_kv_read_bytes
     # A device reads the KV of its attention group's sequences only: the busiest group's share.
-    f_decode, _ = attention_group_factors(rows, work)
+    f_decode, _ = attention_group_factors(rows, work) if factors is None else factors
     kv = read * frac / kv_split(rows)
     kv = np.where(rows.adp > 1.0, kv * f_decode / rows.adp, kv)
     return weights, kv
@@ -209,12 +214,13 @@ def stage_compute_memory_s(rows: RowInputs, params: CostParams, work: StageWork)
     unit_flops_per_s = rows.peak_flops / rows.units_per_device * efficiency
     # Attention kernels run on the weight format's datapath (trtllm-bench builds FP8 engines with
     # use_fp8_context_fmha) but at their own achieved fraction of its peak.
-    attention = stage_attention_flops(rows, work)
+    factors = attention_group_factors(rows, work)  # once for the three terms that use them
+    attention = stage_attention_flops(rows, work, factors)
     attention_flops_per_s = rows.peak_flops / rows.units_per_device * params.attention_compute_efficiency
-    compute_s = (stage_flops(rows, work) - attention) / (rows.tp * unit_flops_per_s) \
+    compute_s = (stage_flops(rows, work, factors) - attention) / (rows.tp * unit_flops_per_s) \
         + attention / (rows.tp * attention_flops_per_s)
     unit_bytes_per_s = rows.memory_bandwidth_bytes_per_s / rows.units_per_device
-    weights, kv = stage_traffic_bytes_per_unit(rows, work)
+    weights, kv = stage_traffic_bytes_per_unit(rows, work, factors)
     memory_s = weights / (unit_bytes_per_s * params.bandwidth_efficiency) \
         + kv / (unit_bytes_per_s * params.attention_bandwidth_efficiency)
     return compute_s, memory_s

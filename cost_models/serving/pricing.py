@@ -115,6 +115,7 @@ class StepPricer:
         # `steady_state=False`): the engines' time-averaged balance ratio would count that imbalance twice.
         self.plain = bool(memory.plain_tp(rows)[0])
         self._moe_cache: dict[tuple[float, float, float, float], tuple[float, float, float, float, float]] = {}
+        self._moe_rows = None if self.plain else take_inputs(rows, np.zeros(3, dtype=np.int64))
         self._coefficients()
         self._tables()
 
@@ -209,7 +210,7 @@ class StepPricer:
         key = (decode, prefill, ending, prompts)
         terms = self._moe_cache.get(key)
         if terms is None:
-            rows = take_inputs(self.rows, np.zeros(3, dtype=np.int64))
+            rows = self._moe_rows
             zero = np.zeros(3)
             work = timing.StageWork(decode_tokens=zero + decode, prefill_tokens=zero + prefill,
                                     prefill_sequences=zero + ending,

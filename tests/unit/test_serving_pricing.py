@@ -12,22 +12,26 @@ from cost_models.serving.pricing import Attention, attention_of, build_pricer, l
 
 PARAMS = load_params()
 
-# (model, hardware, dtype, tp, pp): dense, PP, MoE, sliding windows on RNGD, a PCIe device.
+# (model, hardware, dtype, tp, pp, ep, adp): dense, PP, MoE (plain TP, expert parallel, attention data parallel),
+# sliding windows on RNGD, a PCIe device.
 LAYOUTS = [
-    ("llama-3.1-70b", "h100-sxm", "fp8", 4, 1),
-    ("llama-3.1-70b", "a100-sxm-80g", "bf16", 4, 2),
-    ("llama-3.1-8b", "l40s", "bf16", 2, 4),
-    ("mixtral-8x7b-v0.1", "h100-sxm", "bf16", 2, 1),
-    ("gpt-oss-20b", "rngd", "bf16", 8, 1),
-    ("qwen3-4b", "rngd", "fp8", 8, 2),
+    ("llama-3.1-70b", "h100-sxm", "fp8", 4, 1, 1, 1),
+    ("llama-3.1-70b", "a100-sxm-80g", "bf16", 4, 2, 1, 1),
+    ("llama-3.1-8b", "l40s", "bf16", 2, 4, 1, 1),
+    ("mixtral-8x7b-v0.1", "h100-sxm", "bf16", 2, 1, 1, 1),
+    ("deepseek-v3", "h200-sxm", "fp8", 8, 1, 8, 8),
+    ("deepseek-v3", "h200-sxm", "fp8", 4, 2, 4, 1),
+    ("qwen3-235b-a22b", "h100-sxm", "fp8", 8, 1, 1, 4),
+    ("gpt-oss-20b", "rngd", "bf16", 8, 1, 1, 1),
+    ("qwen3-4b", "rngd", "fp8", 8, 2, 1, 1),
 ]
 
 
-@pytest.mark.parametrize("model_name,hardware_name,dtype,tp,pp", LAYOUTS)
-def test_fast_step_price_equals_pass_latency_on_random_mixes(model_name, hardware_name, dtype, tp, pp):
+@pytest.mark.parametrize("model_name,hardware_name,dtype,tp,pp,ep,adp", LAYOUTS)
+def test_fast_step_price_equals_pass_latency_on_random_mixes(model_name, hardware_name, dtype, tp, pp, ep, adp):
     model, hardware = load_model(model_name), load_hardware(hardware_name)
     pricer, _ = build_pricer(model, hardware, dtype=dtype, kv_dtype=dtype, tp=tp, pp=pp, params=PARAMS,
-                             max_tokens=9000)
+                             max_tokens=9000, ep=ep, adp=adp)
     rng = np.random.default_rng(7)
     for _ in range(300):
         decode = int(rng.integers(0, 512))
@@ -45,7 +49,8 @@ def test_fast_step_price_equals_pass_latency_on_random_mixes(model_name, hardwar
         work = timing.StageWork(decode_tokens=arr(decode), prefill_tokens=arr(prefill), prefill_sequences=arr(ending),
                                 decode_attention_flops=arr(decode_pairs * pricer.flops_per_pair),
                                 decode_kv_read_bytes=arr(decode_pairs * pricer.kv_bytes_per_pair),
-                                prefill_attention_flops=arr(prefill_pairs * pricer.flops_per_pair))
+                                prefill_attention_flops=arr(prefill_pairs * pricer.flops_per_pair),
+                                prefill_prompts=arr(max(sequences - decode, ending) if prefill else 0.0))
         # The reference with the parameters the device is priced with (RNGD's own fit: CostParams.for_hardware).
         exact = float(timing.pass_latency_s(pricer.rows, PARAMS.for_hardware(hardware_name), work)[0])
         assert fast == pytest.approx(exact, rel=1e-3)
