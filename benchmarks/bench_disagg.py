@@ -17,6 +17,9 @@ CASES = (
     ("DeepSeek-V3 on 16 H200, 2 req/s, 2000 in / 500 out, p90 TTFT 2 s, TPOT 50 ms",
      ["--model", "deepseek-v3", "--hardware", "h200-sxm", "--cards", "16", "--input-len", "2000", "--output-len",
       "500", "--ttft-ms", "2000", "--tpot-ms", "50", "--rate", "2"]),
+    ("DeepSeek-V3 on 16 H200, 8 req/s (no 8-GPU layout keeps up: every layout is simulated)",
+     ["--model", "deepseek-v3", "--hardware", "h200-sxm", "--cards", "16", "--input-len", "2000", "--output-len",
+      "500", "--ttft-ms", "2000", "--tpot-ms", "50", "--rate", "8"]),
     ("Llama-3.1-70B on 16 RNGD (2026.4), 1 req/s, 1000 in / 200 out, p90 TTFT 2 s, TPOT 100 ms",
      ["--model", "llama-3.1-70b", "--hardware", "rngd", "--cards", "16", "--space", "furiosa-2026.4",
       "--input-len", "1000", "--output-len", "200", "--ttft-ms", "2000", "--tpot-ms", "100", "--rate", "1"]),
@@ -43,7 +46,10 @@ def main() -> None:
             modes = data.get("modes") or {}
             ratio = f" ({modes['ratio']}x)" if modes.get("ratio") is not None else ""
             winner = f"; winner {modes.get('winner')}{ratio}" if modes else ""
-            print(f"    --mode {mode:<7} {elapsed:6.2f} s  {answer}{winner}")
+            load = data["assumptions"]["load"]
+            runs = load.get("simulations")
+            runs = f"; {runs} aggregated settings simulated" if runs is not None else ""
+            print(f"    --mode {mode:<7} {elapsed:6.2f} s  {answer}{winner}{runs}")
 
 
 if __name__ == "__main__":
