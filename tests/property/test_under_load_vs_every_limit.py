@@ -106,3 +106,34 @@ def test_pruned_layouts_could_not_beat_the_answer(scanned):
         for o in outcomes:
             if o.failure is None:
                 assert ul.objective_key(o, "goodput", load) >= best
+
+
+@pytest.mark.parametrize("objective", ("throughput", "latency"))
+def test_the_top_three_equal_the_scan_best_of_each_layout(scanned, objective):
+    """The answers after the first are cut by the third best's key (`best_setting`'s `beat`, `tpot_cut_ms`): the
+    three best layouts must still be the scan's, each at its own best limit and budget."""
+    req, load, evaluator, every = scanned
+    best_of: dict = {}
+    for o in _representatives(every):
+        if o.failure is None:
+            key = ul.objective_key(o, objective, load)
+            if o.layout.key not in best_of or key < best_of[o.layout.key][0]:
+                best_of[o.layout.key] = (key, o)
+    expected = sorted((key, layout) for layout, (key, _) in best_of.items())[:3]
+    answer = ul.search(req, load, objective, top=3, evaluator=evaluator)
+    assert [(ul.objective_key(o, objective, load), o.layout.key) for o in answer.best] == expected
+
+
+def test_a_fresh_search_simulates_fewer_settings_and_answers_the_same(scanned):
+    """Without the scan's runs the search settles budgets from the limit that settled the last one (one run when
+    its queue and TPOT both fail): same answer, and in an open loop under a quarter of the scan's settings."""
+    req, load, evaluator, every = scanned
+    fresh = ul.Evaluator(req, load)
+    for objective in ("throughput", "latency"):
+        answer = ul.search(req, load, objective, top=1, evaluator=fresh)
+        scanned_answer = ul.search(req, load, objective, top=1, evaluator=evaluator)
+        assert (answer.best[0].layout, answer.best[0].max_num_seqs, answer.best[0].max_num_batched_tokens) == (
+            scanned_answer.best[0].layout, scanned_answer.best[0].max_num_seqs,
+            scanned_answer.best[0].max_num_batched_tokens)
+    if load.concurrency is None:  # a closed loop scans every limit below its peak: no certificate
+        assert len(fresh.cache) < sum(len(outcomes) for outcomes in every.values()) / 4
