@@ -205,13 +205,39 @@ def _counts_words(result: RecommendResult) -> str:
     total, feasible = result.candidates_total, result.candidates_feasible
     load = result.assumptions.load
     if load is not None:
-        return (f"{load['layouts_simulated']} of {total} layouts simulated (the rest cannot beat the answer), "
-                f"{feasible} of them feasible")
+        disagg = load.get("disaggregated")
+        if disagg is not None:
+            agg_total = total - disagg["deployments_verified"]
+            agg_feasible = feasible - disagg["deployments_feasible"]
+            words = (f"disaggregated: {disagg['deployments_verified']} deployments simulated whole, "
+                     f"{disagg['deployments_feasible']} of them feasible, after {disagg['cp_sat_solves']} CP-SAT "
+                     f"solves")
+            if load.get("mode") == "disagg":
+                return words
+            return f"aggregated: {_layout_words(load, agg_total, agg_feasible)}; {words}"
+        return _layout_words(load, total, feasible)
     if result.recommendations or result.status == "INFEASIBLE":
         return f"{feasible} of {total} candidates feasible"
     # UNKNOWN: rows that meet every limit on their own exist, but the solver chose none in time; calling
     # them "feasible" beside "no configuration found" reads as a contradiction.
     return f"none chosen among {total} candidates, of which {feasible} meet every limit on their own"
+
+
+def _layout_words(load: dict, total: int, feasible: int) -> str:
+    """Returns what the search under load did with the layouts: simulated, feasible, infeasible, and cut (runs
+    that proved a layout could not beat the answer before its best setting was known)."""
+    simulated = load["layouts_simulated"]
+    infeasible = load.get("layouts_infeasible")
+    if infeasible is None:  # a result without the split (a plan, a sweep point)
+        return (f"{simulated} of {total} layouts simulated (the rest cannot beat the answer), "
+                f"{feasible} of them feasible")
+    cut = simulated - feasible - infeasible
+    words = f"{simulated} of {total} layouts simulated: {feasible} feasible, {infeasible} infeasible"
+    if cut:
+        words += f", {cut} cut once they could not beat the answer"
+    if simulated < total:
+        words += f"; the other {total - simulated} cannot beat it"
+    return words
 
 
 def why_lines(reasons: Sequence[str]) -> list[str]:

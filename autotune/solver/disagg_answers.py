@@ -190,7 +190,9 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
     merged.sort(key=lambda item: item[:3])
     recs = tuple(item[3] for item in merged[:top])
     disagg_load = {"status": d_answer.status, "cp_sat_solves": d_answer.solves,
-                   "deployments_verified": len(d_answer.verified), "simulations": d_answer.simulations,
+                   "deployments_verified": len(d_answer.verified),
+                   "deployments_feasible": sum(o.failure is None for o in d_answer.verified),
+                   "pool_layouts_priced": len(d_answer.capacities), "simulations": d_answer.simulations,
                    "coefficients": [{"role": c.role, "tensor_parallel_size": c.layout.tp,
                                      "pipeline_parallel_size": c.layout.pp, "devices": c.layout.devices_per_group,
                                      "replicas_needed": c.replicas_needed, "rate_per_replica": round(c.rate_per_s, 6),
@@ -203,7 +205,9 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
     else:
         base = None
         assumptions = dataclasses.replace(request.assumptions(), load={
-            **load_answers.load_assumptions(load), "mode": mode, "disaggregated": disagg_load})
+            **load_answers.load_assumptions(load, layouts_simulated=len(d_answer.capacities),
+                                            simulations=d_answer.simulations),
+            "mode": mode, "disaggregated": disagg_load})
     statuses = [entry[0] for entry in (agg_entry, disagg_entry) if entry is not None]
     proven = all(st in (OPTIMAL, INFEASIBLE) for st in statuses)  # else a time limit or the verification cap
     if recs:

@@ -73,11 +73,13 @@ def serving_metrics(static: dict, outcome: Outcome, load: Load) -> dict:
 def load_assumptions(load: Load, answer: LoadAnswer | None = None, *, layouts_simulated: int = 0,
                      simulations: int = 0) -> dict:
     """Returns what a result under load was simulated with (the `load` entry of the assumptions)."""
+    split = {}
     if answer is not None:
         layouts_simulated, simulations = answer.layouts_simulated, answer.simulations
+        split = {"layouts_infeasible": len(answer.rejected)}
     return {"traffic": load.text, "rate_per_s": load.rate_per_s, "concurrency": load.concurrency,
             "lengths": load.lengths_text, "slo_percentile": load.percentile, "engine": load.engine.engine,
             "engine_release": load.engine.release, "requests_per_simulation": load.requests, "seed": load.seed,
-            "layouts_simulated": layouts_simulated, "simulations": simulations} | (
+            "layouts_simulated": layouts_simulated, "simulations": simulations} | split | (
                 {} if answer is None or answer.status not in (FEASIBLE, UNKNOWN) else
                 {"stopped_by_time_limit": True, "gap": None if answer.gap is None else round(answer.gap, 6)})

@@ -55,6 +55,23 @@ def test_text_report_has_the_comparison_line():
                                  or "tie at 6 requests/s within the same SLOs" in text)
 
 
+def test_status_line_counts_what_each_mode_searched():
+    """--mode disagg runs no aggregated search: the status line counts the deployments the disaggregated search
+    simulated, and the load line its pool layouts and runs (a new user read '0 of 4 layouts simulated')."""
+    run = autotune(*BASE, "--rate", "6", "--mode", "disagg", "--json")
+    assert run.code == 0, run.stderr
+    load = run.json()["assumptions"]["load"]
+    disagg = load["disaggregated"]
+    assert load["layouts_simulated"] == disagg["pool_layouts_priced"] > 0
+    assert load["simulations"] == disagg["simulations"] > 0
+    text = autotune(*BASE, "--rate", "6", "--mode", "disagg").stdout.replace("\n  ", " ")
+    assert (f"disaggregated: {disagg['deployments_verified']} deployments simulated whole, "
+            f"{disagg['deployments_feasible']} of them feasible") in text
+    assert "layouts simulated:" not in text.splitlines()[0]
+    both = autotune(*BASE, "--rate", "6").stdout.replace("\n  ", " ").splitlines()[0]
+    assert "aggregated: " in both and "layouts simulated: " in both and "disaggregated: " in both
+
+
 @pytest.mark.parametrize("args, flag, words", [
     (("--mode", "disagg"), "--mode", "--rate"),                                      # static: needs a rate
     (("--concurrency", "8", "--mode", "both"), "--mode", "--rate"),                # closed loop
