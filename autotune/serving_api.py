@@ -129,6 +129,10 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
             cv = _positive_float(cv, "--cv")
         traffic = Traffic(requests=requests, lengths=lengths, rate_per_s=rate, arrival=arrival, cv=cv, seed=seed)
     profile = load_engine(engine or default_engine(device), device, release)
+    ranks = _positive_int(adp, "--adp") if profile.limits_per_attention_dp_rank else 1
+    # The flags are the engine's: per attention-DP rank where it schedules each rank on its own (vLLM, TensorRT-LLM).
+    max_num_seqs = None if max_num_seqs is None else max_num_seqs * ranks
+    max_num_batched_tokens = None if max_num_batched_tokens is None else max_num_batched_tokens * ranks
     if mode == "disagg":
         from cost_models.serving.disagg import simulate_disaggregated
         return simulate_disaggregated(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,

@@ -53,10 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--release", default=None, metavar="VERSION",
                         help="engine release of the profile (default: the profile's newest)" + _NO_DEFAULT)
     parser.add_argument("--max-num-seqs", default=None, metavar="N",
-                        help="sequences per engine step (default: the engine's)" + _NO_DEFAULT)
+                        help="sequences per engine step, as the engine's flag takes it: per attention-DP rank "
+                             "under --adp for vLLM and TensorRT-LLM (default: the engine's)" + _NO_DEFAULT)
     parser.add_argument("--max-num-batched-tokens", default=None, metavar="N",
-                        help="tokens per engine step, the chunked-prefill budget (default: the engine's)"
-                             + _NO_DEFAULT)
+                        help="tokens per engine step, the chunked-prefill budget, as the engine's flag takes it "
+                             "(per attention-DP rank as --max-num-seqs; default: the engine's)" + _NO_DEFAULT)
     parser.add_argument("--workload", default=None, metavar="FILE",
                         help="CSV or JSONL of input_len, output_len per request (a sample; with a weight or count "
                              "column, a histogram); with a timestamp_s column, a trace replayed at its times"

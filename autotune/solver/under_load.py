@@ -9,7 +9,10 @@ two from 512 to 16,384 (Furiosa LLM: its compiled prefill chunk sizes). The budg
 not every integer, because the simulated latencies are not monotone in it (TTFT p90 of Llama-3.1-8B on one
 H100 at 10 requests/s, 2,000 in / 200 out: 144 ms at 4,096 and 153 ms at 8,192), so no bisection is valid,
 and every integer would cost thousands of runs per layout. Traffic is split evenly over the DP replicas, as
-`simulate` splits it.
+`simulate` splits it. Where the engine takes its limits per attention-DP rank (vLLM's data-parallel engine
+cores, TensorRT-LLM's enable_attention_dp: `EngineProfile.limits_per_attention_dp_rank`), an ADP layout's
+replica runs ADP x the flags: its max_num_seqs are the multiples of ADP and its budgets the ladder times ADP
+(`rank_scale`), so that `--emit` writes whole flags that run what was simulated.
 
 A setting is feasible when the simulated replicas keep up (open loop: the simulator's overload test
 and the plan's drain test; a closed loop always keeps up) and the SLO percentiles hold. Objectives:
@@ -212,18 +215,25 @@ class Evaluator:
         self.cache: dict[tuple[int, ...], Outcome] = {}
         self.bounds: dict[tuple[int, int, int, int], ServingResult] = {}
         self.budgets = token_budgets(load, request.model.model_type)
-        """The token budgets searched, the engine's default first."""
+        """The token budgets searched, the engine's default first, as the engine's flag takes them (per
+        attention-DP rank where the engine's limits are; `budgets_of` gives a layout's replica budgets)."""
         self.hints: dict[tuple[int, ...] | None, int] = {}
         """By layout key: the limit that ended or bounded its last budget's search (`feasible_interval`); None:
         the last of any layout (a first guess for a layout not searched yet)."""
 
     def outcome(self, layout: Layout, seqs: int, budget: int | None = None) -> Outcome:
         """Returns the outcome of `seqs` sequences and `budget` tokens per step (None: the default budget)."""
-        budget = self.budgets[0] if budget is None else budget
+        budget = self.budgets_of(layout)[0] if budget is None else budget
         key = (*layout.key, seqs, budget)
         if key not in self.cache:
             self.cache[key] = self._simulate(layout, seqs, budget)
         return self.cache[key]
+
+    def budgets_of(self, layout: Layout) -> tuple[int, ...]:
+        """Returns the replica token budgets searched on `layout`, the engine's default first: `budgets` times the
+        attention-DP ranks when the engine's limits are per rank (`rank_scale`)."""
+        scale = rank_scale(self.load.engine, layout)
+        return tuple(b * scale for b in self.budgets)
 
     def _replica(self, layout: Layout, seqs: int, budget: int) -> ReplicaLayout:
         # The plan's replica record; its device grouping is not used here (the fleet layout counts devices).
@@ -269,7 +279,7 @@ class Evaluator:
             # One request alone: no other work shares a step, so no budget lowers its latency below this run's
             # at the largest budget searched (its prompt in the fewest chunks).
             self.bounds[key] = self._closed_loop(one, 1, clients=1, requests=ALONE_REQUESTS,
-                                                 budget=max(self.budgets))
+                                                 budget=max(self.budgets_of(layout)))
         return self.bounds[key]
 
 
@@ -324,7 +334,7 @@ def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, 
     tpot = outcome.tpot_ms if not math.isnan(outcome.tpot_ms) else 0.0
     budget = outcome.max_num_batched_tokens
     # The engine's default budget first (the flag a user need not set), then the smaller budget.
-    budget_key = (float(budget != load.engine.max_num_batched_tokens), float(budget))
+    budget_key = (float(budget != default_budget(load, layout)), float(budget))
     tail = (float(layout.devices),) + budget_key + (tpot, float(outcome.max_num_seqs))
     if objective == "goodput":  # ties: fewer devices, then the smaller limit (the scan stops at the first full one)
         return (-goodput_per_s(outcome, load) / layout.devices, float(layout.devices)) + budget_key + (
@@ -351,34 +361,55 @@ def bound_key(evaluator: Evaluator, layout: Layout, objective: str) -> float | N
     return -math.inf if math.isnan(value) else value
 
 
-def _bisect_first(lo: int, hi: int, ok) -> int:
-    """Returns the smallest m in [lo, hi] with ok(m), given ok is monotone rising and ok(hi)."""
+def _bisect_first(lo: int, hi: int, ok, unit: int = 1) -> int:
+    """Returns the smallest m in [lo, hi] with ok(m) among multiples of `unit` (lo and hi are), given ok is
+    monotone rising and ok(hi)."""
+    lo, hi = lo // unit, hi // unit
     while lo < hi:
         mid = (lo + hi) // 2
-        if ok(mid):
+        if ok(mid * unit):
             hi = mid
         else:
             lo = mid + 1
-    return lo
+    return lo * unit
 
 
-def _bisect_last(lo: int, hi: int, ok) -> int:
-    """Returns the largest m in [lo, hi] with ok(m), given ok is monotone falling and ok(lo)."""
+def _bisect_last(lo: int, hi: int, ok, unit: int = 1) -> int:
+    """Returns the largest m in [lo, hi] with ok(m) among multiples of `unit` (lo and hi are), given ok is
+    monotone falling and ok(lo)."""
+    lo, hi = lo // unit, hi // unit
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if ok(mid):
+        if ok(mid * unit):
             lo = mid
         else:
             hi = mid - 1
-    return lo
+    return lo * unit
+
+
+def rank_scale(engine: EngineProfile, layout: Layout) -> int:
+    """Returns how many engine schedulers share `layout`'s replica: its attention DP degree when the engine's
+    limits are per attention-DP rank (`EngineProfile.limits_per_attention_dp_rank`: each rank schedules its own
+    requests, so the replica holds ranks x the flag's sequences and tokens), else 1."""
+    return layout.adp if engine.limits_per_attention_dp_rank else 1
+
+
+def limit_unit(evaluator: Evaluator, layout: Layout) -> int:
+    """Returns the step between the replica max_num_seqs the engine can be given on `layout` (`rank_scale`)."""
+    return rank_scale(evaluator.load.engine, layout)
+
+
+def default_budget(load: Load, layout: Layout) -> int:
+    """Returns the replica token budget of the engine's default flag on `layout` (`rank_scale`)."""
+    return int(load.engine.max_num_batched_tokens) * rank_scale(load.engine, layout)
 
 
 def largest_limit(evaluator: Evaluator, layout: Layout, budget: int) -> int:
     """Returns the largest max_num_seqs the engine runs with `budget` tokens per step on `layout` (M, or the
-    budget where the engine rejects more sequences than tokens)."""
-    if evaluator.load.engine.seqs_within_budget:
-        return min(layout.max_batch, budget)
-    return layout.max_batch
+    budget where the engine rejects more sequences than tokens), a multiple of `limit_unit` (0: none fits)."""
+    largest = min(layout.max_batch, budget) if evaluator.load.engine.seqs_within_budget else layout.max_batch
+    unit = limit_unit(evaluator, layout)
+    return largest // unit * unit
 
 
 class Interval:
@@ -388,16 +419,16 @@ class Interval:
     bisection when first asked for (the latency objectives need lo only; the scans stop where TPOT fails).
     """
 
-    def __init__(self, *, lo: int, top: int, at) -> None:
-        self.lo, self.top, self.at = lo, top, at
+    def __init__(self, *, lo: int, top: int, at, unit: int = 1) -> None:
+        self.lo, self.top, self.at, self.unit = lo, top, at, unit
 
     @functools.cached_property
     def hi(self) -> int:
-        return _bisect_last(self.lo, self.top, lambda m: self.at(m).tpot_ok)
+        return _bisect_last(self.lo, self.top, lambda m: self.at(m).tpot_ok, self.unit)
 
     def scan(self):
-        """Yields the outcomes of lo, lo + 1, ... while TPOT holds (up to hi, without bisecting for it)."""
-        for m in range(self.lo, self.top + 1):
+        """Yields the outcomes of lo, lo + unit, ... while TPOT holds (up to hi, without bisecting for it)."""
+        for m in range(self.lo, self.top + 1, self.unit):
             outcome = self.at(m)
             if not outcome.tpot_ok:
                 return
@@ -415,8 +446,11 @@ def feasible_interval(evaluator: Evaluator, layout: Layout, budget: int | None =
     this budget. The limit that ended or bounded this layout's last budget is tried first (`Evaluator.hints`):
     budgets of one layout tend to end at the same limit, and one run there often settles the budget.
     """
-    budget = evaluator.budgets[0] if budget is None else budget
+    budget = evaluator.budgets_of(layout)[0] if budget is None else budget
     largest = largest_limit(evaluator, layout, budget)
+    unit = limit_unit(evaluator, layout)
+    if largest < 1:
+        return None, _no_rank_limit(layout, budget)
     cut = evaluator.setting.tpot_ms if evaluator.setting.tpot_ms is not None else math.inf
     if tpot_cut_ms is not None:
         cut = min(cut, tpot_cut_ms)
@@ -432,34 +466,48 @@ def feasible_interval(evaluator: Evaluator, layout: Layout, budget: int | None =
         return None, None  # cut: lo's TPOT is above `tpot_cut_ms`
 
     hint = evaluator.hints.get(layout.key, evaluator.hints.get(None))
+    if hint is not None:
+        hint = max(hint // unit, 1) * unit
     if hint is not None and hint < largest:
         stop = ended(hint, evaluator.outcome(layout, hint, budget))
         if stop is not None:
             return stop
     full = evaluator.outcome(layout, largest, budget)
-    top = min(full.result.peak_running + 1, largest)  # limits top..M all run exactly as M does
+    top = min(_above_peak(full, unit), largest)  # limits top..M all run exactly as M does
 
     def at(m: int) -> Outcome:
         return full if m >= top else evaluator.outcome(layout, m, budget)
 
     if not at(top).queue_ok:
         return None, f"{full.failure} (max_num_seqs {largest}, {budget} tokens per step)"
-    lo, hi = 1, top  # bisect for lo, the fewest sequences that keep the queue within the SLOs
+    lo, hi = 1, top // unit  # bisect for lo, the fewest sequences that keep the queue within the SLOs
     while lo < hi:
         mid = (lo + hi) // 2
-        probe = at(mid)
+        probe = at(mid * unit)
         if probe.queue_ok:
             hi = mid
             continue
-        stop = ended(mid, probe)
+        stop = ended(mid * unit, probe)
         if stop is not None:
             return stop
         lo = mid + 1
+    lo *= unit
     evaluator.hints[layout.key] = evaluator.hints[None] = lo
     if not at(lo).tpot_ok:
         return None, (f"{at(lo).failure} (max_num_seqs {lo}, the fewest that keep the queue within the SLOs, "
                       f"{budget} tokens per step)")
-    return Interval(lo=lo, top=top, at=at), None
+    return Interval(lo=lo, top=top, at=at, unit=unit), None
+
+
+def _above_peak(full: Outcome, unit: int) -> int:
+    """Returns the smallest limit (a multiple of `unit`) above the run's peak of running requests: it and every
+    larger limit run exactly as the largest does."""
+    return -(-(full.result.peak_running + 1) // unit) * unit
+
+
+def _no_rank_limit(layout: Layout, budget: int) -> str:
+    return (f"no max_num_seqs per attention-DP rank fits: {layout.adp} ranks need at least {layout.adp} "
+            f"sequences, and the replica holds {layout.max_batch} ({budget} tokens per step)")
 
 
 def closed_loop_feasible(evaluator: Evaluator, layout: Layout,
@@ -470,11 +518,14 @@ def closed_loop_feasible(evaluator: Evaluator, layout: Layout,
     A closed loop's clients send in waves whose TTFT need not fall as the limit rises (two prompts that share
     a step at an even limit wait apart at the odd one), so every limit below the run's peak is simulated: at
     most the clients, since no more requests than clients are ever in flight."""
-    budget = evaluator.budgets[0] if budget is None else budget
+    budget = evaluator.budgets_of(layout)[0] if budget is None else budget
     largest = largest_limit(evaluator, layout, budget)
+    unit = limit_unit(evaluator, layout)
+    if largest < 1:
+        return [], _no_rank_limit(layout, budget)
     full = evaluator.outcome(layout, largest, budget)
-    top = min(full.result.peak_running + 1, largest)
-    outcomes = [evaluator.outcome(layout, m, budget) for m in range(1, top)] + [full]
+    top = min(_above_peak(full, unit), largest)
+    outcomes = [evaluator.outcome(layout, m, budget) for m in range(unit, top, unit)] + [full]
     feasible = [o for o in outcomes if o.failure is None]
     if feasible:
         return feasible, None
@@ -498,7 +549,7 @@ def best_limit(evaluator: Evaluator, layout: Layout, objective: str, budget: int
     if objective == "ttft":  # the lowest TTFT is hi's; the smallest limit with it has the lowest TPOT too
         hi = interval.hi
         fastest = at(hi).ttft_ms
-        chosen = [at(_bisect_first(lo, hi, lambda m: at(m).ttft_ms <= fastest))]
+        chosen = [at(_bisect_first(lo, hi, lambda m: at(m).ttft_ms <= fastest, interval.unit))]
     elif objective in ("goodput", "e2e"):
         chosen = []
         for outcome in interval.scan():
@@ -523,9 +574,9 @@ def tpot_cut_ms(evaluator: Evaluator, layout: Layout, objective: str, budget: in
     if objective == "latency":
         return beat[0]
     if objective == "throughput":
-        budget = evaluator.budgets[0] if budget is None else budget
+        budget = evaluator.budgets_of(layout)[0] if budget is None else budget
         bound = bound_key(evaluator, layout, objective)
-        mine = (bound, float(layout.devices), float(budget != evaluator.load.engine.max_num_batched_tokens),
+        mine = (bound, float(layout.devices), float(budget != default_budget(evaluator.load, layout)),
                 float(budget))
         return beat[4] if mine == tuple(beat[:4]) else None
     return None
@@ -541,7 +592,7 @@ def best_setting(evaluator: Evaluator, layout: Layout, objective: str,
     that leaves no outcome, (None, None) says the layout was cut, not found infeasible.
     """
     load = evaluator.load
-    default, *others = evaluator.budgets
+    default, *others = evaluator.budgets_of(layout)
     best, why = best_limit(evaluator, layout, objective, default, beat)
     bound = bound_key(evaluator, layout, objective)
     if best is not None and objective in ("goodput", "throughput") and bound is not None \
@@ -581,7 +632,7 @@ def front(request: Request, load: Load, *, per_device: bool,
     rejected: list[tuple[Layout, str]] = []
     for layout in layouts_of(request, moe=True):
         reasons = []
-        for budget in evaluator.budgets:
+        for budget in evaluator.budgets_of(layout):
             if load.concurrency is not None:
                 feasible, why = closed_loop_feasible(evaluator, layout, budget)
                 points.extend(feasible)
@@ -591,7 +642,7 @@ def front(request: Request, load: Load, *, per_device: bool,
                     points.append(interval.at(interval.lo))
             if why is not None:
                 reasons.append(why)
-        if len(reasons) == len(evaluator.budgets):
+        if len(reasons) == len(evaluator.budgets_of(layout)):
             rejected.append((layout, reasons[0]))
 
     def throughput(o: Outcome) -> float:
@@ -599,7 +650,7 @@ def front(request: Request, load: Load, *, per_device: bool,
 
     ordered = sorted(points, key=lambda o: (o.tpot_ms if not math.isnan(o.tpot_ms) else 0.0, -throughput(o),
                                             o.layout.devices, o.layout.key,
-                                            o.max_num_batched_tokens != load.engine.max_num_batched_tokens,
+                                            o.max_num_batched_tokens != default_budget(load, o.layout),
                                             o.max_num_batched_tokens, o.max_num_seqs))
     kept: list[Outcome] = []
     for o in ordered:

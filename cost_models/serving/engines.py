@@ -24,7 +24,7 @@ _GIB = 1024.0 ** 3
 
 _RELEASE_KEYS = ("source", "chunked_prefill", "mixed_batches", "kv_allocation", "max_num_seqs",
                  "max_num_batched_tokens", "buckets", "prefills_between_decodes",
-                 "seqs_within_budget")
+                 "seqs_within_budget", "limits_per_attention_dp_rank")
 _BUCKET_KEYS = ("decode_batch_sizes", "decode_max_attention", "attention_min", "prefill_chunk_step",
                 "prefill_chunk_max", "prefill_chunk_ladders")
 
@@ -102,6 +102,10 @@ class EngineProfile:
     """Without mixed steps: prefill steps run before the decoding requests get a step (None: all waiting first)."""
     seqs_within_budget: bool = False
     """The engine rejects a token budget per step below max_num_seqs (vLLM), so no limit exceeds the budget."""
+    limits_per_attention_dp_rank: bool = False
+    """Under attention data parallelism each rank runs its own scheduler with the flags' max_num_seqs and token
+    budget (vLLM's data-parallel engine cores, TensorRT-LLM's enable_attention_dp), so a replica's limits are
+    ranks x the flags; False: the engine divides the replica's flags over its ranks (SGLang)."""
 
 
 def engine_names() -> tuple[str, ...]:
@@ -154,6 +158,7 @@ def load_engine(engine: str, hardware: HardwareSpec, release: str | None = None)
         source=str(entry.get("source", "")), chunked_prefill=bool(entry.get("chunked_prefill")),
         mixed_batches=bool(entry.get("mixed_batches")), kv_allocation=allocation, max_num_seqs=seqs,
         max_num_batched_tokens=tokens, seqs_within_budget=bool(entry.get("seqs_within_budget", False)),
+        limits_per_attention_dp_rank=bool(entry.get("limits_per_attention_dp_rank", False)),
         prefills_between_decodes=_by_device(entry.get("prefills_between_decodes"), hardware, source=source,
                                             field=where + ".prefills_between_decodes"),
         buckets=None if buckets is None else _buckets(buckets, source=source, field=where + ".buckets"))

@@ -30,12 +30,15 @@ from cost_models.serving.traffic import Traffic, open_arrivals_s
 
 
 def engine_limits(engine: EngineProfile, params: CostParams, *, max_num_seqs: int | None,
-                  max_num_batched_tokens: int | None) -> tuple[int, int]:
-    """Returns (max sequences, token budget) per step: the overrides, else the profile, else the cost model's cap."""
-    seqs = max_num_seqs or engine.max_num_seqs or int(params.max_batch_per_replica)
+                  max_num_batched_tokens: int | None, adp: int = 1) -> tuple[int, int]:
+    """Returns a replica's (max sequences, token budget) per step: the overrides (the replica's), else the profile's
+    defaults (times `adp` where the engine's limits are per attention-DP rank: each rank schedules with them,
+    `EngineProfile.limits_per_attention_dp_rank`), else the cost model's cap."""
+    ranks = adp if engine.limits_per_attention_dp_rank else 1
+    seqs = max_num_seqs or (engine.max_num_seqs and engine.max_num_seqs * ranks) or int(params.max_batch_per_replica)
     if engine.buckets is not None:
         seqs = min(seqs, engine.buckets.decode_batch_sizes[-1])
-    tokens = max_num_batched_tokens or engine.max_num_batched_tokens
+    tokens = max_num_batched_tokens or engine.max_num_batched_tokens * ranks
     return int(seqs), int(tokens)
 
 
@@ -54,7 +57,7 @@ def prepare_replica(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
     if engine.buckets is not None:  # the model's artifacts may pad prefill chunks to their own ladder
         engine = replace(engine, buckets=engine.buckets.for_model(model.model_type))
     seqs, tokens = engine_limits(engine, params, max_num_seqs=max_num_seqs,
-                                 max_num_batched_tokens=max_num_batched_tokens)
+                                 max_num_batched_tokens=max_num_batched_tokens, adp=adp)
     step_tokens = tokens + seqs
     if engine.buckets is not None:
         step_tokens = max(engine.buckets.padded_chunk(tokens), engine.buckets.decode_batch_sizes[-1])

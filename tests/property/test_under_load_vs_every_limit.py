@@ -52,7 +52,7 @@ def scanned(request):
     evaluator = ul.Evaluator(req, load)
     every = {(layout, budget): [evaluator.outcome(layout, m, budget)
                                 for m in range(1, ul.largest_limit(evaluator, layout, budget) + 1)]
-             for layout in ul.layouts_of(req) for budget in evaluator.budgets}
+             for layout in ul.layouts_of(req) for budget in evaluator.budgets_of(layout)}
     return req, load, evaluator, every
 
 

@@ -125,7 +125,7 @@ def test_vllm_never_gets_a_budget_below_max_num_seqs():
     assert flags_of("vllm", text)[0]["--max-num-batched-tokens"] == "3000"
     assert "above 2048" in text
     with pytest.raises(InputError, match="plan: field 'max_num_batched_tokens': got 1024; expected at least "
-                                         "the batch per replica \\(3000\\)"):
+                                         "--max-num-seqs \\(3000\\)"):
         emit("vllm", plan=gpu_plan(batch=3000, tokens=1024), model=MODEL, workload=WORKLOAD, hardware=H100)
 
 

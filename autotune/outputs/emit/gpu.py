@@ -55,7 +55,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from autotune.outputs.emit.furiosa import wrap_comment
-from autotune.outputs.emit.limits import token_budget
+from autotune.outputs.emit.limits import attention_dp_ranks, token_budget
 from autotune.outputs.emit.render import ShellCommand
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
@@ -162,13 +162,14 @@ def vllm_limits(*, plan: ParallelPlan, hardware: object = None) -> EngineLimits:
     if budget.tokens is None:
         return EngineLimits(tokens=None, comment=f"# token budget per step: not set, {budget.source} "
                                                   f"(pass --hardware to write it)")
-    if budget.tokens < plan.batch_size:
+    seqs = -(-plan.batch_size // attention_dp_ranks("vllm", plan=plan, hardware=hardware))  # --max-num-seqs
+    if budget.tokens < seqs:
         if budget.from_plan:
             raise InputError(source="plan", field="max_num_batched_tokens", value=budget.tokens,
-                             expected=f"at least the batch per replica ({plan.batch_size}): vLLM rejects a "
-                                      f"--max-num-batched-tokens below --max-num-seqs")
-        return EngineLimits(tokens=plan.batch_size,
-                            comment=f"# token budget per step: --max-num-batched-tokens {plan.batch_size} = "
+                             expected=f"at least --max-num-seqs ({seqs}): vLLM rejects a "
+                                      f"--max-num-batched-tokens below it")
+        return EngineLimits(tokens=seqs,
+                            comment=f"# token budget per step: --max-num-batched-tokens {seqs} = "
                                     f"--max-num-seqs, above {budget.tokens}, {budget.source} (vLLM rejects a "
                                     f"budget below --max-num-seqs)")
     return EngineLimits(tokens=budget.tokens, comment=f"# token budget per step: --max-num-batched-tokens "

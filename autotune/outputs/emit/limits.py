@@ -47,13 +47,29 @@ def engine_profile(fmt: str, hardware: object, release: str | None = None) -> En
         raise  # a broken profile file is a bug to show, not a default to skip
 
 
+def attention_dp_ranks(fmt: str, *, plan: ParallelPlan, hardware: object, release: str | None = None) -> int:
+    """Returns how many schedulers a replica of `plan` splits its limits over in format `fmt`: the plan's attention
+    DP degree when the engine takes its flags per rank (`EngineProfile.limits_per_attention_dp_rank`: vLLM,
+    TensorRT-LLM), else 1 (SGLang divides the replica's flags itself)."""
+    if plan.adp <= 1:
+        return 1
+    profile = engine_profile(fmt, hardware, release)
+    return plan.adp if profile is not None and profile.limits_per_attention_dp_rank else 1
+
+
 def token_budget(fmt: str, *, plan: ParallelPlan, hardware: object, release: str | None = None) -> TokenBudget:
-    """Returns the token budget per step (tokens) to emit for `plan` in format `fmt`."""
+    """Returns the token budget per step (tokens) to emit for `plan` in format `fmt`: per attention-DP rank where
+    the engine takes it so (`attention_dp_ranks`; a plan's budget is its replica's)."""
     if plan.max_num_batched_tokens is not None:
         if plan.max_num_batched_tokens < 1:
             raise InputError(source="plan", field="max_num_batched_tokens", value=plan.max_num_batched_tokens,
                              expected="an integer >= 1 (tokens per engine step)")
-        return TokenBudget(tokens=plan.max_num_batched_tokens, from_plan=True, source="set by the plan")
+        ranks = attention_dp_ranks(fmt, plan=plan, hardware=hardware, release=release)
+        if ranks == 1:
+            return TokenBudget(tokens=plan.max_num_batched_tokens, from_plan=True, source="set by the plan")
+        return TokenBudget(tokens=-(-plan.max_num_batched_tokens // ranks), from_plan=True,
+                           source=f"set by the plan, per attention-DP rank (the replica's "
+                                  f"{plan.max_num_batched_tokens} over {ranks} ranks)")
     profile = engine_profile(fmt, hardware, release)
     if profile is None:
         return TokenBudget(tokens=None, from_plan=False, source="the engine picks its default for the device")
