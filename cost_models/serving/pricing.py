@@ -91,6 +91,10 @@ def layout_rows(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_dtyp
                         ep=one * ep, adp=one * adp, adp_balanced=np.array([adp_balanced]))
 
 
+#: Step tokens a pricer's tables cover when built (`StepPricer._tables`); they grow to the steps priced.
+TABLE_START_TOKENS = 4096
+
+
 class StepPricer:
     """Seconds of one engine step of one replica layout, exact to the cost model, in O(1) per step."""
 
@@ -134,23 +138,39 @@ class StepPricer:
         self.m_pair = float(mem[4] - mem[5])
 
     def _tables(self) -> None:
-        """Per micro-batch count m and step tokens T: weights' memory seconds, fixed stage seconds, transfers."""
-        pp, n = self.pp, self.max_tokens + 1
+        """Per micro-batch count m and step tokens T: weights' memory seconds, fixed stage seconds, transfers.
+
+        The tables start at TABLE_START_TOKENS and grow (`_grow`, doubling) to the largest step priced, up to
+        max_tokens: a search's pricer is built for its largest budget (131,072 tokens for attention DP 8 under
+        a per-rank engine), while its steps rarely reach a few thousand."""
+        self._weights_s = [[] for _ in range(self.pp)]
+        self._fixed_s = [[] for _ in range(self.pp)]
+        self._transfer_s = [[] for _ in range(self.pp)]
+        self._grow(min(self.max_tokens, TABLE_START_TOKENS))
+
+    def _grow(self, tokens: int) -> None:
+        """Extends the tables (in place: `limited` copies share them) to cover steps of `tokens` tokens."""
+        have = len(self._fixed_s[0])
+        want = min(max(tokens + 1, 2 * have), self.max_tokens + 1)
+        if want <= have:
+            return
+        pp, n = self.pp, want - have
         m = np.repeat(np.arange(1, pp + 1, dtype=np.float64), n)
-        tokens = np.tile(np.arange(n, dtype=np.float64), pp) / m
-        rows = take_inputs(self.rows, np.zeros(len(m), dtype=np.int64))
+        tokens_per_micro = np.tile(np.arange(have, want, dtype=np.float64), pp) / m
+        rows = self.rows  # one row: numpy broadcasts it over the (m, T) grid
         zero = np.zeros(len(m))
-        work = timing.StageWork(decode_tokens=tokens, prefill_tokens=zero, prefill_sequences=zero,
+        work = timing.StageWork(decode_tokens=tokens_per_micro, prefill_tokens=zero, prefill_sequences=zero,
                                 decode_attention_flops=zero, decode_kv_read_bytes=zero,
                                 prefill_attention_flops=zero)
         _, weights_s = timing.stage_compute_memory_s(rows, self.params, work)
-        fixed = timing.stage_comm_s(rows, self.params, tokens) \
+        fixed = timing.stage_comm_s(rows, self.params, tokens_per_micro) \
             + memory.layers_per_stage(rows) * self.params.layer_overhead_s + self.params.step_overhead_s
-        message = tokens * rows.hidden_size * self.params.activation_bytes_per_element
-        transfers = (rows.pp - 1.0) * pp_transfer_time_s(rows, message, self.params)
-        self._weights_s = [weights_s[i * n:(i + 1) * n].tolist() for i in range(pp)]
-        self._fixed_s = [fixed[i * n:(i + 1) * n].tolist() for i in range(pp)]
-        self._transfer_s = [transfers[i * n:(i + 1) * n].tolist() for i in range(pp)]
+        message = tokens_per_micro * rows.hidden_size * self.params.activation_bytes_per_element
+        transfers = np.broadcast_to((rows.pp - 1.0) * pp_transfer_time_s(rows, message, self.params), (pp * n,))
+        for i in range(pp):
+            self._weights_s[i].extend(weights_s[i * n:(i + 1) * n].tolist())
+            self._fixed_s[i].extend(fixed[i * n:(i + 1) * n].tolist())
+            self._transfer_s[i].extend(transfers[i * n:(i + 1) * n].tolist())
 
     def limited(self, max_tokens: int) -> "StepPricer":
         """Returns this pricer for steps of at most `max_tokens` (no more than its own), sharing its tables and
@@ -172,6 +192,8 @@ class StepPricer:
         tokens = decode + prefill
         if tokens > self.max_tokens:
             return self.exact_s(decode, prefill, ending, decode_pairs, prefill_pairs, sequences)
+        if tokens >= len(self._fixed_s[0]):
+            self._grow(tokens)
         m = self.micro_batches(sequences)
         i = m - 1
         if self.plain:
