@@ -52,16 +52,22 @@ def _positive_float(value, flag: str) -> float:
     return float(value)
 
 
-def _pool(value, role: str) -> tuple[int, int, int]:
-    """Returns (tp, pp, replicas) of a pool given as a mapping or a 3-tuple; InputError names the flag."""
+_POOL_FIELDS = ("tp", "pp", "replicas", "ep", "adp")
+
+
+def _pool(value, role: str) -> tuple[int, int, int, int, int]:
+    """Returns (tp, pp, replicas, ep, adp) of a pool given as a mapping or a 3- or 5-tuple (ep and adp: an MoE
+    pool's expert and attention data parallel degrees, default 1); InputError names the flag."""
     if isinstance(value, dict):
-        unknown = sorted(set(value) - {"tp", "pp", "replicas"})
+        unknown = sorted(set(value) - set(_POOL_FIELDS))
         if unknown or "tp" not in value or "replicas" not in value:
-            raise InputError(source=role, value=value, expected='{"tp": N, "pp": N (optional), "replicas": N}')
-        value = (value["tp"], value.get("pp", 1), value["replicas"])
-    if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise InputError(source=role, value=value, expected="(tp, pp, replicas) or a mapping with those keys")
-    return tuple(_positive_int(v, f"--{role}-{name}") for v, name in zip(value, ("tp", "pp", "replicas")))
+            raise InputError(source=role, value=value, expected='{"tp": N, "pp": N, "replicas": N, "ep": N, "adp": N} '
+                                                                '(pp, ep and adp optional)')
+        value = (value["tp"], value.get("pp", 1), value["replicas"], value.get("ep", 1), value.get("adp", 1))
+    if not isinstance(value, (tuple, list)) or len(value) not in (3, 5):
+        raise InputError(source=role, value=value, expected="(tp, pp, replicas[, ep, adp]) or a mapping with those keys")
+    value = tuple(value) + (1, 1)[:5 - len(value)]
+    return tuple(_positive_int(v, f"--{role}-{name}") for v, name in zip(value, _POOL_FIELDS))
 
 
 def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workload | None = None, *,
@@ -129,17 +135,18 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
             cv = _positive_float(cv, "--cv")
         traffic = Traffic(requests=requests, lengths=lengths, rate_per_s=rate, arrival=arrival, cv=cv, seed=seed)
     profile = load_engine(engine or default_engine(device), device, release)
+    if mode == "disagg":  # the flags as the engine takes them, each pool at its own attention-DP ranks
+        from cost_models.serving.disagg import simulate_disaggregated
+        return simulate_disaggregated(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
+                                      prefill=prefill[:3], decode=decode[:3], prefill_moe=prefill[3:],
+                                      decode_moe=decode[3:], engine=profile, traffic=traffic,
+                                      params=load_params() if params is None else params,
+                                      ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms,
+                                      max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     ranks = _positive_int(adp, "--adp") if profile.limits_per_attention_dp_rank else 1
     # The flags are the engine's: per attention-DP rank where it schedules each rank on its own (vLLM, TensorRT-LLM).
     max_num_seqs = None if max_num_seqs is None else max_num_seqs * ranks
     max_num_batched_tokens = None if max_num_batched_tokens is None else max_num_batched_tokens * ranks
-    if mode == "disagg":
-        from cost_models.serving.disagg import simulate_disaggregated
-        return simulate_disaggregated(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype,
-                                      prefill=prefill, decode=decode, engine=profile, traffic=traffic,
-                                      params=load_params() if params is None else params,
-                                      ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms,
-                                      max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
     return simulate_layout(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype, tp=tp, pp=pp, dp=dp,
                            engine=profile, traffic=traffic, params=load_params() if params is None else params,
                            ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms, max_num_seqs=max_num_seqs,

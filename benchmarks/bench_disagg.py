@@ -48,7 +48,7 @@ def main() -> None:
             winner = f"; winner {modes.get('winner')}{ratio}" if modes else ""
             load = data["assumptions"]["load"]
             runs = load.get("simulations")
-            runs = f"; {runs} aggregated settings simulated" if runs is not None else ""
+            runs = f"; {runs} settings simulated" if runs is not None else ""
             print(f"    --mode {mode:<7} {elapsed:6.2f} s  {answer}{winner}{runs}")
 
 

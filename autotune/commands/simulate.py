@@ -2,8 +2,8 @@
 
 Exactly one of --rate (open loop), --concurrency (closed loop) or a --workload file with
 timestamps (a trace). With --dp > 1 the traffic is split evenly over the replicas. `--mode disagg`
-runs a prefill pool (--prefill-tp/-pp/-replicas) and a decode pool (--decode-tp/-pp/-replicas) with the
-KV cache moved between them (cost_models/serving/disagg.py; open-loop traffic only). Exit 0 with
+runs a prefill pool (--prefill-tp/-pp/-replicas, and an MoE pool's --prefill-ep/-adp) and a decode pool
+(--decode-tp/-pp/-replicas/-ep/-adp) with the KV cache moved between them (cost_models/serving/disagg.py; open-loop traffic only). Exit 0 with
 the results (an overloaded replica is reported as such, not as a latency), 1 when the layout
 cannot hold one request, 2 for bad input.
 """
@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help=f"--mode disagg: pipeline-parallel stages of the {role} replicas")
         parser.add_argument(f"--{role}-replicas", default=None, metavar="N",
                             help=f"--mode disagg: {role} replicas" + _NO_DEFAULT)
+        parser.add_argument(f"--{role}-ep", default="1", metavar="N",
+                            help=f"--mode disagg: expert-parallel degree of the {role} replicas (MoE)")
+        parser.add_argument(f"--{role}-adp", default="1", metavar="N",
+                            help=f"--mode disagg: attention data-parallel degree of the {role} replicas (MoE)")
     parser.add_argument("--rate", default=None, metavar="R",
                         help="open loop: mean arrival rate, requests/s (all replicas)" + _NO_DEFAULT)
     parser.add_argument("--concurrency", default=None, metavar="C",
@@ -95,18 +99,23 @@ def run(args: argparse.Namespace) -> int:
                     raise InputError(source=f"--{role}-{name}", value=None, has_value=False,
                                      expected="a positive integer with --mode disagg")
             pools[role] = tuple(ca.parse_int(getattr(args, f"{role}_{name}"), f"--{role}-{name}", maximum=1_000_000)
-                                for name in ("tp", "pp", "replicas"))
+                                for name in ("tp", "pp", "replicas", "ep", "adp"))
     else:
         for role in ("prefill", "decode"):
             for name in ("tp", "replicas"):
                 if getattr(args, f"{role}_{name}") is not None:
                     raise InputError(source=f"--{role}-{name}", value=getattr(args, f"{role}_{name}"),
                                      expected="--mode disagg (a pool's size has no meaning in aggregated mode)")
+            for name in ("ep", "adp"):
+                if getattr(args, f"{role}_{name}") != "1":
+                    raise InputError(source=f"--{role}-{name}", value=getattr(args, f"{role}_{name}"),
+                                     expected=f"--mode disagg (aggregated mode takes --{name})")
     degrees = {name: ca.parse_int(getattr(args, name) or "1", f"--{name}", maximum=1_000_000)
                for name in ("tp", "pp", "dp", "ep", "adp")}
     if mode == "disagg" and (degrees["ep"], degrees["adp"]) != (1, 1):
-        raise InputError(source="--ep" if degrees["ep"] != 1 else "--adp", value=degrees["ep"] * degrees["adp"],
-                         expected="1 with --mode disagg (the pools are priced as plain TP)")
+        flag = "ep" if degrees["ep"] != 1 else "adp"
+        raise InputError(source=f"--{flag}", value=degrees[flag],
+                         expected=f"1 with --mode disagg: give each pool's --prefill-{flag} and --decode-{flag}")
     trace = args.workload if args.workload is not None and is_trace_file(args.workload) else None
     lengths = args.workload if args.workload is not None and trace is None else None
     result = simulate(

@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from autotune.outputs.emit.disagg import pool_words
 from autotune.results import Recommendation, RecommendResult
 
 
@@ -15,8 +16,7 @@ def pool_line(n: int, rec: Recommendation, word: str) -> str:
     parts = []
     for role in ("prefill", "decode"):
         pool = m[role]
-        parts.append(f"{role} {pool['replicas']} x (TP {pool['tensor_parallel_size']} PP "
-                     f"{pool['pipeline_parallel_size']}) on {pool['devices']} {word}{'' if pool['devices'] == 1 else 's'}")
+        parts.append(f"{role} {pool_words(pool)} on {pool['devices']} {word}{'' if pool['devices'] == 1 else 's'}")
     kv = m.get("kv_transfer_ms") or {}
     transfer = f"; KV transfer p90 {kv['p90']:.3g} ms" if kv.get("p90") is not None else ""
     return f"#{n} disaggregated: " + " + ".join(parts) + transfer + " (the table's TP/PP/DP are the decode pool's)"

@@ -65,25 +65,31 @@ def to_recommendation(request: Request, load: under_load.Load, outcome: ds.Disag
                       capacities: tuple[ds.PoolCapacity, ...] = ()) -> Recommendation:
     """Returns the Recommendation of one verified disaggregated deployment (module docstring)."""
     d, r, p = outcome.deployment, outcome.result, load.percentile
+    shown = request.model.is_moe  # MoE degrees stated for an MoE model, as the aggregated plans state them
     plan = ParallelPlan(tensor_parallel_size=d.decode.tp, pipeline_parallel_size=d.decode.pp,
                         data_parallel_size=d.decode_replicas, batch_size=r.decode.max_num_seqs,
                         cards_used=d.devices, pes_used=(d.prefill.tp * d.prefill.pp * d.prefill_replicas
-                                                        + d.decode.tp * d.decode.pp * d.decode_replicas))
+                                                        + d.decode.tp * d.decode.pp * d.decode_replicas),
+                        expert_parallel_size=d.decode.ep if shown else None,
+                        attention_data_parallel_size=d.decode.adp if shown else None)
     static = _decode_memory(request, d.decode, r.peak_running)
-    need = {(c.role, c.layout.tp, c.layout.pp): c.replicas_needed for c in capacities}
+    need = {(c.role, *c.layout.shape): c.replicas_needed for c in capacities}
     good = under_load.goodput_per_s(outcome, load)
 
     def dist(x):
         return None if x is None else x.to_dict()
 
     def pool(summary, role: str) -> dict[str, Any]:
+        moe = ({"expert_parallel_size": summary.expert_parallel_size,
+                "attention_data_parallel_size": summary.attention_data_parallel_size} if shown else {})
         return {"role": role, "tensor_parallel_size": summary.tensor_parallel_size,
-                "pipeline_parallel_size": summary.pipeline_parallel_size, "replicas": summary.replicas,
+                "pipeline_parallel_size": summary.pipeline_parallel_size, **moe, "replicas": summary.replicas,
                 "devices": summary.devices, "max_num_seqs": summary.max_num_seqs,
                 "max_num_batched_tokens": summary.max_num_batched_tokens,
                 "busy_fraction": round(summary.busy_fraction, 4),
                 "peak_kv_fraction": round(summary.peak_kv_fraction, 4), "preemptions": summary.preemptions,
-                "replicas_needed": need.get((role, summary.tensor_parallel_size, summary.pipeline_parallel_size))}
+                "replicas_needed": need.get((role, summary.tensor_parallel_size, summary.pipeline_parallel_size,
+                                             summary.expert_parallel_size, summary.attention_data_parallel_size))}
 
     metrics = dict(static)
     metrics.update({
@@ -112,12 +118,13 @@ def _decode_memory(request: Request, layout, peak: int) -> dict:
     peak does not fit the static model's limits), without SLOs: its memory per device."""
     for batch in dict.fromkeys((max(int(peak), 1), 1)):
         bare = dataclasses.replace(request.workload, batch=batch, ttft_ms=None, tpot_ms=None)
-        one = dataclasses.replace(request, tp=layout.tp, pp=layout.pp, dp=1, ep=None, adp=None).problem(bare)
+        one = dataclasses.replace(request, tp=layout.tp, pp=layout.pp, dp=1, ep=layout.ep,
+                                  adp=layout.adp).problem(bare)
         rows = np.flatnonzero(one.feasible)
         if len(rows):
             return dict(recommendation(one, int(rows[0])).metrics)
     bare = dataclasses.replace(request.workload, batch=1, ttft_ms=None, tpot_ms=None)
-    one = dataclasses.replace(request, tp=layout.tp, pp=layout.pp, dp=1, ep=None, adp=None).problem(bare)
+    one = dataclasses.replace(request, tp=layout.tp, pp=layout.pp, dp=1, ep=layout.ep, adp=layout.adp).problem(bare)
     return dict(recommendation(one, 0).metrics)
 
 
@@ -194,7 +201,9 @@ def recommend_modes(request: Request, load: under_load.Load, objective: str, *, 
                    "deployments_feasible": sum(o.failure is None for o in d_answer.verified),
                    "pool_layouts_priced": len(d_answer.capacities), "simulations": d_answer.simulations,
                    "coefficients": [{"role": c.role, "tensor_parallel_size": c.layout.tp,
-                                     "pipeline_parallel_size": c.layout.pp, "devices": c.layout.devices_per_group,
+                                     "pipeline_parallel_size": c.layout.pp, "expert_parallel_size": c.layout.ep,
+                                     "attention_data_parallel_size": c.layout.adp,
+                                     "devices": c.layout.devices_per_group,
                                      "replicas_needed": c.replicas_needed, "rate_per_replica": round(c.rate_per_s, 6),
                                      "reason": c.reason} for c in d_answer.capacities],
                    "notes": list(d_answer.notes)}

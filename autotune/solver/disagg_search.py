@@ -1,9 +1,10 @@
 """Choose a disaggregated deployment: one prefill layout and one decode layout, x and y replicas of them, within
 the fleet, serving an open-loop rate within the SLO percentiles; every answer checked in the simulator.
 
-Decisions: the prefill layout (TP, PP) and its replica count x, the decode layout and its count y. Layouts are
-the plain tensor-parallel layouts of ONE replica the space allows on the fleet (`under_load.layouts_of`, DP 1,
-EP = attention DP = 1, as the aggregated search runs them); on Furiosa LLM only PP 1 (the 2026.4 rule,
+Decisions: the prefill layout (TP, PP, and for an MoE model EP and attention DP) and its replica count x, the
+decode layout and its count y. Layouts are the layouts of ONE replica the space allows on the fleet
+(`under_load.layouts_of`, DP 1, an MoE model's expert and attention data parallel ones included, as the
+aggregated search runs them); on Furiosa LLM only PP 1 (the 2026.4 rule,
 `cost_models.serving.disagg.check_disaggregation`). Each pool runs the engine profile's default limits
 (max_num_seqs, token budget): the pool's batch limit is not searched here.
 
@@ -116,14 +117,13 @@ class Deployment:
         return self.prefill_replicas + self.decode_replicas
 
     @property
-    def key(self) -> tuple[int, int, int, int, int, int]:
-        return (self.prefill.tp, self.prefill.pp, self.prefill_replicas, self.decode.tp, self.decode.pp,
-                self.decode_replicas)
+    def key(self) -> tuple[int, ...]:
+        return (*self.prefill.shape, self.prefill_replicas, *self.decode.shape, self.decode_replicas)
 
     @property
     def label(self) -> str:
-        return (f"prefill {self.prefill_replicas} x (TP {self.prefill.tp} PP {self.prefill.pp}) + decode "
-                f"{self.decode_replicas} x (TP {self.decode.tp} PP {self.decode.pp})")
+        return (f"prefill {self.prefill_replicas} x ({self.prefill.label}) + decode "
+                f"{self.decode_replicas} x ({self.decode.label})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,14 +194,15 @@ def disagg_engine(request: Request, engine: EngineProfile) -> tuple[EngineProfil
 
 
 def pool_layouts(request: Request) -> tuple[ReplicaLayout, ...]:
-    """Returns the plain-TP layouts of one replica the space allows on the fleet, in (TP, PP) order, with how
-    replicas pack on a device and the engine profile's default max_num_seqs filled in later (0 here).
+    """Returns the layouts of one replica the space allows on the fleet, in (TP, PP, EP, ADP) order (an MoE
+    model's expert and attention data parallel ones too, as the aggregated search runs them), with how replicas
+    pack on a device and the engine profile's default max_num_seqs filled in later (0 here).
 
     A layout smaller than a device packs units // TP replicas on it when the space holds that many on one device
     (the aggregated layout with that DP fits), as `planning.replica_layouts` packs them.
     """
-    layouts = layouts_of(request)
-    by_key = {lay.key: lay for lay in layouts}
+    layouts = layouts_of(request, moe=True)
+    keys = {lay.key for lay in layouts}
     upd = request.hardware.compute_units_per_device
     furiosa = request.space.runtime == "furiosa"
     out = []
@@ -209,10 +210,10 @@ def pool_layouts(request: Request) -> tuple[ReplicaLayout, ...]:
         if lay.dp != 1 or (furiosa and lay.pp != 1):
             continue
         group = upd // lay.tp if lay.tp < upd else 1
-        if group > 1 and (lay.tp, lay.pp, group) not in by_key:
+        if group > 1 and (lay.tp, lay.pp, group, lay.ep, lay.adp) not in keys:
             group = 1
         out.append(ReplicaLayout(tp=lay.tp, pp=lay.pp, devices_per_group=lay.devices, replicas_per_group=group,
-                                 max_num_seqs=0))
+                                 max_num_seqs=0, ep=lay.ep, adp=lay.adp))
     return tuple(out)
 
 
@@ -244,19 +245,19 @@ class _PoolSimulations(Simulations):
         """Returns the (step pricer, engine limits) of one replica of `layout`, built once."""
         from cost_models.serving.simulator import prepare_replica
 
-        key = (layout.tp, layout.pp, layout.max_num_seqs)
+        key = (*layout.shape, layout.max_num_seqs)
         if key not in self.pricers:
             s = self.setting
             self.pricers[key] = prepare_replica(s.model, s.hardware, dtype=s.dtype, kv_dtype=s.kv_dtype, tp=layout.tp,
                                                 pp=layout.pp, engine=s.engine, params=s.params,
-                                                max_num_seqs=layout.max_num_seqs)
+                                                max_num_seqs=layout.max_num_seqs, ep=layout.ep, adp=layout.adp)
         return self.pricers[key]
 
     def figures(self, layout: ReplicaLayout) -> SteadyFigures:
         """Returns `planning.steady_figures` of the whole request (the bracket and the drain allowance)."""
         from cost_models.serving.steady import closed_loop_steady_state
 
-        key = (layout.tp, layout.pp, layout.max_num_seqs)
+        key = (*layout.shape, layout.max_num_seqs)
         if key not in self.steady:
             pricer, limits = self.prepared(layout)
             mean_in, mean_out = mean_lengths(self.setting.lengths)
@@ -281,7 +282,7 @@ class _PoolSimulations(Simulations):
         decode = self.role == "decode"
         longest = max(i + o for i, o in zip(lengths.input_len, lengths.output_len))
         check_fits(pricer, limits, s.engine, longest, decodes=decode,
-                   what=f"a {self.role} replica (TP {layout.tp}, PP {layout.pp})")
+                   what=f"a {self.role} replica ({layout.label})")
         # The draws of `simulate_layout` and `planning.last_arrival_s`: lengths first, then the arrivals.
         rng = np.random.default_rng(s.seed)
         inputs, outputs = lengths.sample(requests, rng)
@@ -311,8 +312,8 @@ class DisaggEvaluator:
         w = request.workload
         params = cost_models.load_params() if request.params is None else request.params
         self.params = params
-        seqs = self._default_seqs()
-        self.layouts = tuple(dataclasses.replace(lay, max_num_seqs=seqs) for lay in pool_layouts(request))
+        self.layouts = tuple(dataclasses.replace(lay, max_num_seqs=self._default_seqs(lay.adp))
+                             for lay in pool_layouts(request))
         self.setting = SimulationSetting(model=request.model, hardware=request.hardware, dtype=w.dtype,
                                          kv_dtype=w.cache_dtype, engine=self.engine, lengths=load.lengths,
                                          params=params, ttft_ms=w.ttft_ms, tpot_ms=w.tpot_ms,
@@ -328,14 +329,15 @@ class DisaggEvaluator:
         self.coefficients: dict[tuple[str, int, int], PoolCapacity] = {}
         self._prefill: tuple[Simulations | None, str | None] | None = None
 
-    def _default_seqs(self) -> int:
-        """Returns the engine profile's max_num_seqs (the same for every layout: `simulator.engine_limits`)."""
+    def _default_seqs(self, adp: int) -> int:
+        """Returns a replica's max_num_seqs under the engine profile's default flag (`simulator.engine_limits`: times
+        the attention-DP ranks where the engine takes it per rank)."""
         from cost_models.serving.simulator import engine_limits
 
         engine = self.engine
         if engine.buckets is not None:  # as prepare_replica reads them
             engine = dataclasses.replace(engine, buckets=engine.buckets.for_model(self.request.model.model_type))
-        return engine_limits(engine, self.params, max_num_seqs=None, max_num_batched_tokens=None)[0]
+        return engine_limits(engine, self.params, max_num_seqs=None, max_num_batched_tokens=None, adp=adp)[0]
 
     def transfer_ms(self) -> float:
         """Returns the KV transfer (ms) of the longest prompt over the fleet's link with the fewest streams any
@@ -348,7 +350,7 @@ class DisaggEvaluator:
             return 0.0
         pricer, _ = self.decode_sims.prepared(self.layouts[0])
         link, _ = transfer_link(r.hardware, r.cards)
-        streams = min(kv_streams(r.model, r.hardware, lay.tp, lay.pp) for lay in self.layouts)
+        streams = min(kv_streams(r.model, r.hardware, lay.tp, lay.pp, lay.adp) for lay in self.layouts)
         pair_bytes = r.model.kv_cache_elements_per_token_per_layer * bytes_per_element(s.kv_dtype)
         longest = np.array([max(s.lengths.input_len)])
         return float(kv_transfer_s(longest, attention=pricer.attention, kv_bytes_per_pair=pair_bytes, link=link,
@@ -370,7 +372,7 @@ class DisaggEvaluator:
 
     def coefficient(self, role: str, layout: ReplicaLayout) -> PoolCapacity:
         """Returns the layout's coefficient in the `role` pool at the rate (module docstring, step 1), cached."""
-        key = (role, layout.tp, layout.pp)
+        key = (role, *layout.shape)
         if key not in self.coefficients:
             if role == "prefill":
                 sims, why = self._prefill_sims()
@@ -441,7 +443,8 @@ class DisaggEvaluator:
                     prefill=(d.prefill.tp, d.prefill.pp, d.prefill_replicas),
                     decode=(d.decode.tp, d.decode.pp, d.decode_replicas), engine=s.engine,
                     traffic=Traffic(requests=requests, lengths=s.lengths, rate_per_s=rate, seed=s.seed),
-                    params=s.params, ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms)
+                    params=s.params, ttft_slo_ms=s.ttft_ms, tpot_slo_ms=s.tpot_ms,
+                    prefill_moe=(d.prefill.ep, d.prefill.adp), decode_moe=(d.decode.ep, d.decode.adp))
             except InfeasibleError as error:
                 raise InfeasibleError(f"{d.label}: {error}") from None
             failure = slo_failure(result, ttft_ms=s.ttft_ms, tpot_ms=s.tpot_ms, percentile=s.percentile)
@@ -487,7 +490,7 @@ def choose(prefill: Sequence[PoolCapacity], decode: Sequence[PoolCapacity], *, b
         for c in pools[side]:
             lay = c.layout
             most = budget // lay.devices_per_group
-            name = f"{role}_tp{lay.tp}_pp{lay.pp}"
+            name = f"{role}_tp{lay.tp}_pp{lay.pp}_ep{lay.ep}_adp{lay.adp}"
             use[side].append(model.new_bool_var(f"use_{name}"))
             groups[side].append(model.new_int_var(0, most, f"groups_{name}"))
             reps[side].append(model.new_int_var(0, most * lay.replicas_per_group, f"replicas_{name}"))
@@ -502,10 +505,10 @@ def choose(prefill: Sequence[PoolCapacity], decode: Sequence[PoolCapacity], *, b
             model.add(g * groups[side][k] <= reps[side][k] + g - 1)
     devices = sum(c.layout.devices_per_group * groups[side][k] for side in (0, 1) for k, c in enumerate(pools[side]))
     model.add(devices <= budget)
-    index = {(side, c.layout.tp, c.layout.pp): k for side in (0, 1) for k, c in enumerate(pools[side])}
+    index = {(side, *c.layout.shape): k for side in (0, 1) for k, c in enumerate(pools[side])}
     for n, cut in enumerate(excluded):  # no-good: not (this prefill layout with x replicas and this decode with y)
-        i = index.get((0, cut.prefill.tp, cut.prefill.pp))
-        j = index.get((1, cut.decode.tp, cut.decode.pp))
+        i = index.get((0, *cut.prefill.shape))
+        j = index.get((1, *cut.decode.shape))
         if i is None or j is None:
             continue
         differs = []
@@ -630,7 +633,7 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
     found.sort(key=lambda o: disagg_key(o, objective, load))
     if not found:
         status = INFEASIBLE if status == OPTIMAL else "UNKNOWN"
-    caps.sort(key=lambda c: (c.role != "prefill", c.layout.tp, c.layout.pp))
+    caps.sort(key=lambda c: (c.role != "prefill", c.layout.shape))
     reasons = () if found else no_deployment_reasons(request, caps, visited, budget=budget)
     return DisaggAnswer(status=status, best=tuple(found[:top]), capacities=tuple(caps), verified=tuple(visited),
                         solves=solves, reasons=reasons, notes=notes)
@@ -643,7 +646,7 @@ def no_deployment_reasons(request: Request, caps: Sequence[PoolCapacity], visite
     out = []
     for role in ("prefill", "decode"):
         if not any(c.role == role and c.replicas_needed > 0 for c in caps):
-            why = "; ".join(f"TP {c.layout.tp} PP {c.layout.pp}: {c.reason}" for c in caps if c.role == role)
+            why = "; ".join(f"{c.layout.label}: {c.reason}" for c in caps if c.role == role)
             out.append(f"no {role} layout serves its share of the rate within the fleet ({why})")
     if not out:
         need = {role: min(c.layout.devices(c.replicas_needed) for c in caps if c.role == role and c.replicas_needed)

@@ -109,8 +109,14 @@ class ReplicaLayout:
         return self.devices_per_group * -(-replicas // self.replicas_per_group)
 
     @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(TP, PP, EP, ADP): what the step pricer of one replica depends on."""
+        return self.tp, self.pp, self.ep, self.adp
+
+    @property
     def label(self) -> str:
-        return f"TP {self.tp} PP {self.pp}"
+        moe = f" EP {self.ep} ADP {self.adp}" if (self.ep, self.adp) != (1, 1) else ""
+        return f"TP {self.tp} PP {self.pp}{moe}"
 
 
 @dataclass(frozen=True, kw_only=True)

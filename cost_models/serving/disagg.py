@@ -42,6 +42,12 @@ from cost_models.serving.traffic import Traffic, open_arrivals_s
 FURIOSA_DISAGG_RELEASE = (2026, 4)
 
 
+def pool_label(tp: int, pp: int, ep: int = 1, adp: int = 1) -> str:
+    """Returns a pool replica's layout in words: `TP 8, PP 1` and, for MoE degrees, `, EP 8, ADP 8`."""
+    moe = f", EP {ep}, ADP {adp}" if (ep, adp) != (1, 1) else ""
+    return f"TP {tp}, PP {pp}{moe}"
+
+
 def pool_devices(hardware: HardwareSpec, tp: int, pp: int, replicas: int) -> int:
     """Returns the devices (GPUs, RNGD cards) `replicas` replicas of (tp, pp) occupy, as the solver counts them."""
     return int(devices_used(hardware, np.array([tp]), np.array([pp]), np.array([replicas]))[0])
@@ -62,13 +68,14 @@ def transfer_link(hardware: HardwareSpec, devices: int) -> tuple[LinkSpec, str]:
                   f"{hardware.devices_per_node}")
 
 
-def kv_streams(model: ModelSpec, hardware: HardwareSpec, tp: int, pp: int) -> int:
+def kv_streams(model: ModelSpec, hardware: HardwareSpec, tp: int, pp: int, adp: int = 1) -> int:
     """Returns the devices of one replica that hold distinct parts of a request's KV cache (each sends its own).
 
-    Pipeline stages hold their layers' KV; inside a stage the KV heads split over the devices of the TP
-    group down to one head per device (`memory.kv_split_on_device`); MLA's latent cache is whole on each.
+    Pipeline stages hold their layers' KV; inside a stage the KV heads split over the devices of the request's
+    attention group (the TP group, or its TP / `adp` devices under attention data parallel) down to one head
+    per device (`memory.kv_split_on_device`); MLA's latent cache is whole on each.
     """
-    devices_per_group = -(-tp // hardware.compute_units_per_device)
+    devices_per_group = -(-(tp // adp) // hardware.compute_units_per_device)
     split = min(devices_per_group, model.num_key_value_heads) if model.kv_cache_shardable else 1
     return pp * max(split, 1)
 
@@ -144,10 +151,11 @@ def _requests(traffic: Traffic) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return open_arrivals_s(traffic, rng), np.asarray(inputs, dtype=np.int64), np.asarray(outputs, dtype=np.int64)
 
 
-def _pool_summary(role: str, layout: tuple[int, int, int], trajs: list[Trajectory], limits, devices: int,
-                  ) -> PoolSummary:
+def _pool_summary(role: str, layout: tuple[int, int, int], moe: tuple[int, int], trajs: list[Trajectory], limits,
+                  devices: int) -> PoolSummary:
     busy = [t.busy_s / max(float(np.nanmax(t.finish_s)), 1e-12) for t in trajs]
     return PoolSummary(role=role, tensor_parallel_size=layout[0], pipeline_parallel_size=layout[1],
+                       expert_parallel_size=moe[0], attention_data_parallel_size=moe[1],
                        replicas=layout[2], devices=devices, busy_fraction=float(np.mean(busy)),
                        peak_kv_fraction=max(t.peak_kv_pairs for t in trajs) / max(limits.kv_capacity_pairs, 1.0),
                        preemptions=sum(t.preemptions for t in trajs), max_num_seqs=limits.max_num_seqs,
@@ -158,24 +166,38 @@ def simulate_disaggregated(model: ModelSpec, hardware: HardwareSpec, *, dtype: s
                            prefill: tuple[int, int, int], decode: tuple[int, int, int], engine: EngineProfile,
                            traffic: Traffic, params: CostParams, ttft_slo_ms: float | None = None,
                            tpot_slo_ms: float | None = None, max_num_seqs: int | None = None,
-                           max_num_batched_tokens: int | None = None, measure: str = "steady") -> ServingResult:
+                           max_num_batched_tokens: int | None = None, measure: str = "steady",
+                           prefill_moe: tuple[int, int] = (1, 1),
+                           decode_moe: tuple[int, int] = (1, 1)) -> ServingResult:
     """Returns what clients see when `prefill` = (tp, pp, replicas) prefill and `decode` = (tp, pp, replicas)
-    decode replicas serve open-loop `traffic`, the KV cache moved between them (see the module doc)."""
+    decode replicas serve open-loop `traffic`, the KV cache moved between them (see the module doc).
+
+    `prefill_moe`, `decode_moe`: each pool's (expert parallel, attention data parallel) degrees of an MoE model
+    ((1, 1): plain tensor parallel). `max_num_seqs` and `max_num_batched_tokens` are the engine's flags, the
+    same for both pools (None: the profile's): a pool's replica runs its attention-DP ranks x them where the
+    engine takes them per rank (`EngineProfile.limits_per_attention_dp_rank`)."""
     if traffic.closed:
         raise InputError(source="--concurrency", value=traffic.concurrency,
                          expected="open-loop traffic (--rate or a trace) in disaggregated mode: a closed loop "
                                   "couples the two pools and is not modelled")
     check_disaggregation(engine, prefill_pp=prefill[1], decode_pp=decode[1])
     (p_tp, p_pp, x), (d_tp, d_pp, y) = prefill, decode
-    common = dict(dtype=dtype, kv_dtype=kv_dtype, engine=engine, params=params, max_num_seqs=max_num_seqs,
-                  max_num_batched_tokens=max_num_batched_tokens)
-    p_pricer, p_limits = prepare_replica(model, hardware, tp=p_tp, pp=p_pp, **common)
-    d_pricer, d_limits = prepare_replica(model, hardware, tp=d_tp, pp=d_pp, **common)
+    def replica(tp: int, pp: int, moe: tuple[int, int]):
+        ranks = moe[1] if engine.limits_per_attention_dp_rank else 1
+        return prepare_replica(model, hardware, tp=tp, pp=pp, ep=moe[0], adp=moe[1], dtype=dtype, kv_dtype=kv_dtype,
+                               engine=engine, params=params,
+                               max_num_seqs=None if max_num_seqs is None else max_num_seqs * ranks,
+                               max_num_batched_tokens=(None if max_num_batched_tokens is None
+                                                       else max_num_batched_tokens * ranks))
+
+    p_pricer, p_limits = replica(p_tp, p_pp, prefill_moe)
+    d_pricer, d_limits = replica(d_tp, d_pp, decode_moe)
     lengths = traffic.lengths
+    p_label, d_label = pool_label(p_tp, p_pp, *prefill_moe), pool_label(d_tp, d_pp, *decode_moe)
     check_fits(p_pricer, p_limits, engine, max(lengths.input_len) + 1, decodes=False,
-               what=f"a prefill replica (TP {p_tp}, PP {p_pp})")
+               what=f"a prefill replica ({p_label})")
     check_fits(d_pricer, d_limits, engine, max(i + o for i, o in zip(lengths.input_len, lengths.output_len)),
-               what=f"a decode replica (TP {d_tp}, PP {d_pp})")
+               what=f"a decode replica ({d_label})")
 
     arrival, inputs, outputs = _requests(traffic)
     n = len(arrival)
@@ -193,7 +215,8 @@ def simulate_disaggregated(model: ModelSpec, hardware: HardwareSpec, *, dtype: s
 
     p_devices, d_devices = pool_devices(hardware, p_tp, p_pp, x), pool_devices(hardware, d_tp, d_pp, y)
     link, why = transfer_link(hardware, p_devices + d_devices)
-    streams = min(kv_streams(model, hardware, p_tp, p_pp), kv_streams(model, hardware, d_tp, d_pp))
+    streams = min(kv_streams(model, hardware, p_tp, p_pp, prefill_moe[1]),
+                  kv_streams(model, hardware, d_tp, d_pp, decode_moe[1]))
     pair_bytes = model.kv_cache_elements_per_token_per_layer * bytes_per_element(kv_dtype)
     transfer = kv_transfer_s(inputs, attention=d_pricer.attention, kv_bytes_per_pair=pair_bytes, link=link,
                              streams=streams)
@@ -226,11 +249,11 @@ def simulate_disaggregated(model: ModelSpec, hardware: HardwareSpec, *, dtype: s
     goodput = None
     if not overloaded:
         goodput = summary.requests_per_s * float(meets_slo(summary, ttft_ms=ttft_slo_ms, tpot_ms=tpot_slo_ms).mean())
-    p_pool = _pool_summary("prefill", prefill, p_trajs, p_limits, p_devices)
-    d_pool = _pool_summary("decode", decode, d_trajs, d_limits, d_devices)
+    p_pool = _pool_summary("prefill", prefill, prefill_moe, p_trajs, p_limits, p_devices)
+    d_pool = _pool_summary("decode", decode, decode_moe, d_trajs, d_limits, d_devices)
     layers = d_pricer.attention.full_layers + d_pricer.attention.window_layers
-    notes = [f"disaggregated: {x} prefill replica(s) (TP {p_tp}, PP {p_pp}) and {y} decode replica(s) "
-             f"(TP {d_tp}, PP {d_pp}); requests dealt round-robin to both in arrival order",
+    notes = [f"disaggregated: {x} prefill replica(s) ({p_label}) and {y} decode replica(s) "
+             f"({d_label}); requests dealt round-robin to both in arrival order",
              "TTFT counts the prefill, the KV transfer and the wait for a decode slot (the decode instance "
              "streams the first token)",
              f"KV transfer over {why}; {streams} parallel stream(s), no contention between transfers",

@@ -73,10 +73,16 @@ class PoolSummary:
     preemptions: int
     max_num_seqs: int
     max_num_batched_tokens: int
+    expert_parallel_size: int = 1
+    """MoE: expert parallel degree of each replica (1: plain tensor parallel)."""
+    attention_data_parallel_size: int = 1
+    """MoE: attention data parallel degree of each replica."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"role": self.role, "tensor_parallel_size": self.tensor_parallel_size,
-                "pipeline_parallel_size": self.pipeline_parallel_size, "replicas": self.replicas,
+                "pipeline_parallel_size": self.pipeline_parallel_size,
+                "expert_parallel_size": self.expert_parallel_size,
+                "attention_data_parallel_size": self.attention_data_parallel_size, "replicas": self.replicas,
                 "devices": self.devices, "busy_fraction": round(self.busy_fraction, 6),
                 "peak_kv_fraction": round(self.peak_kv_fraction, 6), "preemptions": self.preemptions,
                 "max_num_seqs": self.max_num_seqs, "max_num_batched_tokens": self.max_num_batched_tokens}

@@ -4,8 +4,9 @@ from __future__ import annotations
 from tests.cli.solver_cli import autotune
 from tests.cli.test_simulate_cli import KEYS
 
-POOL_KEYS = {"role", "tensor_parallel_size", "pipeline_parallel_size", "replicas", "devices", "busy_fraction",
-             "peak_kv_fraction", "preemptions", "max_num_seqs", "max_num_batched_tokens"}
+POOL_KEYS = {"role", "tensor_parallel_size", "pipeline_parallel_size", "expert_parallel_size",
+             "attention_data_parallel_size", "replicas", "devices", "busy_fraction", "peak_kv_fraction", "preemptions",
+             "max_num_seqs", "max_num_batched_tokens"}
 BASE = ("simulate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--requests", "300", "--input-len", "1024",
         "--output-len", "64")
 POOLS = ("--mode", "disagg", "--prefill-tp", "1", "--prefill-replicas", "2", "--decode-tp", "2",

@@ -26,6 +26,7 @@ Comment lines carry no quote characters (the output is split with shlex by tests
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -65,10 +66,21 @@ def shift_cards(text: str, offset: int) -> str:
 
 
 def pool_plan(pool: Mapping[str, Any]) -> ParallelPlan:
-    """Returns the ParallelPlan of one pool of a disaggregated recommendation (its replicas are its DP)."""
+    """Returns the ParallelPlan of one pool of a disaggregated recommendation (its replicas are its DP; an MoE
+    model's pool states its expert and attention data parallel degrees)."""
     tp, pp, replicas = pool["tensor_parallel_size"], pool["pipeline_parallel_size"], pool["replicas"]
     return ParallelPlan(tensor_parallel_size=tp, pipeline_parallel_size=pp, data_parallel_size=replicas,
-                        batch_size=pool["max_num_seqs"], cards_used=pool["devices"], pes_used=tp * pp * replicas)
+                        batch_size=pool["max_num_seqs"], cards_used=pool["devices"], pes_used=tp * pp * replicas,
+                        expert_parallel_size=pool.get("expert_parallel_size"),
+                        attention_data_parallel_size=pool.get("attention_data_parallel_size"))
+
+
+def pool_words(pool: Mapping[str, Any]) -> str:
+    """Returns one pool's replicas and layout in words: `1 x (TP 8 PP 1)`, `1 x (TP 8 PP 1 EP 8 ADP 8)`."""
+    ep, adp = pool.get("expert_parallel_size") or 1, pool.get("attention_data_parallel_size") or 1
+    moe = f" EP {ep} ADP {adp}" if (ep, adp) != (1, 1) else ""
+    return (f"{pool['replicas']} x (TP {pool['tensor_parallel_size']} PP {pool['pipeline_parallel_size']}"
+            f"{moe})")
 
 
 def _gpu_env(pool: Mapping[str, Any], replica: int, first_gpu: int) -> tuple[tuple[str, str], ...]:
@@ -78,10 +90,9 @@ def _gpu_env(pool: Mapping[str, Any], replica: int, first_gpu: int) -> tuple[tup
 
 
 def _one_replica(plan: ParallelPlan) -> ParallelPlan:
-    return ParallelPlan(tensor_parallel_size=plan.tensor_parallel_size,
-                        pipeline_parallel_size=plan.pipeline_parallel_size, data_parallel_size=1,
-                        batch_size=plan.batch_size, cards_used=plan.cards_used // max(plan.data_parallel_size, 1),
-                        pes_used=plan.pes_used // max(plan.data_parallel_size, 1))
+    return dataclasses.replace(plan, data_parallel_size=1,
+                               cards_used=plan.cards_used // max(plan.data_parallel_size, 1),
+                               pes_used=plan.pes_used // max(plan.data_parallel_size, 1))
 
 
 def pool_commands(fmt: str, *, role: str, pool: Mapping[str, Any], model: ModelSpec, workload: Workload,
@@ -141,10 +152,9 @@ def render_disagg(fmt: str, *, metrics: Mapping[str, Any], model: ModelSpec, wor
 
     prefill, decode = metrics["prefill"], metrics["decode"]
     kv = metrics.get("kv_transfer_ms") or {}
-    head = [f"# disaggregated: prefill pool {prefill['replicas']} x (TP {prefill['tensor_parallel_size']} PP "
-            f"{prefill['pipeline_parallel_size']}) on {prefill['devices']} devices, decode pool {decode['replicas']} "
-            f"x (TP {decode['tensor_parallel_size']} PP {decode['pipeline_parallel_size']}) on {decode['devices']} "
-            f"devices; KV transfer p90 {kv.get('p90', float('nan')):.3g} ms over {metrics.get('kv_link', 'the link')}"]
+    head = [f"# disaggregated: prefill pool {pool_words(prefill)} on {prefill['devices']} devices, decode pool "
+            f"{pool_words(decode)} on {decode['devices']} devices; KV transfer p90 "
+            f"{kv.get('p90', float('nan')):.3g} ms over {metrics.get('kv_link', 'the link')}"]
     if fmt in ("yaml", "json"):
         from autotune.outputs.emit.structured import render_json, render_yaml
         doc = {"mode": "disagg", "kv_transfer_ms": dict(kv), "kv_link": metrics.get("kv_link")}

@@ -1,0 +1,90 @@
+"""Disaggregated pools of an MoE model take expert and attention data parallel degrees (issue #10: each pool
+"with tensor_parallel_size, pipeline_parallel_size, replicas and its degrees"), searched as the aggregated
+layouts are, simulated and emitted per pool with each engine's own flags (per attention-DP rank for vLLM and
+TensorRT-LLM, whole for SGLang)."""
+from __future__ import annotations
+
+import functools
+import shlex
+
+from tests.cli.solver_cli import autotune
+
+BASE = ("recommend", "--model", "qwen3-30b-a3b", "--hardware", "h100-sxm", "--cards", "4", "--input-len", "2000",
+        "--output-len", "200", "--ttft-ms", "1000", "--tpot-ms", "20", "--rate", "8", "--mode", "disagg",
+        "--requests", "300")
+DEGREES = ("tensor_parallel_size", "pipeline_parallel_size", "expert_parallel_size", "attention_data_parallel_size")
+
+
+@functools.lru_cache(maxsize=None)
+def _recommend(*extra: str) -> dict:
+    run = autotune(*BASE, *extra, "--json")
+    assert run.code == 0, run.stderr
+    return run.json()
+
+
+def test_pools_state_their_moe_degrees_and_the_search_prices_moe_layouts():
+    data = _recommend()
+    rec = data["recommendations"][0]
+    for role in ("prefill", "decode"):
+        assert set(DEGREES) <= set(rec[role])
+    coefficients = data["assumptions"]["load"]["disaggregated"]["coefficients"]
+    assert any(c["attention_data_parallel_size"] > 1 for c in coefficients)
+    assert any(c["expert_parallel_size"] > 1 for c in coefficients)
+
+
+def _pool_commands(fmt: str, engine: str) -> dict[str, list[str]]:
+    run = autotune(*BASE, "--engine", engine, "--emit", fmt)
+    assert run.code == 0, run.stderr
+    text = run.stdout[run.stdout.index("settings for #1"):]
+    out, role = {}, None
+    for line in text.splitlines():
+        if line.startswith("# prefill pool") or line.startswith("# decode pool"):
+            role = line.split()[1]
+            out[role] = []
+        elif role is not None:
+            out[role].append(line)
+    return {role: shlex.split("\n".join(lines), comments=True) for role, lines in out.items()}
+
+
+def _flag(words: list[str], flag: str) -> str | None:
+    return words[words.index(flag) + 1] if flag in words else None
+
+
+def test_each_pools_command_runs_what_was_simulated():
+    """vLLM: an attention-DP pool is TP / ADP x data parallel ADP, each engine core with the flags (the replica's
+    limits over ADP); SGLang: --enable-dp-attention --dp-size ADP with the replica's limits."""
+    rec = _recommend("--engine", "vllm")["recommendations"][0]
+    words = _pool_commands("vllm", "vllm")
+    for role in ("prefill", "decode"):
+        pool, cmd = rec[role], words[role]
+        adp = pool["attention_data_parallel_size"]
+        assert int(_flag(cmd, "--tensor-parallel-size")) == pool["tensor_parallel_size"] // adp
+        assert int(_flag(cmd, "--data-parallel-size")) == adp
+        assert int(_flag(cmd, "--max-num-seqs")) * adp == pool["max_num_seqs"]
+        assert int(_flag(cmd, "--max-num-batched-tokens")) * adp == pool["max_num_batched_tokens"]
+        assert ("--enable-expert-parallel" in cmd) == (pool["expert_parallel_size"] > 1)
+    rec = _recommend("--engine", "sglang")["recommendations"][0]
+    words = _pool_commands("sglang", "sglang")
+    for role in ("prefill", "decode"):
+        pool, cmd = rec[role], words[role]
+        assert int(_flag(cmd, "--tp-size")) == pool["tensor_parallel_size"]
+        assert ("--enable-dp-attention" in cmd) == (pool["attention_data_parallel_size"] > 1)
+        if pool["max_num_batched_tokens"]:
+            assert int(_flag(cmd, "--chunked-prefill-size")) == pool["max_num_batched_tokens"]
+
+
+def test_simulate_takes_each_pools_degrees():
+    rec = _recommend()["recommendations"][0]
+    pools = []
+    for role in ("prefill", "decode"):
+        pool = rec[role]
+        pools += [f"--{role}-tp", str(pool["tensor_parallel_size"]), f"--{role}-pp", str(pool["pipeline_parallel_size"]),
+                  f"--{role}-ep", str(pool["expert_parallel_size"]), f"--{role}-adp",
+                  str(pool["attention_data_parallel_size"]), f"--{role}-replicas", str(pool["replicas"])]
+    run = autotune("simulate", "--model", "qwen3-30b-a3b", "--hardware", "h100-sxm", "--input-len", "2000",
+                   "--output-len", "200", "--rate", "8", "--requests", "300", "--mode", "disagg", *pools, "--json")
+    assert run.code == 0, run.stderr
+    data = run.json()
+    for role in ("prefill", "decode"):
+        assert {k: data[role][k] for k in DEGREES} == {k: rec[role][k] for k in DEGREES}
+        assert data[role]["max_num_seqs"] == rec[role]["max_num_seqs"]
