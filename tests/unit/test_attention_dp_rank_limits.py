@@ -70,3 +70,26 @@ def test_simulate_reads_the_flags_as_the_engine_does(engine, replica):
     assert run.code == 0, run.stderr
     data = run.json()
     assert (data["max_num_seqs"], data["max_num_batched_tokens"]) == replica
+
+
+def test_a_closed_loop_scans_whole_ranks_only():
+    request, load = ul.resolve_under_load("qwen3-30b-a3b", "h100-sxm", WORKLOAD, lengths_file=None, cards=2,
+                                          space=None, tp=2, pp=1, dp=1, ep=None, adp=2, params=None, release=None,
+                                          rate=None, concurrency=12, slo_percentile=90, engine="vllm",
+                                          requests=120, seed=0)
+    evaluator = ul.Evaluator(request, load)
+    layout = next(lay for lay in ul.layouts_of(request, moe=True) if lay.adp == 2)
+    feasible, _ = ul.closed_loop_feasible(evaluator, layout)
+    limits = sorted({seqs for (*_, seqs, _budget) in evaluator.cache})
+    assert limits and all(m % 2 == 0 for m in limits)
+    assert all(o.max_num_seqs % 2 == 0 for o in feasible)
+
+
+def test_a_replica_smaller_than_its_ranks_is_rejected_with_the_reason():
+    """M below ADP leaves no whole max_num_seqs per rank: the layout is infeasible, and says why."""
+    import dataclasses
+
+    request, load, evaluator, _ = _search("vllm")
+    layout = dataclasses.replace(next(lay for lay in ul.layouts_of(request, moe=True) if lay.adp == 2), max_batch=1)
+    interval, why = ul.feasible_interval(evaluator, layout)
+    assert interval is None and "2 ranks need at least 2 sequences" in why
