@@ -593,16 +593,24 @@ def best_setting(evaluator: Evaluator, layout: Layout, objective: str,
     """
     load = evaluator.load
     default, *others = evaluator.budgets_of(layout)
-    best, why = best_limit(evaluator, layout, objective, default, beat)
     bound = bound_key(evaluator, layout, objective)
-    if best is not None and objective in ("goodput", "throughput") and bound is not None \
-            and objective_key(best, objective, load)[0] <= bound:
-        return best, None  # the layout's bound, at the budget ties prefer: no other budget does better
-    cut = best is None and why is None  # the default budget was cut
+
+    def hopeless(budget: int) -> bool:
+        """Every outcome's key at `budget` starts at least (bound, devices, not the default, budget): above
+        `beat`'s first four terms, nothing at this budget can beat or tie it."""
+        return beat is not None and bound is not None and \
+            (bound, float(layout.devices), float(budget != default), float(budget)) > tuple(beat[:4])
+
+    best, why, cut = None, None, hopeless(default)
+    if not cut:
+        best, why = best_limit(evaluator, layout, objective, default, beat)
+        if best is not None and objective in ("goodput", "throughput") and bound is not None \
+                and objective_key(best, objective, load)[0] <= bound:
+            return best, None  # the layout's bound, at the budget ties prefer: no other budget does better
+        cut = best is None and why is None  # the default budget was cut
     for budget in others:
-        if beat is not None and bound is not None and \
-                (bound, float(layout.devices), 1.0, float(budget)) > beat[:4]:
-            cut = True  # the key's first four terms are at least these: nothing at this budget can beat `beat`
+        if hopeless(budget):
+            cut = True
             continue
         outcome, reason = best_limit(evaluator, layout, objective, budget, beat)
         cut = cut or (outcome is None and reason is None)
@@ -682,30 +690,28 @@ def layouts_of(request: Request, *, moe: bool = False) -> tuple[Layout, ...]:
 def visit_order(request: Request, load: Load, layouts: tuple[Layout, ...],
                 bounds: list[float | None]) -> list[int]:
     """Returns the order `search` visits layouts in: best bound first; among equal bounds, the lowest TPOT the
-    cost model estimates at the batch a replica holds under the load (Little's law: its rate x output length
-    x the TPOT SLO, at most M), so that a feasible answer is found early and its key cuts the budgets of
-    the rest (`best_setting`'s `beat`). The order changes how many runs the search makes, never its answer:
-    every layout whose bound can match the answer is visited, and ties between answers are broken by key.
+    cost model estimates at the batch a replica holds under the load (Little's law: the smallest batch b with
+    b >= its rate x output length x TPOT(b); a layout no batch keeps up with goes last), so that a feasible
+    answer is found early and its key cuts the budgets of the rest (`best_setting`'s `beat`). The order
+    changes how many runs the search makes, never its answer: every layout whose bound can match the answer
+    is visited, and ties between answers are broken by key.
     """
     import dataclasses as dc
 
     from autotune.specs.workload import AUTO
 
-    w = request.workload
-    outputs = float(load.lengths.means()[1])
-    estimate: dict[tuple[int, ...], tuple[int, float]] = {}  # key: (batch, TPOT s) at the largest batch wanted
-    if load.rate_per_s is not None and w.tpot_ms is not None:
-        problem = request.problem(dc.replace(w, batch=AUTO, ttft_ms=None, tpot_ms=None))
+    estimate: dict[tuple[int, ...], float] = {}
+    if load.rate_per_s is not None:
+        outputs = float(load.lengths.means()[1])
+        problem = request.problem(dc.replace(request.workload, batch=AUTO, ttft_ms=None, tpot_ms=None))
         c, tpot_s = problem.candidates, np.asarray(problem.table.tpot_s, dtype=float)
-        wanted = {layout.key: min(layout.max_batch, math.ceil(load.rate_per_s / layout.dp * outputs
-                                                              * w.tpot_ms / 1000.0)) for layout in layouts}
-        for row in np.flatnonzero(problem.feasible).tolist():
+        rate = {layout.key: load.rate_per_s / layout.dp * outputs for layout in layouts}
+        for row in sorted(np.flatnonzero(problem.feasible).tolist(), key=lambda r: int(c.batch[r])):
             key = (int(c.tp[row]), int(c.pp[row]), int(c.dp[row]), int(c.ep[row]), int(c.adp[row]))
-            batch = int(c.batch[row])
-            if batch <= wanted.get(key, 0) and batch >= estimate.get(key, (0, 0.0))[0]:
-                estimate[key] = (batch, float(tpot_s[row]))
+            if key in rate and key not in estimate and int(c.batch[row]) >= rate[key] * float(tpot_s[row]):
+                estimate[key] = float(tpot_s[row])
     return sorted(range(len(layouts)), key=lambda i: (-math.inf if bounds[i] is None else bounds[i],
-                                                      estimate.get(layouts[i].key, (0, 0.0))[1], layouts[i].key))
+                                                      estimate.get(layouts[i].key, math.inf), layouts[i].key))
 
 
 def search(request: Request, load: Load, objective: str, *, top: int = 1,
