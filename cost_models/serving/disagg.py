@@ -34,7 +34,8 @@ from cost_models.serving.metrics import (OVERLOAD_SLOPE, PoolSummary, ServingRes
                                          measured_mask, summarize_replica)
 from cost_models.serving.pricing import Attention
 from cost_models.serving.scheduler import Trajectory, simulate_replica
-from cost_models.serving.simulator import check_fits, peak_in_flight, prepare_replica, traffic_text
+from cost_models.serving.simulator import (check_fits, check_moe_degrees, peak_in_flight, prepare_replica,
+                                           traffic_text)
 from cost_models.serving.traffic import Traffic, open_arrivals_s
 
 #: First Furiosa LLM release with prefill/decode disaggregation, at PP 1 only (../shared/reference/
@@ -182,6 +183,9 @@ def simulate_disaggregated(model: ModelSpec, hardware: HardwareSpec, *, dtype: s
                                   "couples the two pools and is not modelled")
     check_disaggregation(engine, prefill_pp=prefill[1], decode_pp=decode[1])
     (p_tp, p_pp, x), (d_tp, d_pp, y) = prefill, decode
+    check_moe_degrees(model, tp=p_tp, ep=prefill_moe[0], adp=prefill_moe[1], pool="prefill")
+    check_moe_degrees(model, tp=d_tp, ep=decode_moe[0], adp=decode_moe[1], pool="decode")
+
     def replica(tp: int, pp: int, moe: tuple[int, int]):
         ranks = moe[1] if engine.limits_per_attention_dp_rank else 1
         return prepare_replica(model, hardware, tp=tp, pp=pp, ep=moe[0], adp=moe[1], dtype=dtype, kv_dtype=kv_dtype,

@@ -71,13 +71,15 @@ def prepare_replica(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
     return pricer, limits
 
 
-def check_moe_degrees(model: ModelSpec, *, tp: int, ep: int, adp: int) -> None:
-    """Raises InputError when `ep` or `adp` is below 1 or does not divide `tp`, or `ep` > 1 for a dense model."""
+def check_moe_degrees(model: ModelSpec, *, tp: int, ep: int, adp: int, pool: str = "") -> None:
+    """Raises InputError when `ep` or `adp` is below 1 or does not divide `tp`, or `ep` > 1 for a dense model
+    (`pool`: 'prefill' or 'decode' names a disaggregated pool's flags, --prefill-ep ...)."""
+    flag = f"--{pool}-" if pool else "--"
     for name, value in (("ep", ep), ("adp", adp)):
         if int(value) != value or value < 1 or tp % int(value):
-            raise InputError(source=f"--{name}", value=value, expected=f"a positive integer that divides tp ({tp})")
+            raise InputError(source=f"{flag}{name}", value=value, expected=f"a positive integer that divides tp ({tp})")
     if ep > 1 and not model.num_experts:
-        raise InputError(source="--ep", value=ep, expected="1 for a model without routed experts")
+        raise InputError(source=f"{flag}ep", value=ep, expected="1 for a model without routed experts")
 
 
 def _shares(traffic: Traffic, dp: int) -> list[tuple[int, dict]]:

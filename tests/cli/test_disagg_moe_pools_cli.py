@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import shlex
 
+import pytest
+
 from tests.cli.solver_cli import autotune
 
 BASE = ("recommend", "--model", "qwen3-30b-a3b", "--hardware", "h100-sxm", "--cards", "4", "--input-len", "2000",
@@ -88,3 +90,18 @@ def test_simulate_takes_each_pools_degrees():
     for role in ("prefill", "decode"):
         assert {k: data[role][k] for k in DEGREES} == {k: rec[role][k] for k in DEGREES}
         assert data[role]["max_num_seqs"] == rec[role]["max_num_seqs"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (("--prefill-adp", "3"), "--prefill-adp: got 3; expected a positive integer that divides tp (2)"),
+    (("--decode-ep", "4"), "--decode-ep: got 4; expected a positive integer that divides tp (2)"),
+    (("--decode-ep", "2", "--model", "llama-3.1-8b"), "--decode-ep: got 2; expected 1 for a model without routed"),
+    (("--adp", "2"), "--adp: got 2; expected 1 with --mode disagg: give each pool's --prefill-adp and --decode-adp"),
+])
+def test_bad_pool_degrees_name_the_pools_flag(flags, words):
+    run = autotune("simulate", "--model", "qwen3-30b-a3b", "--hardware", "h100-sxm", "--mode", "disagg",
+                   "--prefill-tp", "2", "--prefill-replicas", "1", "--decode-tp", "2", "--decode-replicas", "1",
+                   "--rate", "2", "--requests", "50", *flags)
+    assert run.code == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [f"autotune simulate: error: {words}"] or (
+        len(run.stderr.strip().splitlines()) == 1 and words in run.stderr)
