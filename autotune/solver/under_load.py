@@ -691,7 +691,8 @@ def visit_order(request: Request, load: Load, layouts: tuple[Layout, ...],
                 bounds: list[float | None]) -> list[int]:
     """Returns the order `search` visits layouts in: best bound first; among equal bounds, the lowest TPOT the
     cost model estimates at the batch a replica holds under the load (Little's law: the smallest batch b with
-    b >= its rate x output length x TPOT(b); a layout no batch keeps up with goes last), so that a feasible
+    b >= its rate x output length x TPOT(b), TPOT interpolated between the batches the problem evaluates; a
+    layout no batch keeps up with goes last), so that a feasible
     answer is found early and its key cuts the budgets of the rest (`best_setting`'s `beat`). The order
     changes how many runs the search makes, never its answer: every layout whose bound can match the answer
     is visited, and ties between answers are broken by key.
@@ -705,11 +706,19 @@ def visit_order(request: Request, load: Load, layouts: tuple[Layout, ...],
         outputs = float(load.lengths.means()[1])
         problem = request.problem(dc.replace(request.workload, batch=AUTO, ttft_ms=None, tpot_ms=None))
         c, tpot_s = problem.candidates, np.asarray(problem.table.tpot_s, dtype=float)
-        rate = {layout.key: load.rate_per_s / layout.dp * outputs for layout in layouts}
-        for row in sorted(np.flatnonzero(problem.feasible).tolist(), key=lambda r: int(c.batch[r])):
+        points: dict[tuple[int, ...], list[tuple[int, float]]] = {}  # the (batch, TPOT s) rows the problem has
+        for row in np.flatnonzero(problem.feasible).tolist():
             key = (int(c.tp[row]), int(c.pp[row]), int(c.dp[row]), int(c.ep[row]), int(c.adp[row]))
-            if key in rate and key not in estimate and int(c.batch[row]) >= rate[key] * float(tpot_s[row]):
-                estimate[key] = float(tpot_s[row])
+            points.setdefault(key, []).append((int(c.batch[row]), float(tpot_s[row])))
+        for layout in layouts:
+            if layout.key not in points:
+                continue
+            known = np.array(sorted(points[layout.key]), dtype=float)
+            batches = np.arange(1, layout.max_batch + 1, dtype=float)
+            tpot = np.interp(batches, known[:, 0], known[:, 1])  # between the rows the problem evaluated
+            holds = np.flatnonzero(batches >= load.rate_per_s / layout.dp * outputs * tpot)
+            if len(holds):
+                estimate[layout.key] = float(tpot[holds[0]])
     return sorted(range(len(layouts)), key=lambda i: (-math.inf if bounds[i] is None else bounds[i],
                                                       estimate.get(layouts[i].key, math.inf), layouts[i].key))
 
