@@ -43,7 +43,7 @@ Exactness over max_num_seqs, layout by layout and budget by budget:
    proves the budget infeasible (every limit up to m fails the queue, every limit from m fails TPOT), and
    a TPOT above the answer's at equal key terms proves it cannot win (`tpot_cut_ms`). The limit that
    settled a layout's last budget (or the last layout's) is tried first, before M: it often settles the
-   next one in one run (DeepSeek-V3 on 16 H200 at 2 requests/s: 469 settings simulated before, 79 now;
+   next one in one run (DeepSeek-V3 on 16 H200 at 2 requests/s: 469 settings simulated before, 55 now;
    benchmarks/bench_disagg.py).
 3. Closed loop: no assumption. Its clients move in waves whose TTFT need not fall as the limit rises,
    so every limit below P is simulated (P is at most the clients).
