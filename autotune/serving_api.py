@@ -65,7 +65,8 @@ def _pool(value, role: str) -> tuple[int, int, int, int, int]:
                                                                 '(pp, ep and adp optional)')
         value = (value["tp"], value.get("pp", 1), value["replicas"], value.get("ep", 1), value.get("adp", 1))
     if not isinstance(value, (tuple, list)) or len(value) not in (3, 5):
-        raise InputError(source=role, value=value, expected="(tp, pp, replicas[, ep, adp]) or a mapping with those keys")
+        raise InputError(source=role, value=value,
+                         expected="(tp, pp, replicas[, ep, adp]) or a mapping with those keys")
     value = tuple(value) + (1, 1)[:5 - len(value)]
     return tuple(_positive_int(v, f"--{role}-{name}") for v, name in zip(value, _POOL_FIELDS))
 

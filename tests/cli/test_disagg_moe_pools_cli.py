@@ -80,7 +80,8 @@ def test_simulate_takes_each_pools_degrees():
     pools = []
     for role in ("prefill", "decode"):
         pool = rec[role]
-        pools += [f"--{role}-tp", str(pool["tensor_parallel_size"]), f"--{role}-pp", str(pool["pipeline_parallel_size"]),
+        pools += [f"--{role}-tp", str(pool["tensor_parallel_size"]),
+                  f"--{role}-pp", str(pool["pipeline_parallel_size"]),
                   f"--{role}-ep", str(pool["expert_parallel_size"]), f"--{role}-adp",
                   str(pool["attention_data_parallel_size"]), f"--{role}-replicas", str(pool["replicas"])]
     run = autotune("simulate", "--model", "qwen3-30b-a3b", "--hardware", "h100-sxm", "--input-len", "2000",
