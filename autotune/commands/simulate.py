@@ -4,8 +4,8 @@ Exactly one of --rate (open loop), --concurrency (closed loop) or a --workload f
 timestamps (a trace). With --dp > 1 the traffic is split evenly over the replicas. `--mode disagg`
 runs a prefill pool (--prefill-tp/-pp/-replicas, and an MoE pool's --prefill-ep/-adp) and a decode pool
 (--decode-tp/-pp/-replicas/-ep/-adp) with the KV cache moved between them (cost_models/serving/disagg.py;
-open-loop traffic only). Exit 0 with the results (an overloaded replica is reported as such, not as a latency), 1 when the layout
-cannot hold one request, 2 for bad input.
+open-loop traffic only). Exit 0 with the results (an overloaded replica is reported as such, not as a
+latency), 1 when the layout cannot hold one request, 2 for bad input.
 """
 from __future__ import annotations
 
