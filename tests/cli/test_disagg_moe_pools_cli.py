@@ -106,3 +106,23 @@ def test_bad_pool_degrees_name_the_pools_flag(flags, words):
     assert run.code == 2 and run.stdout == ""
     assert run.stderr.strip().splitlines() == [f"autotune simulate: error: {words}"] or (
         len(run.stderr.strip().splitlines()) == 1 and words in run.stderr)
+
+
+@pytest.mark.parametrize("fmt, engine", [("vllm", "vllm"), ("sglang", "sglang"), ("trtllm", "tensorrt-llm")])
+def test_moe_pool_commands_use_only_the_engines_real_flags(fmt, engine):
+    """Every flag of both pools' servers is in the engine's argument list (the MoE degree flags: the cited sets
+    of tests/unit/test_moe_degrees.py; the disaggregation flags: autotune/outputs/emit/disagg.py's)."""
+    from autotune.outputs.emit import disagg as emit_disagg
+    from tests.unit.test_moe_degrees import MOE_FLAGS
+
+    allowed = set(MOE_FLAGS[fmt][1]) | {
+        "vllm": set(emit_disagg.VLLM_DISAGG_FLAGS),
+        "sglang": set(emit_disagg.SGLANG_DISAGG_FLAGS) | set(emit_disagg.SGLANG_ROUTER_FLAGS),
+        "trtllm": set(emit_disagg.TRTLLM_DISAGG_FLAGS)}[fmt]
+    run = autotune(*BASE, "--engine", engine, "--emit", fmt)
+    assert run.code == 0, run.stderr
+    text = run.stdout.split("settings for #1")[1]
+    flags = {w for w in shlex.split(text, comments=True) if w.startswith("-") and w not in ("-", "-m")}
+    assert flags and flags <= allowed, flags - allowed
+    if fmt == "trtllm":  # the attention-DP pool's options file turns it on
+        assert "enable_attention_dp: true" in text
