@@ -144,12 +144,12 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
                                       params=load_params() if params is None else params,
                                       ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms,
                                       max_num_seqs=max_num_seqs, max_num_batched_tokens=max_num_batched_tokens)
-    ranks = _positive_int(adp, "--adp") if profile.limits_per_attention_dp_rank else 1
+    adp = _positive_int(adp, "--adp")
+    ranks = adp if profile.limits_per_attention_dp_rank else 1
     # The flags are the engine's: per attention-DP rank where it schedules each rank on its own (vLLM, TensorRT-LLM).
     max_num_seqs = None if max_num_seqs is None else max_num_seqs * ranks
     max_num_batched_tokens = None if max_num_batched_tokens is None else max_num_batched_tokens * ranks
     return simulate_layout(spec, device, dtype=workload.dtype, kv_dtype=workload.cache_dtype, tp=tp, pp=pp, dp=dp,
                            engine=profile, traffic=traffic, params=load_params() if params is None else params,
                            ttft_slo_ms=workload.ttft_ms, tpot_slo_ms=workload.tpot_ms, max_num_seqs=max_num_seqs,
-                           max_num_batched_tokens=max_num_batched_tokens, ep=_positive_int(ep, "--ep"),
-                           adp=_positive_int(adp, "--adp"))
+                           max_num_batched_tokens=max_num_batched_tokens, ep=_positive_int(ep, "--ep"), adp=adp)

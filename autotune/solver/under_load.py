@@ -68,6 +68,7 @@ from autotune.solver.planning import ReplicaLayout, SimulationSetting, Simulatio
 from autotune.solver.request import Request
 
 if TYPE_CHECKING:
+    from autotune.solver.search import Problem
     from cost_models.serving.engines import EngineProfile
     from cost_models.serving.metrics import ServingResult
     from cost_models.serving.traffic import Lengths
@@ -394,11 +395,6 @@ def rank_scale(engine: EngineProfile, layout: Layout) -> int:
     return layout.adp if engine.limits_per_attention_dp_rank else 1
 
 
-def limit_unit(evaluator: Evaluator, layout: Layout) -> int:
-    """Returns the step between the replica max_num_seqs the engine can be given on `layout` (`rank_scale`)."""
-    return rank_scale(evaluator.load.engine, layout)
-
-
 def default_budget(load: Load, layout: Layout) -> int:
     """Returns the replica token budget of the engine's default flag on `layout` (`rank_scale`)."""
     return int(load.engine.max_num_batched_tokens) * rank_scale(load.engine, layout)
@@ -406,9 +402,9 @@ def default_budget(load: Load, layout: Layout) -> int:
 
 def largest_limit(evaluator: Evaluator, layout: Layout, budget: int) -> int:
     """Returns the largest max_num_seqs the engine runs with `budget` tokens per step on `layout` (M, or the
-    budget where the engine rejects more sequences than tokens), a multiple of `limit_unit` (0: none fits)."""
+    budget where the engine rejects more sequences than tokens), a multiple of `rank_scale` (0: none fits)."""
     largest = min(layout.max_batch, budget) if evaluator.load.engine.seqs_within_budget else layout.max_batch
-    unit = limit_unit(evaluator, layout)
+    unit = rank_scale(evaluator.load.engine, layout)
     return largest // unit * unit
 
 
@@ -448,7 +444,7 @@ def feasible_interval(evaluator: Evaluator, layout: Layout, budget: int | None =
     """
     budget = evaluator.budgets_of(layout)[0] if budget is None else budget
     largest = largest_limit(evaluator, layout, budget)
-    unit = limit_unit(evaluator, layout)
+    unit = rank_scale(evaluator.load.engine, layout)
     if largest < 1:
         return None, _no_rank_limit(layout, budget)
     cut = evaluator.setting.tpot_ms if evaluator.setting.tpot_ms is not None else math.inf
@@ -520,7 +516,7 @@ def closed_loop_feasible(evaluator: Evaluator, layout: Layout,
     most the clients, since no more requests than clients are ever in flight."""
     budget = evaluator.budgets_of(layout)[0] if budget is None else budget
     largest = largest_limit(evaluator, layout, budget)
-    unit = limit_unit(evaluator, layout)
+    unit = rank_scale(evaluator.load.engine, layout)
     if largest < 1:
         return [], _no_rank_limit(layout, budget)
     full = evaluator.outcome(layout, largest, budget)
@@ -667,14 +663,19 @@ def front(request: Request, load: Load, *, per_device: bool,
     return tuple(kept), tuple(rejected)
 
 
-def layouts_of(request: Request, *, moe: bool = False) -> tuple[Layout, ...]:
-    """Returns every layout the space allows on the fleet that holds one sequence, with its M, in (TP, PP, DP, EP,
-    ADP) order: plain tensor-parallel ones, and with `moe` an MoE model's expert and attention data parallel ones
-    too (the simulator prices both; the disaggregated pools run plain TP only)."""
+def layout_problem(request: Request) -> Problem:
+    """Returns the static problem of the request without SLOs at batch 'auto': the rows `layouts_of` reads its
+    layouts from and `visit_order` its TPOT estimates."""
     import dataclasses as dc
 
-    bare = dc.replace(request.workload, batch="auto", ttft_ms=None, tpot_ms=None)
-    problem = request.problem(bare)
+    return request.problem(dc.replace(request.workload, batch="auto", ttft_ms=None, tpot_ms=None))
+
+
+def layouts_of(request: Request, *, moe: bool = False, problem: Problem | None = None) -> tuple[Layout, ...]:
+    """Returns every layout the space allows on the fleet that holds one sequence, with its M, in (TP, PP, DP, EP,
+    ADP) order: plain tensor-parallel ones, and with `moe` an MoE model's expert and attention data parallel ones
+    too (`problem`: `layout_problem(request)`, when the caller has it)."""
+    problem = layout_problem(request) if problem is None else problem
     c = problem.candidates
     rows = problem.feasible if moe else problem.feasible & (c.ep == 1) & (c.adp == 1)
     largest: dict[tuple[int, int, int, int, int], int] = {}
@@ -687,8 +688,7 @@ def layouts_of(request: Request, *, moe: bool = False) -> tuple[Layout, ...]:
                  for k in sorted(largest))
 
 
-def visit_order(request: Request, load: Load, layouts: tuple[Layout, ...],
-                bounds: list[float | None]) -> list[int]:
+def visit_order(problem: Problem, load: Load, layouts: tuple[Layout, ...], bounds: list[float | None]) -> list[int]:
     """Returns the order `search` visits layouts in: best bound first; among equal bounds, the lowest TPOT the
     cost model estimates at the batch a replica holds under the load (Little's law: the smallest batch b with
     b >= its rate x output length x TPOT(b), TPOT interpolated between the batches the problem evaluates; a
@@ -697,14 +697,9 @@ def visit_order(request: Request, load: Load, layouts: tuple[Layout, ...],
     changes how many runs the search makes, never its answer: every layout whose bound can match the answer
     is visited, and ties between answers are broken by key.
     """
-    import dataclasses as dc
-
-    from autotune.specs.workload import AUTO
-
     estimate: dict[tuple[int, ...], float] = {}
-    if load.rate_per_s is not None:
+    if load.rate_per_s is not None:  # `problem`: `layout_problem` of the request
         outputs = float(load.lengths.means()[1])
-        problem = request.problem(dc.replace(request.workload, batch=AUTO, ttft_ms=None, tpot_ms=None))
         c, tpot_s = problem.candidates, np.asarray(problem.table.tpot_s, dtype=float)
         points: dict[tuple[int, ...], list[tuple[int, float]]] = {}  # the (batch, TPOT s) rows the problem has
         for row in np.flatnonzero(problem.feasible).tolist():
@@ -735,9 +730,10 @@ def search(request: Request, load: Load, objective: str, *, top: int = 1,
 
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     evaluator = evaluator or Evaluator(request, load)
-    layouts = layouts_of(request, moe=True)
+    problem = layout_problem(request)
+    layouts = layouts_of(request, moe=True, problem=problem)
     bounds = [bound_key(evaluator, layout, objective) for layout in layouts]
-    order = visit_order(request, load, layouts, bounds)
+    order = visit_order(problem, load, layouts, bounds)
     found: list[Outcome] = []
     rejected: list[tuple[Layout, str]] = []
     visited = 0

@@ -166,7 +166,7 @@ class StepPricer:
         fixed = timing.stage_comm_s(rows, self.params, tokens_per_micro) \
             + memory.layers_per_stage(rows) * self.params.layer_overhead_s + self.params.step_overhead_s
         message = tokens_per_micro * rows.hidden_size * self.params.activation_bytes_per_element
-        transfers = np.broadcast_to((rows.pp - 1.0) * pp_transfer_time_s(rows, message, self.params), (pp * n,))
+        transfers = (rows.pp - 1.0) * pp_transfer_time_s(rows, message, self.params)
         for i in range(pp):
             self._weights_s[i].extend(weights_s[i * n:(i + 1) * n].tolist())
             self._fixed_s[i].extend(fixed[i * n:(i + 1) * n].tolist())
