@@ -1,7 +1,8 @@
 """Schema checks for cost_models/data/measurements_extra.csv (published measurements beyond calibration.csv).
 
 The file is data the cost model is fitted and validated on, so every row must be usable as is:
-the calibration file's columns, a source on every row, numbers that parse, and normalized ids.
+the calibration file's columns (plus the optional `attention_data_parallel` the reader takes), a
+source on every row, numbers that parse, and normalized ids.
 """
 from __future__ import annotations
 
@@ -60,10 +61,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def test_header_is_the_calibration_header() -> None:
+def test_header_is_the_calibration_header_with_attention_dp() -> None:
     with EXTRA_CSV.open(newline="") as f:
-        header = next(csv.reader(f))
+        header = list(next(csv.reader(f)))
+    assert header.pop(header.index("expert_parallel") + 1) == "attention_data_parallel"
     assert tuple(header) == COLUMNS
+
+
+def test_attention_dp_is_the_stated_one() -> None:
+    # TensorRT-LLM's enable_attention_dp makes every TP rank its own attention group (adp = tp);
+    # a row whose note states it runs at that degree, every other row without attention DP.
+    stated = 0
+    for r in ROWS:
+        on = "enable_attention_dp: true" in r["note"] and int(r["tensor_parallel"]) > 1
+        assert r["attention_data_parallel"] == (r["tensor_parallel"] if on else ""), r["row_id"]
+        stated += on
+    assert stated == 65
 
 
 def test_header_matches_shared_calibration_file() -> None:
