@@ -134,6 +134,9 @@ def test_comparison_value_then_devices_then_tpot_and_the_ratio():
     modes = comparison("throughput", "GPU", ("OPTIMAL", (-200.0, 3.0, 30.0)), ("OPTIMAL", (-300.0, 2.0, 25.0)))
     assert modes["winner"] == "disagg" and modes["ratio"] == 1.5
     assert "disaggregated wins" in comparison_line(modes, rate=6, word="GPU")
+    # The value compared is the rate's tokens per device, which the report says (not the simulated tok/s).
+    assert modes["disagg"]["value"] == "output tokens/s per GPU at the offered rate"
+    assert "300 output tokens/s per GPU at the offered rate on 2 GPUs" in comparison_line(modes, rate=6, word="GPU")
     # Same value and devices: the lower TPOT wins; a full tie goes to aggregated (one pool).
     tie = comparison("goodput", "GPU", ("OPTIMAL", (-2.0, 3.0, 36.6)), ("OPTIMAL", (-2.0, 3.0, 25.3)))
     assert tie["winner"] == "disagg" and "lower TPOT" in comparison_line(tie, rate=6, word="GPU")
