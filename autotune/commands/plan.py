@@ -122,8 +122,9 @@ def render(result) -> str:
         goal = (f"serve {result.rate:g} requests/s" if result.rate is not None
                 else f"the most on {_count(result.cards, word)}")
         lines += [f"Plan ({result.status}) to {goal}:",
-                  f"  {rec.replicas} x (TP {lay.tp} PP {lay.pp}) = {_count(rec.cards_used, word)}, "
-                  f"max_num_seqs {lay.max_num_seqs}",
+                  f"  {rec.replicas} x ({lay.label}) = {_count(rec.cards_used, word)}, "
+                  f"max_num_seqs {lay.max_num_seqs}" + (f" ({lay.max_num_seqs // lay.limit_ranks} per ADP rank)"
+                                                        if lay.limit_ranks > 1 else ""),
                   f"  serves up to {rec.rate_served:.4g} requests/s ({rec.rate_served / rec.replicas:.4g} per "
                   f"replica) within the SLOs",
                   f"  check at {rec.check.rate_per_s:.4g} requests/s over {_count(rec.replicas, 'replica')}: "
@@ -159,16 +160,16 @@ def render(result) -> str:
     if result.capacity:
         lines += ["", "Capacity (highest rate served within the SLOs; where it rises):",
                   f"  {word + 's':>8}{'requests/s':>14}   layout"]
-        lines += [f"  {p.cards:>8}{p.rate_served:>14.4g}   {p.replicas} x TP {p.tp} PP {p.pp}"
-                  for p in result.capacity]
+        lines += [f"  {p.cards:>8}{p.rate_served:>14.4g}   {p.replicas} x {p.label}" for p in result.capacity]
     if result.layouts:
+        width = max(16, *(len(c.layout.label) + 1 for c in result.layouts))
         lines += ["", "Per replica (layouts of one replica on one machine):",
-                  f"  {'layout':<16}{word + 's':>7}{'max_num_seqs':>14}{'requests/s':>12}  note"]
+                  f"  {'layout':<{width}}{word + 's':>7}{'max_num_seqs':>14}{'requests/s':>12}  note"]
         for c in result.layouts:
             devices = c.layout.devices_per_group
             share = f"{devices}/{c.layout.replicas_per_group}" if c.layout.replicas_per_group > 1 else str(devices)
             note = "" if c.reason is None else c.reason
-            lines.append(f"  {c.layout.label:<16}{share:>7}{c.layout.max_num_seqs:>14}{c.rate_per_s:>12.4g}  {note}")
+            lines.append(f"  {c.layout.label:<{width}}{share:>7}{c.layout.max_num_seqs:>14}{c.rate_per_s:>12.4g}  {note}")
     lines += [f"  note: {note}" for note in result.notes]
     lines.append("  note: max_num_seqs is each layout's largest batch within memory and the runtime's buckets")
     lines.append(f"  note: {a.requests_per_simulation} requests per simulated replica, more when over 1/8 of them "

@@ -572,14 +572,14 @@ def capacity_plot(result, path: str) -> Path:
                 label="highest rate served within the SLOs")
         ax.scatter(xs, ys, color="tab:blue", s=18, zorder=3)
         for p in result.capacity:
-            ax.annotate(f"{p.replicas}xTP{p.tp}PP{p.pp}", (p.cards, p.rate_served), textcoords="offset points",
+            ax.annotate(f"{p.replicas}x" + p.label.replace(" ", ""), (p.cards, p.rate_served), textcoords="offset points",
                         xytext=(3, 4), fontsize=LABEL_FONT_PT)
         if result.rate is not None:
             ax.axhline(result.rate, color="tab:red", linestyle="--", linewidth=1.0,
                        label=f"rate {result.rate:g} requests/s")
         for rec in result.recommendations:
             ax.scatter([rec.cards_used], [rec.rate_served], marker="*", s=120, color="tab:red", zorder=4,
-                       label=f"plan: {rec.replicas} x TP {rec.layout.tp} PP {rec.layout.pp}, "
+                       label=f"plan: {rec.replicas} x {rec.layout.label}, "
                              f"{rec.cards_used} {a.device_name}{'' if rec.cards_used == 1 else 's'}")
         ax.set_xlabel(f"{a.device_name}s")
         ax.set_ylabel("requests/s")

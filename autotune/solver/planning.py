@@ -8,11 +8,12 @@ Method:
 
 1. Candidate replica layouts are the space's layouts of ONE replica (DP 1) that fit one machine:
    `build_problem` on one machine's devices (batch 1, no SLOs), the DP 1 rows that break no rule
-   and fit memory. A layout smaller than a device (RNGD TP 1, 2 or 4 PEs) packs units // TP
+   and fit memory (an MoE model's expert and attention data parallel layouts included). A layout smaller than a device (RNGD TP 1, 2 or 4 PEs) packs units // TP
    replicas on a card, as `specs.candidates.devices_used` counts them; such replicas share the card's memory.
 2. Each replica's engine runs with max_num_seqs = the layout's largest batch that fits memory and
    the runtime's decode buckets (`batches.batch_range` without SLOs, at the workload's mean
-   lengths; with every packed replica on the card). The token budget is the engine profile's.
+   lengths; with every packed replica on the card), a multiple of the ADP degree where the engine's limits
+   are per attention-DP rank. The token budget is the engine profile's (per rank likewise).
 3. Per-replica capacity: the highest Poisson rate (requests/s) at which the serving simulator
    (`simulate_layout`, `requests` requests per simulation, 600 by default, one `seed`) says the
    replica keeps up and meets the SLOs at the chosen percentile (p50, p90 or p99 of TTFT and
@@ -103,6 +104,9 @@ class ReplicaLayout:
     """Expert parallel degree (MoE; 1: plain tensor parallel)."""
     adp: int = 1
     """Attention data parallel degree (MoE; 1: attention split by head only)."""
+    limit_ranks: int = 1
+    """Ranks that each take the engine's max_num_seqs flag: ADP where the engine's limits are per attention-DP
+    rank (`EngineProfile.limits_per_attention_dp_rank`), else 1; max_num_seqs is a multiple of it."""
 
     def devices(self, replicas: int) -> int:
         """Returns the devices `replicas` replicas occupy."""
@@ -183,8 +187,10 @@ class PlanRecommendation:
         return {
             "tensor_parallel_size": self.layout.tp, "pipeline_parallel_size": self.layout.pp,
             "data_parallel_size": self.replicas, "replicas": self.replicas, "cards_used": self.cards_used,
-            "pes_used": self.pes_used, "batch_size": self.layout.max_num_seqs,
+            "pes_used": self.pes_used, "expert_parallel_size": self.layout.ep,
+            "attention_data_parallel_size": self.layout.adp, "batch_size": self.layout.max_num_seqs,
             "max_num_seqs": self.layout.max_num_seqs,
+            "max_num_seqs_flag": self.layout.max_num_seqs // self.layout.limit_ranks,
             "max_num_batched_tokens": result.max_num_batched_tokens,
             "rate_served": round(self.rate_served, 6),
             "rate_served_per_replica": round(self.rate_served / self.replicas, 6),
@@ -207,10 +213,18 @@ class CapacityPoint:
     tp: int
     pp: int
     replicas: int
+    ep: int = 1
+    adp: int = 1
+
+    @property
+    def label(self) -> str:
+        moe = f" EP {self.ep} ADP {self.adp}" if (self.ep, self.adp) != (1, 1) else ""
+        return f"TP {self.tp} PP {self.pp}{moe}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"cards": self.cards, "rate_served": round(self.rate_served, 6), "tensor_parallel_size": self.tp,
-                "pipeline_parallel_size": self.pp, "replicas": self.replicas}
+                "pipeline_parallel_size": self.pp, "expert_parallel_size": self.ep,
+                "attention_data_parallel_size": self.adp, "replicas": self.replicas}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -342,8 +356,14 @@ def mean_lengths(lengths: Lengths) -> tuple[int, int]:
 
 
 def replica_layouts(model: ModelSpec, hardware: HardwareSpec, space: SearchSpace, workload: Workload, *,
-                    params: CostParams) -> tuple[tuple[ReplicaLayout, ...], str | None]:
-    """Returns the layouts of one replica that fit one machine, with their engines' max_num_seqs, or why none."""
+                    params: CostParams, per_rank_limits: bool = False) -> tuple[tuple[ReplicaLayout, ...], str | None]:
+    """Returns the layouts of one replica that fit one machine, with their engines' max_num_seqs, or why none.
+
+    An MoE model's expert and attention data parallel layouts are among them where the space runs them.
+    `per_rank_limits`: the engine takes max_num_seqs per attention-DP rank
+    (`EngineProfile.limits_per_attention_dp_rank`), so an ADP layout's limit is rounded down to a multiple of
+    its ADP degree, the replica total of a whole per-rank flag.
+    """
     import cost_models
     from autotune.solver import batches as batches_
 
@@ -352,38 +372,39 @@ def replica_layouts(model: ModelSpec, hardware: HardwareSpec, space: SearchSpace
     request = resolve(model, hardware, bare, cards=node, space=space, params=params)
     problem = request.problem()
     c = problem.candidates
-    single = np.flatnonzero((c.dp == 1) & (c.ep == 1) & (c.adp == 1))  # plain TP replicas (no EP/attention DP)
+    single = np.flatnonzero(c.dp == 1)
     rows = single[problem.feasible[single]]
     if len(rows) == 0:
         largest = int(single[np.argmax(c.tp[single] * c.pp[single])]) if len(single) else None
         why = "; ".join(problem.violations(largest)) if largest is not None else "no layout"
         return (), (f"no layout of one replica fits one machine of {node} {hardware.device_name}s "
                     f"(e.g. TP {int(c.tp[largest])} PP {int(c.pp[largest])}: {why})" if largest is not None else why)
-    pairs = sorted({(int(c.tp[r]), int(c.pp[r])) for r in rows.tolist()})
+    shapes = sorted({(int(c.tp[r]), int(c.pp[r]), int(c.ep[r]), int(c.adp[r])) for r in rows.tolist()})
     upd = hardware.compute_units_per_device
-    tp = np.array([p[0] for p in pairs], dtype=np.int64)
-    pp = np.array([p[1] for p in pairs], dtype=np.int64)
+    tp, pp, ep, adp = (np.array([s[i] for s in shapes], dtype=np.int64) for i in range(4))
     packed = np.where(tp < upd, np.maximum(upd // tp, 1), 1)
 
     def evaluate(rows_):
         return cost_models.evaluate(model, hardware, bare, rows_, params=params)
 
     def largest_batch(dp: np.ndarray) -> np.ndarray:
-        layouts = expand_batches(tp, pp, dp, (1,), node)
+        layouts = expand_batches(tp, pp, dp, (1,), node, ep=ep, adp=adp)
         ranges = batches_.batch_range(evaluate, space, bare, layouts)
         return np.minimum(ranges.memory, ranges.runtime)
 
-    alone = largest_batch(np.ones(len(pairs), dtype=np.int64))
+    alone = largest_batch(np.ones(len(shapes), dtype=np.int64))
     shared = largest_batch(packed) if (packed > 1).any() else alone
     out = []
-    for k, (t, p) in enumerate(pairs):
+    for k, (t, p, e, a) in enumerate(shapes):
         # Packed replicas share the card's memory: pack only when each still holds one sequence.
         group = int(packed[k]) if shared[k] >= 1 else 1
         seqs = int(shared[k] if group > 1 else alone[k])
+        ranks = a if per_rank_limits else 1
+        seqs -= seqs % ranks
         if seqs < 1:
             continue
         out.append(ReplicaLayout(tp=t, pp=p, devices_per_group=p * -(-t // upd), replicas_per_group=group,
-                                 max_num_seqs=seqs))
+                                 max_num_seqs=seqs, ep=e, adp=a, limit_ranks=ranks))
     if not out:
         return (), f"no layout of one replica holds one sequence of {workload.context_len} tokens in memory"
     return tuple(out), None
@@ -707,8 +728,9 @@ def capacity_table(capacities: Sequence[LayoutCapacity], up_to_cards: int) -> tu
                 top = (units, c, count)
         if top is not None and top[0] > best_units:
             best_units = top[0]
-            points.append(CapacityPoint(cards=n, rate_served=top[0] / RATE_SCALE, tp=top[1].layout.tp,
-                                        pp=top[1].layout.pp, replicas=top[2]))
+            lay = top[1].layout
+            points.append(CapacityPoint(cards=n, rate_served=top[0] / RATE_SCALE, tp=lay.tp, pp=lay.pp,
+                                        replicas=top[2], ep=lay.ep, adp=lay.adp))
     if len(points) > MAX_CAPACITY_ROWS:
         step = math.ceil(len(points) / (MAX_CAPACITY_ROWS - 1))
         points = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
@@ -779,7 +801,8 @@ def plan(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Workloa
                       max_cards=max_cards, most_cards=most_cards)
     params = cost_models.load_params() if params is None else params
     profile = load_engine(engine or default_engine(device), device, release)
-    layouts, why_none = replica_layouts(spec, device, search_space, workload, params=params)
+    layouts, why_none = replica_layouts(spec, device, search_space, workload, params=params,
+                                        per_rank_limits=profile.limits_per_attention_dp_rank)
     assumptions = PlanAssumptions(
         model=spec.name, hardware=device.name, space=search_space.name, engine=profile.engine,
         release=profile.release, dtype=workload.dtype, kv_dtype=workload.cache_dtype, input_len=workload.input_len,

@@ -205,3 +205,43 @@ def test_token_rate_is_the_rate_times_the_output_length(rate_plan):
     assert by_tokens.to_dict()["recommendations"] == rate_plan.to_dict()["recommendations"]
     with pytest.raises(InputError, match="--token-rate"):
         plan(MODEL, HARDWARE, WORKLOAD, rate=1, token_rate=64)
+
+
+def test_an_moe_models_layouts_include_expert_and_attention_data_parallel_ones():
+    # Qwen3-30B-A3B on H100s: the space runs EP and attention DP (vLLM), so a plan chooses among them too.
+    from autotune.solver.planning import replica_layouts
+    from autotune.specs.inputs import as_hardware, as_model, as_space
+    from cost_models import load_params
+
+    model, hardware = as_model("qwen3-30b-a3b"), as_hardware("h100-sxm")
+    workload = Workload(input_len=1000, output_len=200)
+    args = (model, hardware, as_space(None, hardware), workload)
+    per_rank, _ = replica_layouts(*args, params=load_params(), per_rank_limits=True)
+    whole, _ = replica_layouts(*args, params=load_params())
+    shapes = {lay.shape for lay in per_rank}
+    assert (2, 1, 2, 2) in shapes and (8, 1, 8, 8) in shapes and (2, 1, 1, 1) in shapes
+    by_shape = {lay.shape: lay for lay in whole}
+    for lay in per_rank:
+        # Per-rank flags (vLLM, TensorRT-LLM): the replica's limit is ADP x a whole flag, at most the largest batch.
+        assert lay.limit_ranks == lay.adp and lay.max_num_seqs % lay.adp == 0
+        assert by_shape[lay.shape].max_num_seqs - lay.adp < lay.max_num_seqs <= by_shape[lay.shape].max_num_seqs
+    # A dense model's layouts stay plain TP.
+    dense, _ = replica_layouts(as_model("llama-3.1-8b"), hardware, as_space(None, hardware), workload,
+                               params=load_params(), per_rank_limits=True)
+    assert {(lay.ep, lay.adp, lay.limit_ranks) for lay in dense} == {(1, 1, 1)}
+
+
+def test_an_moe_plan_names_its_degrees_and_the_engines_per_rank_flag(tmp_path):
+    # An H100 machine of two GPUs (the preset with devices_per_node 2) keeps the layouts few.
+    from pathlib import Path
+
+    import autotune.presets
+    preset = Path(autotune.presets.__file__).parent / "hardware" / "h100-sxm.yaml"
+    text = preset.read_text().replace("devices_per_node: 8 ", "devices_per_node: 2 ")
+    (tmp_path / "h100x2.yaml").write_text(text)
+    result = plan("qwen3-30b-a3b", str(tmp_path / "h100x2.yaml"), Workload(input_len=1000, output_len=200,
+                  tpot_ms=40), rate=30, requests=200, mode="agg")
+    rec = result.to_dict()["recommendations"][0]
+    assert rec["max_num_seqs_flag"] * rec["attention_data_parallel_size"] == rec["max_num_seqs"]
+    assert {"expert_parallel_size", "attention_data_parallel_size"} <= set(result.to_dict()["capacity"][0])
+    assert any(c.layout.adp > 1 for c in result.layouts)
