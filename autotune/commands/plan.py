@@ -169,7 +169,8 @@ def render(result) -> str:
             devices = c.layout.devices_per_group
             share = f"{devices}/{c.layout.replicas_per_group}" if c.layout.replicas_per_group > 1 else str(devices)
             note = "" if c.reason is None else c.reason
-            lines.append(f"  {c.layout.label:<{width}}{share:>7}{c.layout.max_num_seqs:>14}{c.rate_per_s:>12.4g}  {note}")
+            lines.append(f"  {c.layout.label:<{width}}{share:>7}{c.layout.max_num_seqs:>14}"
+                         f"{c.rate_per_s:>12.4g}  {note}")
     lines += [f"  note: {note}" for note in result.notes]
     lines.append("  note: max_num_seqs is each layout's largest batch within memory and the runtime's buckets")
     lines.append(f"  note: {a.requests_per_simulation} requests per simulated replica, more when over 1/8 of them "

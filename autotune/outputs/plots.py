@@ -572,8 +572,8 @@ def capacity_plot(result, path: str) -> Path:
                 label="highest rate served within the SLOs")
         ax.scatter(xs, ys, color="tab:blue", s=18, zorder=3)
         for p in result.capacity:
-            ax.annotate(f"{p.replicas}x" + p.label.replace(" ", ""), (p.cards, p.rate_served), textcoords="offset points",
-                        xytext=(3, 4), fontsize=LABEL_FONT_PT)
+            ax.annotate(f"{p.replicas}x" + p.label.replace(" ", ""), (p.cards, p.rate_served),
+                        textcoords="offset points", xytext=(3, 4), fontsize=LABEL_FONT_PT)
         if result.rate is not None:
             ax.axhline(result.rate, color="tab:red", linestyle="--", linewidth=1.0,
                        label=f"rate {result.rate:g} requests/s")

@@ -8,8 +8,9 @@ Method:
 
 1. Candidate replica layouts are the space's layouts of ONE replica (DP 1) that fit one machine:
    `build_problem` on one machine's devices (batch 1, no SLOs), the DP 1 rows that break no rule
-   and fit memory (an MoE model's expert and attention data parallel layouts included). A layout smaller than a device (RNGD TP 1, 2 or 4 PEs) packs units // TP
-   replicas on a card, as `specs.candidates.devices_used` counts them; such replicas share the card's memory.
+   and fit memory (an MoE model's expert and attention data parallel layouts included). A layout
+   smaller than a device (RNGD TP 1, 2 or 4 PEs) packs units // TP replicas on a card, as
+   `specs.candidates.devices_used` counts them; such replicas share the card's memory.
 2. Each replica's engine runs with max_num_seqs = the layout's largest batch that fits memory and
    the runtime's decode buckets (`batches.batch_range` without SLOs, at the workload's mean
    lengths; with every packed replica on the card), a multiple of the ADP degree where the engine's limits
