@@ -13,8 +13,9 @@ Method:
    `specs.candidates.devices_used` counts them; such replicas share the card's memory.
 2. Each replica's engine runs with max_num_seqs = the layout's largest batch that fits memory and
    the runtime's decode buckets (`batches.batch_range` without SLOs, at the workload's mean
-   lengths; with every packed replica on the card), a multiple of the ADP degree where the engine's limits
-   are per attention-DP rank. The token budget is the engine profile's (per rank likewise).
+   lengths; with every packed replica on the card), a multiple of the ADP degree where the
+   engine's limits are per attention-DP rank. The token budget is the engine profile's (per rank
+   likewise).
 3. Per-replica capacity: the highest Poisson rate (requests/s) at which the serving simulator
    (`simulate_layout`, `requests` requests per simulation, 600 by default, one `seed`) says the
    replica keeps up and meets the SLOs at the chosen percentile (p50, p90 or p99 of TTFT and
@@ -120,8 +121,13 @@ class ReplicaLayout:
 
     @property
     def label(self) -> str:
-        moe = f" EP {self.ep} ADP {self.adp}" if (self.ep, self.adp) != (1, 1) else ""
-        return f"TP {self.tp} PP {self.pp}{moe}"
+        return layout_label(self.tp, self.pp, self.ep, self.adp)
+
+
+def layout_label(tp: int, pp: int, ep: int, adp: int) -> str:
+    """Returns a replica layout in the reports' words: `TP 4 PP 1`, and `TP 4 PP 1 EP 1 ADP 4` with MoE degrees."""
+    moe = f" EP {ep} ADP {adp}" if (ep, adp) != (1, 1) else ""
+    return f"TP {tp} PP {pp}{moe}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,8 +225,7 @@ class CapacityPoint:
 
     @property
     def label(self) -> str:
-        moe = f" EP {self.ep} ADP {self.adp}" if (self.ep, self.adp) != (1, 1) else ""
-        return f"TP {self.tp} PP {self.pp}{moe}"
+        return layout_label(self.tp, self.pp, self.ep, self.adp)
 
     def to_dict(self) -> dict[str, Any]:
         return {"cards": self.cards, "rate_served": round(self.rate_served, 6), "tensor_parallel_size": self.tp,
