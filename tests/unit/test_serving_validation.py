@@ -119,12 +119,13 @@ def test_rate_row_round_trip_through_the_open_loop(tmp_path, rate):
 
 SERVING_CSV = Path(__file__).resolve().parents[2] / "cost_models" / "data" / "measurements_serving.csv"
 EXTRA_CSV = SERVING_CSV.with_name("measurements_extra.csv")
+CALIBRATION_CSV = SERVING_CSV.with_name("calibration.csv")
 
 
 def test_serving_file_has_the_calibration_columns_plus_the_rate_and_names_every_source():
     with SERVING_CSV.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    with EXTRA_CSV.open(newline="") as f:
+    with CALIBRATION_CSV.open(newline="") as f:
         header = next(csv.reader(f))
     assert list(rows[0]) == header + ["request_rate_per_s"]
     assert all(r["source"].strip() and r["note"].strip() and r["framework"].strip() for r in rows)
