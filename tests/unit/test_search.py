@@ -60,3 +60,9 @@ def test_parse_cards(text, expected):
 def test_parse_cards_rejects_with_the_flag_named(text):
     with pytest.raises(InputError, match="--cards"):
         api.parse_cards(text)
+
+
+def test_device_counts_read_as_words():
+    # Reasons name a layout's devices: "(1 GPU)", not "(1 GPUs)".
+    from autotune.solver.search import count_devices
+    assert (count_devices(1, "GPU"), count_devices(2, "card")) == ("1 GPU", "2 cards")
