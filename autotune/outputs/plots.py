@@ -229,7 +229,8 @@ def _draw_sweep(result: SweepResult, *, hardware: str | None, device_name: str) 
         notes.append(f"x on the {dev}s axis: no configuration fits ({infeasible} of {len(result.points)} "
                      "points, left out of the lines)")
     if not_proven:
-        notes.append(f"hollow: best found within the time limit, not proven optimal ({not_proven} points)")
+        notes.append(f"hollow: best found within the time limit, not proven optimal ({not_proven} "
+                     f"point{'' if not_proven == 1 else 's'})")
     if not result.points:
         notes.append("the sweep has no points")
     if hardware and not fitted_on(hardware):

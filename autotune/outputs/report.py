@@ -252,7 +252,8 @@ def pareto_report(result: ParetoResult) -> str:
     """Returns the Pareto front table, lowest TPOT first."""
     a = result.assumptions
     lines = _wrap(f"pareto front: {result.axes[0]} vs {result.axes[1]}; status: {result.status} "
-                  f"({_STATUS_WORDS.get(result.status, result.status)}); {len(result.points)} points", indent="")
+                  f"({_STATUS_WORDS.get(result.status, result.status)}); {len(result.points)} "
+                  f"point{'' if len(result.points) == 1 else 's'}", indent="")
     lines += assumption_lines(a)
     lines.append("")
     if not result.points:

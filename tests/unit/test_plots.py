@@ -204,7 +204,7 @@ def test_sweep_hollow_marks_points_not_proven(tmp_path):
     ))
     fig = plots.sweep_figure(result)
     notes = " ".join(t.get_text() for t in fig.texts)
-    assert "hollow: best found within the time limit, not proven optimal (1 points)" in notes
+    assert "hollow: best found within the time limit, not proven optimal (1 point)" in notes
 
 
 def test_wrong_suffix_is_bad_input_naming_the_flag(front, tmp_path, monkeypatch):

@@ -78,3 +78,10 @@ def test_an_unknown_pareto_says_the_time_ran_out():
     front = api.pareto("llama-3.1-8b", "h100-sxm", cards=1)
     text = report.pareto_report(dataclasses.replace(front, status="UNKNOWN", points=()))
     assert "the time limit ran out before the solver found a configuration" in text
+
+
+def test_a_one_point_front_says_point():
+    import dataclasses
+    front = api.pareto("llama-3.1-8b", "h100-sxm", cards=1)
+    one = dataclasses.replace(front, points=front.points[:1])
+    assert "; 1 point" in report.pareto_report(one) and "; 1 points" not in report.pareto_report(one)
