@@ -209,9 +209,11 @@ def _counts_words(result: RecommendResult) -> str:
         if disagg is not None:
             agg_total = total - disagg["deployments_verified"]
             agg_feasible = feasible - disagg["deployments_feasible"]
-            words = (f"disaggregated: {disagg['deployments_verified']} deployments simulated whole, "
-                     f"{disagg['deployments_feasible']} of them feasible, after {disagg['cp_sat_solves']} CP-SAT "
-                     f"solves")
+            verified, good, solves = (disagg[k] for k in ("deployments_verified", "deployments_feasible",
+                                                            "cp_sat_solves"))
+            whole = (f"1 deployment simulated whole ({'feasible' if good else 'infeasible'})" if verified == 1
+                     else f"{verified} deployments simulated whole, {good} of them feasible")
+            words = f"disaggregated: {whole}, after {solves} CP-SAT solve{'' if solves == 1 else 's'}"
             if load.get("mode") == "disagg":
                 return words
             return f"aggregated: {_layout_words(load, agg_total, agg_feasible)}; {words}"

@@ -65,8 +65,10 @@ def test_status_line_counts_what_each_mode_searched():
     assert load["layouts_simulated"] == disagg["pool_layouts_priced"] > 0
     assert load["simulations"] == disagg["simulations"] > 0
     text = autotune(*BASE, "--rate", "6", "--mode", "disagg").stdout.replace("\n  ", " ")
-    assert (f"disaggregated: {disagg['deployments_verified']} deployments simulated whole, "
-            f"{disagg['deployments_feasible']} of them feasible") in text
+    # One deployment here, in the singular (a new user read '1 deployments simulated whole').
+    assert (disagg["deployments_verified"], disagg["deployments_feasible"]) == (1, 1)
+    assert (f"disaggregated: 1 deployment simulated whole (feasible), after {disagg['cp_sat_solves']} CP-SAT "
+            "solves") in text
     assert "layouts simulated:" not in text.splitlines()[0]
     both = autotune(*BASE, "--rate", "6").stdout.replace("\n  ", " ").splitlines()[0]
     assert "aggregated: " in both and "layouts simulated: " in both and "disaggregated: " in both
