@@ -60,12 +60,13 @@ def transfer_link(hardware: HardwareSpec, devices: int) -> tuple[LinkSpec, str]:
     Both pools inside one machine (their devices together at most `devices_per_node`): the link between
     devices of a machine (NVLink, or on RNGD the card-to-card PCIe peer-to-peer path); else the network.
     """
+    word = hardware.device_name + "s"  # "cards" on RNGD, "GPUs" on GPUs (pools hold at least 2)
     if devices <= hardware.devices_per_node:
         link = hardware.inter_device_link
-        return link, (f"{link.name}: both pools ({devices} devices) fit one machine of "
+        return link, (f"{link.name}: both pools ({devices} {word}) fit one machine of "
                       f"{hardware.devices_per_node}")
     link = hardware.inter_node_link
-    return link, (f"{link.name}: the pools take {devices} devices, more than one machine of "
+    return link, (f"{link.name}: the pools take {devices} {word}, more than one machine of "
                   f"{hardware.devices_per_node}")
 
 

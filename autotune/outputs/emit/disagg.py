@@ -152,8 +152,13 @@ def render_disagg(fmt: str, *, metrics: Mapping[str, Any], model: ModelSpec, wor
 
     prefill, decode = metrics["prefill"], metrics["decode"]
     kv = metrics.get("kv_transfer_ms") or {}
-    head = [f"# disaggregated: prefill pool {pool_words(prefill)} on {prefill['devices']} devices, decode pool "
-            f"{pool_words(decode)} on {decode['devices']} devices; KV transfer p90 "
+    word = getattr(hardware, "device_name", "device")  # "card" on RNGD, "GPU" on GPUs
+
+    def on(pool: Mapping[str, Any]) -> str:
+        return f"{pool['devices']} {word}" + ("" if pool["devices"] == 1 else "s")
+
+    head = [f"# disaggregated: prefill pool {pool_words(prefill)} on {on(prefill)}, decode pool "
+            f"{pool_words(decode)} on {on(decode)}; KV transfer p90 "
             f"{kv.get('p90', float('nan')):.3g} ms over {metrics.get('kv_link', 'the link')}"]
     if fmt in ("yaml", "json"):
         from autotune.outputs.emit.structured import render_json, render_yaml
