@@ -22,7 +22,7 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-from autotune.specs.inputs import as_hardware, as_model
+from autotune.specs.inputs import as_hardware, as_model, as_space, default_workload
 from autotune.errors import InputError
 from autotune.specs.hardware import HardwareSpec
 from autotune.specs.model import ModelSpec
@@ -89,7 +89,8 @@ def simulate(model: ModelSpec | str, hardware: HardwareSpec | str, workload: Wor
 
     spec = as_model(model)
     device = as_hardware(hardware)
-    workload = Workload() if workload is None else workload
+    # Formats as recommend and plan take them: the checkpoint's own where the hardware's runtime serves it.
+    workload = default_workload(spec, as_space(None, device)) if workload is None else workload
     if mode not in MODES:
         raise InputError(source="--mode", value=mode, expected="one of " + ", ".join(MODES))
     if mode == "disagg":

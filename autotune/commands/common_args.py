@@ -13,6 +13,7 @@ from typing import Any
 from autotune.errors import InputError
 from autotune.specs.dtypes import USER_DTYPES
 from autotune.specs.workload import AUTO, Workload
+from cost_models.serving.engines import ENGINE_OF_EMIT_FORMAT, engine_name
 
 DEFAULT_HARDWARE = "rngd"
 #: Appended to help texts that state their default in words: it prints nothing, and its presence stops
@@ -111,15 +112,12 @@ def add_seed_argument(target) -> None:
     target.add_argument("--seed", default="0", metavar="N", help="seed of the arrivals and length draws")
 
 
-#: The engine profile each --emit format's settings are for: the simulation must run that engine's scheduler.
-EMIT_ENGINES = {"vllm": "vllm", "sglang": "sglang", "trtllm": "tensorrt-llm", "furiosa": "furiosa-llm"}
-
-
 def engine_from_args(args: argparse.Namespace) -> str | None:
     """Returns the engine to simulate: --engine, else the engine --emit writes for (None: the hardware's default);
     InputError when they differ (the settings would be tuned on another engine's scheduler)."""
-    emitted = EMIT_ENGINES.get(getattr(args, "emit", None) or "")
-    if args.engine is not None and emitted is not None and args.engine != emitted:
+    # The engine profile each --emit format's settings are for: the simulation must run that engine's scheduler.
+    emitted = ENGINE_OF_EMIT_FORMAT.get(getattr(args, "emit", None) or "")
+    if args.engine is not None and emitted is not None and engine_name(args.engine) != emitted:
         raise InputError(source="--engine", value=args.engine,
                          expected=f"{emitted} with --emit {args.emit} (the emitted limits are searched on the "
                                   f"engine that runs them), or no --engine")
@@ -301,7 +299,7 @@ def formats_from_args(args: argparse.Namespace) -> tuple[str, str | None]:
     from autotune.specs.space import load_space
     from autotune.specs.workload import default_formats
 
-    space = load_space(args.space or load_hardware(args.hardware).default_space)
+    space = load_space(getattr(args, "space", None) or load_hardware(args.hardware).default_space)
     formats = {default_formats(load_model(name), space.dtypes) for name in names}
     dtype, checkpoint_kv = formats.pop() if len(formats) == 1 else ("bf16", None)
     return dtype, kv_dtype or checkpoint_kv

@@ -68,9 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + _NO_DEFAULT)
     parser.add_argument("--input-len", default="2048", metavar="N", help="prompt tokens per request")
     parser.add_argument("--output-len", default="512", metavar="N", help="generated tokens per request")
-    parser.add_argument("--dtype", default="bf16", metavar="FORMAT", help="weight format")
+    parser.add_argument("--dtype", default=None, metavar="FORMAT",
+                        help="weight format (default: the checkpoint's own when the hardware's runtime serves it, "
+                             "else bf16, as recommend and plan take it)" + _NO_DEFAULT)
     parser.add_argument("--kv-dtype", default=None, metavar="FORMAT",
-                        help="KV-cache format (default: same as --dtype)" + _NO_DEFAULT)
+                        help="KV-cache format (default: as engines run the weights)" + _NO_DEFAULT)
     parser.add_argument("--ttft-ms", default=None, metavar="MS", help="TTFT SLO of the goodput" + _NO_DEFAULT)
     parser.add_argument("--tpot-ms", default=None, metavar="MS", help="TPOT SLO of the goodput" + _NO_DEFAULT)
     parser.add_argument("--params", default=None, metavar="FILE.yaml",

@@ -108,6 +108,15 @@ class EngineProfile:
     ranks x the flags; False: the engine divides the replica's flags over its ranks (SGLang)."""
 
 
+#: The engine profile of each `--emit` format; `--engine` takes these names too (`--engine trtllm`).
+ENGINE_OF_EMIT_FORMAT = {"vllm": "vllm", "sglang": "sglang", "trtllm": "tensorrt-llm", "furiosa": "furiosa-llm"}
+
+
+def engine_name(engine: str) -> str:
+    """Returns the profile name of `engine`: itself, or the profile an `--emit` name stands for."""
+    return ENGINE_OF_EMIT_FORMAT.get(engine, engine)
+
+
 def engine_names() -> tuple[str, ...]:
     """Returns the engines with a profile file, sorted."""
     return tuple(sorted(p.stem for p in ENGINES_DIR.glob("*.yaml")))
@@ -115,6 +124,7 @@ def engine_names() -> tuple[str, ...]:
 
 def engine_releases(engine: str) -> tuple[str, ...]:
     """Returns the releases `engine`'s profile file describes (empty for an unknown engine)."""
+    engine = engine_name(engine)
     if engine not in engine_names():
         return ()
     data = load_yaml_mapping(ENGINES_DIR / f"{engine}.yaml")
@@ -123,10 +133,13 @@ def engine_releases(engine: str) -> tuple[str, ...]:
 
 
 def load_engine(engine: str, hardware: HardwareSpec, release: str | None = None) -> EngineProfile:
-    """Returns the profile of `engine` at `release` (None: the file's default) with limits resolved for `hardware`."""
+    """Returns the profile of `engine` (a profile name, or an `--emit` name) at `release` (None: the file's default)
+    with limits resolved for `hardware`."""
+    if engine_name(engine) not in engine_names():
+        raise InputError(source="--engine", value=engine, expected="one of " + ", ".join(engine_names())
+                         + " (or " + ", ".join(k for k, v in ENGINE_OF_EMIT_FORMAT.items() if k != v) + ")")
+    engine = engine_name(engine)
     path = ENGINES_DIR / f"{engine}.yaml"
-    if engine not in engine_names():
-        raise InputError(source="--engine", value=engine, expected="one of " + ", ".join(engine_names()))
     source = str(path)
     data = load_yaml_mapping(path)
     reject_unknown_keys(data, ("engine", "display_name", "releases", "default_release"), source=source)

@@ -166,6 +166,9 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
     if ep > 1 or adp > 1:
         notes += (f"each replica: expert parallel {ep}, attention data parallel {adp} over its TP {tp} "
                   f"(each step waits for its busiest attention group and EP group)",)
+    if adp > 1 and engine.limits_per_attention_dp_rank:
+        notes += (f"max_num_seqs and max_num_batched_tokens above are the replica's: {engine.engine} takes "
+                  f"{limits.max_num_seqs // adp} and {limits.max_num_batched_tokens // adp} per attention-DP rank",)
     return replace(result, peak_running=running, notes=notes)
 
 

@@ -65,3 +65,20 @@ def test_simulate_prices_expert_and_attention_data_parallel():
     assert dep.json()["output_tokens_per_s"] > plain.json()["output_tokens_per_s"]
     bad = autotune(*common, "--ep", "3")
     assert bad.code == 2 and "--ep" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_simulate_takes_the_checkpoints_formats_and_the_emit_engine_names():
+    # DeepSeek-V3 ships FP8: recommend and plan serve it so, and simulate does too (in bf16 it would not fit
+    # TP 8 on H200: a new user's recommended layout failed to simulate). `--engine trtllm` is --emit's name for
+    # tensorrt-llm; its flags are per attention-DP rank, which the report says.
+    args = ("simulate", "--model", "deepseek-v3", "--hardware", "h200-sxm", "--tp", "8", "--ep", "8", "--adp", "8",
+            "--rate", "1", "--requests", "60", "--input-len", "1000", "--output-len", "100")
+    short = autotune(*args, "--engine", "trtllm", "--json")
+    assert short.code == 0, short.stderr
+    assert short.json() == autotune(*args, "--engine", "tensorrt-llm", "--dtype", "fp8", "--kv-dtype", "bf16",
+                                    "--json").json()
+    assert short.json()["engine"] == "tensorrt-llm"
+    text = autotune(*args, "--engine", "trtllm").stdout.replace("\n", " ")
+    assert "tensorrt-llm takes 2048 and 8192 per attention-DP rank" in text
+    bad = autotune(*args, "--engine", "trt")
+    assert bad.code == 2 and "(or trtllm, furiosa)" in bad.stderr

@@ -10,10 +10,7 @@ from dataclasses import dataclass
 
 from autotune.errors import InputError
 from autotune.parallel_plan import ParallelPlan
-from cost_models.serving.engines import EngineProfile, load_engine
-
-#: `--emit` format -> engine profile file (cost_models/serving/engines/<name>.yaml).
-PROFILE_OF_FORMAT = {"vllm": "vllm", "sglang": "sglang", "trtllm": "tensorrt-llm", "furiosa": "furiosa-llm"}
+from cost_models.serving.engines import ENGINE_OF_EMIT_FORMAT, EngineProfile, load_engine
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +33,7 @@ def engine_profile(fmt: str, hardware: object, release: str | None = None) -> En
     profile's defaults depend on the device (vLLM and SGLang pick them by memory and name).
     """
     try:
-        return load_engine(PROFILE_OF_FORMAT[fmt], hardware, release)  # type: ignore[arg-type]
+        return load_engine(ENGINE_OF_EMIT_FORMAT[fmt], hardware, release)  # type: ignore[arg-type]
     except AttributeError:
         if hardware is None:
             return None  # a default tiered by device, and no device to pick the tier
@@ -76,4 +73,4 @@ def token_budget(fmt: str, *, plan: ParallelPlan, hardware: object, release: str
     device = getattr(hardware, "name", "the device")
     return TokenBudget(tokens=profile.max_num_batched_tokens, from_plan=False,
                        source=f"the default of {profile.display_name} {profile.release} on {device} "
-                              f"(engine profile {PROFILE_OF_FORMAT[fmt]}.yaml)")
+                              f"(engine profile {ENGINE_OF_EMIT_FORMAT[fmt]}.yaml)")
