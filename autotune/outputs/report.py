@@ -122,6 +122,21 @@ def has_moe_degrees(recs: Sequence[Recommendation]) -> bool:
     return any(r.plan.ep != 1 or r.plan.adp != 1 for r in recs)
 
 
+def attention_dp_lines(result: RecommendResult) -> list[str]:
+    """Returns the caveat on how an answer with attention DP was priced (docs/cost-model.md, known gaps); none without."""
+    if not any(r.plan is not None and r.plan.adp > 1 for r in result.recommendations):
+        return []
+    if result.assumptions.load is not None:
+        text = ("attention DP is simulated with each step's sequences and prompts dealt evenly over the ranks; "
+                "on published fixed-length offline runs that pricing over-predicts DeepSeek-R1 and Qwen3 "
+                "throughput by 21-31% (docs/cost-model.md, known gaps)")
+    else:
+        text = ("attention DP is priced with the busiest rank at the round-robin balance ratio TensorRT-LLM "
+                "measured on variable lengths (54.11%); the simulator (--rate) deals the ranks evenly "
+                "(docs/cost-model.md, known gaps)")
+    return _wrap("note: " + text, indent="")
+
+
 def _config_headers(a: Assumptions, moe: bool = False) -> list[str]:
     unit = "PEs" if a.unit_name == "PE" else f"{a.unit_name}s"
     dev = a.device_name
@@ -186,6 +201,7 @@ def recommend_report(result: RecommendResult) -> str:
             lines.append("")
             lines += _wrap("binding limit (what stops a larger batch on the same layout): " + "; ".join(binding),
                            indent="")
+        lines += attention_dp_lines(result)
         return "\n".join(lines)
     if result.status != "INFEASIBLE":
         lines.append(NO_ANSWER_IN_TIME)

@@ -85,3 +85,11 @@ def test_a_one_point_front_says_point():
     front = api.pareto("llama-3.1-8b", "h100-sxm", cards=1)
     one = dataclasses.replace(front, points=front.points[:1])
     assert "; 1 point" in report.pareto_report(one) and "; 1 points" not in report.pareto_report(one)
+
+
+def test_an_attention_dp_answer_says_how_its_ranks_were_balanced():
+    moe = api.recommend("qwen3-30b-a3b", "h100-sxm", cards=2, tp=2, ep=2, adp=2)
+    flat = " ".join(report.recommend_report(moe).split())
+    assert "note: attention DP is priced with the busiest rank at the round-robin balance ratio" in flat
+    plain = api.recommend("qwen3-30b-a3b", "h100-sxm", cards=2, tp=2, ep=1, adp=1)
+    assert "attention DP is" not in report.recommend_report(plain)
