@@ -123,7 +123,7 @@ def has_moe_degrees(recs: Sequence[Recommendation]) -> bool:
 
 
 def attention_dp_lines(result: RecommendResult) -> list[str]:
-    """Returns the caveat on how an answer with attention DP was priced (docs/cost-model.md, known gaps); none without."""
+    """Returns the caveat on how an answer with attention DP was priced (docs/cost-model.md, known gaps), or none."""
     if not any(r.plan is not None and r.plan.adp > 1 for r in result.recommendations):
         return []
     if result.assumptions.load is not None:
