@@ -167,8 +167,9 @@ def simulate_layout(model: ModelSpec, hardware: HardwareSpec, *, dtype: str, kv_
         notes += (f"each replica: expert parallel {ep}, attention data parallel {adp} over its TP {tp} "
                   f"(each step waits for its busiest attention group and EP group)",)
     if adp > 1 and engine.limits_per_attention_dp_rank:
-        notes += (f"max_num_seqs and max_num_batched_tokens above are the replica's: {engine.engine} takes "
-                  f"{limits.max_num_seqs // adp} and {limits.max_num_batched_tokens // adp} per attention-DP rank",)
+        notes += (f"the replica's max_num_seqs {limits.max_num_seqs} and max_num_batched_tokens "
+                  f"{limits.max_num_batched_tokens} are {engine.engine}'s flags {limits.max_num_seqs // adp} and "
+                  f"{limits.max_num_batched_tokens // adp}, per attention-DP rank",)
     return replace(result, peak_running=running, notes=notes)
 
 

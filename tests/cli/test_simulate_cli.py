@@ -79,6 +79,7 @@ def test_simulate_takes_the_checkpoints_formats_and_the_emit_engine_names():
                                     "--json").json()
     assert short.json()["engine"] == "tensorrt-llm"
     text = autotune(*args, "--engine", "trtllm").stdout.replace("\n", " ")
-    assert "tensorrt-llm takes 2048 and 8192 per attention-DP rank" in text
+    assert ("the replica's max_num_seqs 16384 and max_num_batched_tokens 65536 are tensorrt-llm's flags 2048 and "
+            "8192, per attention-DP rank") in text
     bad = autotune(*args, "--engine", "trt")
     assert bad.code == 2 and "(or trtllm, furiosa)" in bad.stderr
