@@ -98,7 +98,23 @@ def summarize(prepared: PreparedRows, params: CostParams) -> dict[str, Any]:
         entry["rows"] = int(mask.sum())
         by_hw[name] = entry
     report["by_hardware"] = by_hw
+    report["by_model"] = _by_model(prepared.rows, errors, pairs["throughput"])
     return report
+
+
+def _by_model(rows: list[MeasuredRow], errors: dict[str, np.ndarray],
+              throughput: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Returns per model (Hugging Face id): rows, each metric's accuracy, and the median signed throughput error
+    in % (positive: over-predicted), which says which way a model is off."""
+    signed = (throughput[0] - throughput[1]) / throughput[1] * 100.0
+    names = np.array([r.model_key for r in rows])
+    out: dict[str, Any] = {}
+    for name in sorted(set(names.tolist())):
+        mask = names == name
+        finite = mask & np.isfinite(signed)
+        out[name] = {"rows": int(mask.sum())} | {m: metric_summary(errors[m][mask]) for m in METRICS} | {
+            "throughput_median_signed_pct_error": round(float(np.median(signed[finite])), 2) if finite.any() else None}
+    return out
 
 
 def validate(rows: list[MeasuredRow], skipped: list[SkippedRow], params: CostParams) -> dict[str, Any]:
@@ -115,4 +131,5 @@ def validate(rows: list[MeasuredRow], skipped: list[SkippedRow], params: CostPar
         report["spearman_within_groups"] = None
         report["spearman_groups"] = 0
         report["by_hardware"] = {}
+        report["by_model"] = {}
     return report

@@ -60,6 +60,20 @@ def test_validate_json_keys_and_skipped_rows(tmp_path):
         assert {"throughput", "ttft", "tpot", "spearman_within_groups"} <= set(entry)
 
 
+def test_validate_json_says_which_way_each_model_is_off():
+    # docs/cost-model.md, "MoE parallelism": the shipped parameters on builtin:moe, by model (median absolute
+    # throughput error), and the sign that tells DeepSeek-R1 (over-predicted) from Llama 4 Maverick (under).
+    out = autotune("validate", "--measurements", "builtin:moe", "--json")
+    assert out.returncode == 0, out.stderr
+    by_model = json.loads(out.stdout)["by_model"]
+    median = {name: entry["throughput"]["median_abs_pct_error"] for name, entry in by_model.items()}
+    assert median == {"Qwen/Qwen3-235B-A22B": 10.89, "Qwen/Qwen3-30B-A3B": 22.88, "deepseek-ai/DeepSeek-V3": 23.28,
+                      "meta-llama/Llama-4-Maverick-17B-128E-Instruct": 28.08}
+    assert sum(entry["rows"] for entry in by_model.values()) == 63
+    assert by_model["deepseek-ai/DeepSeek-V3"]["throughput_median_signed_pct_error"] > 20
+    assert by_model["meta-llama/Llama-4-Maverick-17B-128E-Instruct"]["throughput_median_signed_pct_error"] < -20
+
+
 def test_validate_human_table(tmp_path):
     out = autotune("validate", "--measurements", str(small_csv(tmp_path)))
     assert out.returncode == 0
