@@ -67,8 +67,8 @@ from autotune.solver.formulation import FEASIBLE, INFEASIBLE, OPTIMAL
 from autotune.solver.planning import (MAX_PROBE_REQUESTS, RUN_TURNOVERS, ReplicaLayout, SimulationSetting,
                                       Simulations, SteadyFigures, last_arrival_s, mean_lengths, slo_failure)
 from autotune.solver.request import Request
-from autotune.solver.search import count_devices
 from autotune.solver.under_load import Load, goodput_per_s, layouts_of, percentile_ms
+from autotune.specs.hardware import count_devices
 
 if TYPE_CHECKING:
     from cost_models.serving.engines import EngineProfile

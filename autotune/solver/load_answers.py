@@ -10,8 +10,8 @@ from autotune.results import Recommendation, RecommendResult
 from autotune.solver.answers import recommendation
 from autotune.solver.formulation import FEASIBLE, UNKNOWN
 from autotune.solver.request import Request
-from autotune.solver.search import count_devices
 from autotune.solver.under_load import Load, LoadAnswer, Outcome, goodput_per_s, percentile_ms
+from autotune.specs.hardware import count_devices
 
 
 def to_recommendation(request: Request, load: Load, outcome: Outcome) -> Recommendation:

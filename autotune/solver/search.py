@@ -162,11 +162,6 @@ def device_word(hardware: HardwareSpec | None) -> str:
     return "device" if hardware is None else hardware.device_name
 
 
-def count_devices(n: int, word: str) -> str:
-    """Returns '1 GPU', '2 GPUs': a device count with its word."""
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def memory_limit(table: CostTable, hardware: HardwareSpec | None) -> Limit:
     """Returns the memory-per-device limit: every device's total must fit its capacity."""
     word = device_word(hardware)

@@ -74,3 +74,8 @@ class HardwareSpec:
             "default_space": self.default_space,
             "sources": dict(sorted(self.sources.items())),
         }
+
+
+def count_devices(n: int, word: str) -> str:
+    """Returns '1 GPU', '2 GPUs': a device count with its word (`HardwareSpec.device_name`)."""
+    return f"{n} {word}" + ("" if n == 1 else "s")

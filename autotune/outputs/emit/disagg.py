@@ -35,7 +35,7 @@ from typing import Any
 from autotune.outputs.emit.furiosa import wrap_comment
 from autotune.outputs.emit.render import ShellCommand
 from autotune.parallel_plan import ParallelPlan
-from autotune.solver.search import count_devices
+from autotune.specs.hardware import count_devices
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
 
