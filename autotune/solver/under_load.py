@@ -329,13 +329,17 @@ def goodput_per_s(outcome: Outcome, load: Load) -> float:
     return load.rate_per_s * share
 
 
+def budget_terms(load: Load, layout: Layout, budget: int) -> tuple[float, float]:
+    """Returns a budget's tie-break terms in the keys: the engine's default first (the flag a user need not set),
+    then the smaller budget."""
+    return float(budget != default_budget(load, layout)), float(budget)
+
+
 def objective_key(outcome: Outcome, objective: str, load: Load) -> tuple[float, ...]:
     """Returns the sort key of a feasible outcome (smaller is better), ties included (module docstring)."""
     r, p, layout = outcome.result, load.percentile, outcome.layout
     tpot = outcome.tpot_ms if not math.isnan(outcome.tpot_ms) else 0.0
-    budget = outcome.max_num_batched_tokens
-    # The engine's default budget first (the flag a user need not set), then the smaller budget.
-    budget_key = (float(budget != default_budget(load, layout)), float(budget))
+    budget_key = budget_terms(load, layout, outcome.max_num_batched_tokens)
     tail = (float(layout.devices),) + budget_key + (tpot, float(outcome.max_num_seqs))
     if objective == "goodput":  # ties: fewer devices, then the smaller limit (the scan stops at the first full one)
         return (-goodput_per_s(outcome, load) / layout.devices, float(layout.devices)) + budget_key + (
@@ -571,11 +575,15 @@ def tpot_cut_ms(evaluator: Evaluator, layout: Layout, objective: str, budget: in
         return beat[0]
     if objective == "throughput":
         budget = evaluator.budgets_of(layout)[0] if budget is None else budget
-        bound = bound_key(evaluator, layout, objective)
-        mine = (bound, float(layout.devices), float(budget != default_budget(evaluator.load, layout)),
-                float(budget))
-        return beat[4] if mine == tuple(beat[:4]) else None
+        return beat[4] if key_head(evaluator, layout, objective, budget) == tuple(beat[:4]) else None
     return None
+
+
+def key_head(evaluator: Evaluator, layout: Layout, objective: str, budget: int) -> tuple[float | None, ...]:
+    """Returns the first four terms every outcome's key at `budget` on `layout` starts at least with: the layout's
+    bound (`bound_key`), its devices and the budget's tie-break terms (`budget_terms`)."""
+    return (bound_key(evaluator, layout, objective), float(layout.devices),
+            *budget_terms(evaluator.load, layout, budget))
 
 
 def best_setting(evaluator: Evaluator, layout: Layout, objective: str,
@@ -595,7 +603,7 @@ def best_setting(evaluator: Evaluator, layout: Layout, objective: str,
         """Every outcome's key at `budget` starts at least (bound, devices, not the default, budget): above
         `beat`'s first four terms, nothing at this budget can beat or tie it."""
         return beat is not None and bound is not None and \
-            (bound, float(layout.devices), float(budget != default), float(budget)) > tuple(beat[:4])
+            key_head(evaluator, layout, objective, budget) > tuple(beat[:4])
 
     best, why, cut = None, None, hopeless(default)
     if not cut:
@@ -654,8 +662,8 @@ def front(request: Request, load: Load, *, per_device: bool,
 
     ordered = sorted(points, key=lambda o: (o.tpot_ms if not math.isnan(o.tpot_ms) else 0.0, -throughput(o),
                                             o.layout.devices, o.layout.key,
-                                            o.max_num_batched_tokens != default_budget(load, o.layout),
-                                            o.max_num_batched_tokens, o.max_num_seqs))
+                                            *budget_terms(load, o.layout, o.max_num_batched_tokens),
+                                            o.max_num_seqs))
     kept: list[Outcome] = []
     for o in ordered:
         if not kept or throughput(o) > throughput(kept[-1]):
