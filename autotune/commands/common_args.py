@@ -13,7 +13,6 @@ from typing import Any
 from autotune.errors import InputError
 from autotune.specs.dtypes import USER_DTYPES
 from autotune.specs.workload import AUTO, Workload
-from cost_models.serving.engines import ENGINE_OF_EMIT_FORMAT, engine_name
 
 DEFAULT_HARDWARE = "rngd"
 #: Appended to help texts that state their default in words: it prints nothing, and its presence stops
@@ -115,6 +114,8 @@ def add_seed_argument(target) -> None:
 def engine_from_args(args: argparse.Namespace) -> str | None:
     """Returns the engine to simulate: --engine, else the engine --emit writes for (None: the hardware's default);
     InputError when they differ (the settings would be tuned on another engine's scheduler)."""
+    from cost_models.serving.engines import ENGINE_OF_EMIT_FORMAT, engine_name  # not at start-up: cost_models
+
     # The engine profile each --emit format's settings are for: the simulation must run that engine's scheduler.
     emitted = ENGINE_OF_EMIT_FORMAT.get(getattr(args, "emit", None) or "")
     if args.engine is not None and emitted is not None and engine_name(args.engine) != emitted:
