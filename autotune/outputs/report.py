@@ -131,9 +131,10 @@ def attention_dp_lines(result: RecommendResult) -> list[str]:
                 "on published fixed-length offline runs that pricing over-predicts DeepSeek-R1 and Qwen3 "
                 "throughput by 21-31% (docs/cost-model.md, known gaps)")
     else:
+        from cost_models.inputs import ADP_BALANCE_RATIO_ROUND_ROBIN
         text = ("attention DP is priced with the busiest rank at the round-robin balance ratio TensorRT-LLM "
-                "measured on variable lengths (54.11%); the simulator (--rate) deals the ranks evenly "
-                "(docs/cost-model.md, known gaps)")
+                f"measured on variable lengths ({ADP_BALANCE_RATIO_ROUND_ROBIN:.2%}); the simulator (--rate) deals "
+                "the ranks evenly (docs/cost-model.md, known gaps)")
     return _wrap("note: " + text, indent="")
 
 
