@@ -16,6 +16,7 @@ from typing import Any
 
 from autotune.commands import common_args as ca
 from autotune.errors import EXIT_INFEASIBLE, EXIT_OK
+from autotune.specs.hardware import counted
 
 _NO_DEFAULT = ca.NO_AUTO_DEFAULT
 #: Widest line of the text report.
@@ -120,14 +121,14 @@ def render(result) -> str:
         rec = result.recommendations[0]
         lay = rec.layout
         goal = (f"serve {result.rate:g} requests/s" if result.rate is not None
-                else f"the most on {_count(result.cards, word)}")
+                else f"the most on {counted(result.cards, word)}")
         lines += [f"Plan ({result.status}) to {goal}:",
-                  f"  {rec.replicas} x ({lay.label}) = {_count(rec.cards_used, word)}, "
+                  f"  {rec.replicas} x ({lay.label}) = {counted(rec.cards_used, word)}, "
                   f"max_num_seqs {lay.max_num_seqs}" + (f" ({lay.max_num_seqs // lay.limit_ranks} per ADP rank)"
                                                         if lay.limit_ranks > 1 else ""),
                   f"  serves up to {rec.rate_served:.4g} requests/s ({rec.rate_served / rec.replicas:.4g} per "
                   f"replica) within the SLOs",
-                  f"  check at {rec.check.rate_per_s:.4g} requests/s over {_count(rec.replicas, 'replica')}: "
+                  f"  check at {rec.check.rate_per_s:.4g} requests/s over {counted(rec.replicas, 'replica')}: "
                   + ("meets the SLOs" if rec.check.meets_slos else f"misses: {rec.check.failure}"),
                   f"    {'ms':<12}{'p50':>11}{'p90':>11}{'p99':>11}{'mean':>11}"]
         res = rec.check.result
@@ -178,11 +179,6 @@ def render(result) -> str:
     if not a.calibration.hardware_fitted:
         lines += textwrap.wrap(f"calibration: {a.calibration.note}", width=MAX_WIDTH)
     return "\n".join(_clip(line.rstrip()) for line in lines)
-
-
-def _count(n: int, noun: str) -> str:
-    """Returns '1 card', '3 cards'."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _clip(line: str) -> str:

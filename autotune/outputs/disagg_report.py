@@ -8,6 +8,7 @@ from typing import Any
 
 from autotune.outputs.emit.disagg import pool_words
 from autotune.results import Recommendation, RecommendResult
+from autotune.specs.hardware import counted
 
 
 def pool_line(n: int, rec: Recommendation, word: str) -> str:
@@ -59,13 +60,13 @@ def comparison_line(modes: dict[str, Any], *, rate: float, word: str) -> str:
                f"{names[winner]} kept for its lower TPOT ({w['tpot_ms']:.4g} vs {o['tpot_ms']:.4g} ms, "
                f"{names[other]})")
         return (f"mode: aggregated and disaggregated tie at {rate:g} requests/s within the same SLOs: "
-                f"{w['value_per_device']:.4g} {w['value']} on {w['devices']} {word}s each; {why}")
+                f"{w['value_per_device']:.4g} {w['value']} on {counted(w['devices'], word)} each; {why}")
     unit = w["value"]
     head = (f"mode: {names[winner]} wins at {rate:g} requests/s within the same SLOs: {w['value_per_device']:.4g} "
-            f"{unit} on {w['devices']} {word}s")
+            f"{unit} on {counted(w['devices'], word)}")
     if o is None:
         return head + " (the other mode was not searched)"
     if o["devices"] is None:
         return head + f"; {names['disagg' if winner == 'agg' else 'agg']} serves it on none of the fleet ({o['status']})"
-    return head + (f" vs {o['value_per_device']:.4g} on {o['devices']} {word}s {names['disagg' if winner == 'agg' else 'agg']}"
+    return head + (f" vs {o['value_per_device']:.4g} on {counted(o['devices'], word)} {names['disagg' if winner == 'agg' else 'agg']}"
                    f" ({modes['ratio']:.3g}x)")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from autotune.results import (Assumptions, EnumerateResult, ParetoResult, Recommendation, RecommendResult,
                               SweepResult)
+from autotune.specs.hardware import counted
 from cost_models.params import Calibration
 
 WIDTH = 100
@@ -78,8 +79,8 @@ def load_lines(a: Assumptions) -> list[str]:
     load = a.load
     return _wrap(f"under load: {load['traffic']}; lengths {load['lengths']}; SLOs bound p{load['slo_percentile']}; "
                  f"engine {load['engine']} {load['engine_release']}; {load['requests_per_simulation']} requests per "
-                 f"simulated replica, seed {load['seed']}; {load['layouts_simulated']} layouts and "
-                 f"{load['simulations']} settings simulated", indent="")
+                 f"simulated replica, seed {load['seed']}; {counted(load['layouts_simulated'], 'layout')} and "
+                 f"{counted(load['simulations'], 'setting')} simulated", indent="")
 
 
 def assumption_lines(a: Assumptions) -> list[str]:

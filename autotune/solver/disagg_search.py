@@ -68,7 +68,7 @@ from autotune.solver.planning import (MAX_PROBE_REQUESTS, RUN_TURNOVERS, Replica
                                       Simulations, SteadyFigures, last_arrival_s, mean_lengths, slo_failure)
 from autotune.solver.request import Request
 from autotune.solver.under_load import Load, goodput_per_s, layouts_of, percentile_ms
-from autotune.specs.hardware import count_devices
+from autotune.specs.hardware import counted
 
 if TYPE_CHECKING:
     from cost_models.serving.engines import EngineProfile
@@ -655,5 +655,5 @@ def no_deployment_reasons(request: Request, caps: Sequence[PoolCapacity], visite
         if need["prefill"] + need["decode"] > budget:
             out.append(f"a disaggregated deployment needs at least {need['prefill'] + need['decode']} {word}s "
                        f"({need['prefill']} prefill + {need['decode']} decode), more than the {budget} of the fleet")
-    out += [f"{o.deployment.label} ({count_devices(o.deployment.devices, word)}): {o.failure}" for o in visited[:5]]
+    out += [f"{o.deployment.label} ({counted(o.deployment.devices, word)}): {o.failure}" for o in visited[:5]]
     return tuple(out) or ("no disaggregated deployment fits the fleet",)

@@ -11,7 +11,7 @@ from autotune.solver.answers import recommendation
 from autotune.solver.formulation import FEASIBLE, UNKNOWN
 from autotune.solver.request import Request
 from autotune.solver.under_load import Load, LoadAnswer, Outcome, goodput_per_s, percentile_ms
-from autotune.specs.hardware import count_devices
+from autotune.specs.hardware import counted
 
 
 def to_recommendation(request: Request, load: Load, outcome: Outcome) -> Recommendation:
@@ -29,7 +29,7 @@ def to_recommendation(request: Request, load: Load, outcome: Outcome) -> Recomme
 def rejection_reasons(request: Request, rejected) -> tuple[str, ...]:
     """Returns why each rejected layout has no feasible limit, fewest devices first."""
     shown = sorted(rejected, key=lambda item: (item[0].devices, item[0].key))
-    return tuple(f"{lay.label} ({count_devices(lay.devices, request.hardware.device_name)}): {why}"
+    return tuple(f"{lay.label} ({counted(lay.devices, request.hardware.device_name)}): {why}"
                  for lay, why in shown) or ("no layout holds one sequence on the fleet",)
 
 

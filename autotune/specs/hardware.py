@@ -76,6 +76,6 @@ class HardwareSpec:
         }
 
 
-def count_devices(n: int, word: str) -> str:
-    """Returns '1 GPU', '2 GPUs': a device count with its word (`HardwareSpec.device_name`)."""
-    return f"{n} {word}" + ("" if n == 1 else "s")
+def counted(n: int, noun: str) -> str:
+    """Returns '1 GPU', '2 GPUs', '3 replicas': a count with its noun (a device's `HardwareSpec.device_name`)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

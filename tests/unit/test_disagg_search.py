@@ -137,6 +137,8 @@ def test_comparison_value_then_devices_then_tpot_and_the_ratio():
     # The value compared is the rate's tokens per device, which the report says (not the simulated tok/s).
     assert modes["disagg"]["value"] == "output tokens/s per GPU at the offered rate"
     assert "300 output tokens/s per GPU at the offered rate on 2 GPUs" in comparison_line(modes, rate=6, word="GPU")
+    one = comparison("throughput", "GPU", ("OPTIMAL", (-300.0, 1.0, 20.0)), ("OPTIMAL", (-150.0, 2.0, 10.0)))
+    assert "on 1 GPU vs 150 on 2 GPUs disaggregated" in comparison_line(one, rate=6, word="GPU")
     # Same value and devices: the lower TPOT wins; a full tie goes to aggregated (one pool).
     tie = comparison("goodput", "GPU", ("OPTIMAL", (-2.0, 3.0, 36.6)), ("OPTIMAL", (-2.0, 3.0, 25.3)))
     assert tie["winner"] == "disagg" and "lower TPOT" in comparison_line(tie, rate=6, word="GPU")

@@ -64,5 +64,5 @@ def test_parse_cards_rejects_with_the_flag_named(text):
 
 def test_device_counts_read_as_words():
     # Reasons name a layout's devices: "(1 GPU)", not "(1 GPUs)".
-    from autotune.specs.hardware import count_devices
-    assert (count_devices(1, "GPU"), count_devices(2, "card")) == ("1 GPU", "2 cards")
+    from autotune.specs.hardware import counted
+    assert (counted(1, "GPU"), counted(2, "card")) == ("1 GPU", "2 cards")

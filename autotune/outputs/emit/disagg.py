@@ -35,7 +35,7 @@ from typing import Any
 from autotune.outputs.emit.furiosa import wrap_comment
 from autotune.outputs.emit.render import ShellCommand
 from autotune.parallel_plan import ParallelPlan
-from autotune.specs.hardware import count_devices
+from autotune.specs.hardware import counted
 from autotune.specs.model import ModelSpec
 from autotune.specs.workload import Workload
 
@@ -154,8 +154,8 @@ def render_disagg(fmt: str, *, metrics: Mapping[str, Any], model: ModelSpec, wor
     prefill, decode = metrics["prefill"], metrics["decode"]
     kv = metrics.get("kv_transfer_ms") or {}
     word = getattr(hardware, "device_name", "device")  # "card" on RNGD, "GPU" on GPUs
-    head = [f"# disaggregated: prefill pool {pool_words(prefill)} on {count_devices(prefill['devices'], word)}, "
-            f"decode pool {pool_words(decode)} on {count_devices(decode['devices'], word)}; KV transfer p90 "
+    head = [f"# disaggregated: prefill pool {pool_words(prefill)} on {counted(prefill['devices'], word)}, "
+            f"decode pool {pool_words(decode)} on {counted(decode['devices'], word)}; KV transfer p90 "
             f"{kv.get('p90', float('nan')):.3g} ms over {metrics.get('kv_link', 'the link')}"]
     if fmt in ("yaml", "json"):
         from autotune.outputs.emit.structured import render_json, render_yaml
